@@ -301,7 +301,7 @@ pub mod types {
         }
     }
     /**The fields to change. Omit a field (or send null) to leave it unchanged.
-    */
+     */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
     pub struct UpdateQualificationSessionRequest {
         ///Where the shopper goes after failing. No effect after a terminal status.

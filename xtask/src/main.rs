@@ -4,9 +4,9 @@
 //! `cargo xtask codegen --check` fails, showing what differs, when the checked-in code is
 //! stale.
 
-mod codegen;
-
 use std::process::ExitCode;
+
+use xtask::codegen;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,0 +1,395 @@
+//! The generated raw client over real HTTP against httpmock: what goes on the wire and
+//! what comes back decodes.
+
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::json;
+use truemed_api::mock::MockServerExt as _;
+use truemed_api::types::{self, ApiError};
+use truemed_api::{Client, Error, QualificationSessionStatus};
+
+const SESSION_PATH: &str = "/api/v1/qualification_session";
+
+fn full_session() -> serde_json::Value {
+    json!({
+        "qualification_session_id": "qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b",
+        "status": "approved",
+        "charge_group_created_at": "2024-01-15T09:30:00Z",
+        "created_at": "2024-06-13T16:03:07.473Z",
+        "customer_status": "active",
+        "eligible_amount": 129.5,
+        "email": "shopper@example.com",
+        "expires_at": "2025-06-13T16:03:07Z",
+        "fee": 4.25,
+        "lmn_reviewed_at": "2024-06-14T10:00:00.5Z",
+        "session_type": "checkout",
+        "skus_param": "sku_1,sku_2",
+        "source": "newsletter",
+        "stripe_invoice_id": "in_123",
+        "stripe_invoice_number": "INV-0001",
+        "stripe_invoice_paid_at": "2024-06-15T00:00:00+00:00",
+        "user_business_id": "biz_7",
+        "user_id": "user_42",
+        "user_name": "Ada Lovelace"
+    })
+}
+
+#[tokio::test]
+async fn get_decodes_all_nineteen_fields() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(format!("{SESSION_PATH}/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b"))
+                .header("accept", "application/json");
+            then.status(200).json_body(full_session());
+        })
+        .await;
+    let client = Client::new(&server.base_url());
+    let session = client
+        .get_qualification_session()
+        .qualification_session_id("qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    mock.assert_async().await;
+    assert_eq!(session.status, QualificationSessionStatus::Approved);
+    assert_eq!(session.eligible_amount, Some(129.5));
+    assert_eq!(session.fee, Some(4.25));
+    assert_eq!(session.email.as_deref(), Some("shopper@example.com"));
+    assert_eq!(session.user_name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(session.user_id.as_deref(), Some("user_42"));
+    assert_eq!(session.user_business_id.as_deref(), Some("biz_7"));
+    assert_eq!(session.customer_status.as_deref(), Some("active"));
+    assert_eq!(session.session_type.as_deref(), Some("checkout"));
+    assert_eq!(session.skus_param.as_deref(), Some("sku_1,sku_2"));
+    assert_eq!(session.source.as_deref(), Some("newsletter"));
+    assert_eq!(session.stripe_invoice_id.as_deref(), Some("in_123"));
+    assert_eq!(session.stripe_invoice_number.as_deref(), Some("INV-0001"));
+    assert_eq!(
+        session.created_at.unwrap().to_rfc3339(),
+        "2024-06-13T16:03:07.473+00:00"
+    );
+    assert_eq!(
+        session.charge_group_created_at.unwrap().to_rfc3339(),
+        "2024-01-15T09:30:00+00:00"
+    );
+    assert!(session.expires_at.is_some());
+    assert!(session.lmn_reviewed_at.is_some());
+    assert!(session.stripe_invoice_paid_at.is_some());
+    // Round trip: nothing is lost or renamed.
+    let back = serde_json::to_value(&session).unwrap();
+    for key in full_session().as_object().unwrap().keys() {
+        assert!(back.get(key).is_some(), "{key} lost in round trip");
+    }
+}
+
+#[tokio::test]
+async fn get_decodes_only_required_fields_and_nulls() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("{SESSION_PATH}/qs_min"));
+            then.status(200).json_body(json!({
+                "qualification_session_id": "qs_min",
+                "status": "pending",
+                "email": null,
+                "user_name": null,
+                "expires_at": null
+            }));
+        })
+        .await;
+    let session = Client::new(&server.base_url())
+        .get_qualification_session()
+        .qualification_session_id("qs_min")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(session.qualification_session_id, "qs_min");
+    assert_eq!(session.status, QualificationSessionStatus::Pending);
+    assert!(session.email.is_none() && session.user_name.is_none() && session.expires_at.is_none());
+}
+
+#[tokio::test]
+async fn unknown_status_and_unknown_fields_decode() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("{SESSION_PATH}/qs_new"));
+            then.status(200).json_body(json!({
+                "qualification_session_id": "qs_new",
+                "status": "awaiting_documents",
+                "a_field_added_next_year": {"nested": [1, 2, 3]},
+                "another": "value"
+            }));
+        })
+        .await;
+    let session = Client::new(&server.base_url())
+        .get_qualification_session()
+        .qualification_session_id("qs_new")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        session.status,
+        QualificationSessionStatus::Unknown("awaiting_documents".to_owned())
+    );
+    assert_eq!(session.status.to_string(), "awaiting_documents");
+    assert_eq!(
+        serde_json::to_value(&session.status).unwrap(),
+        json!("awaiting_documents")
+    );
+}
+
+#[tokio::test]
+async fn id_is_percent_encoded_in_the_path() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(format!("{SESSION_PATH}/qs%2F1%20a%3Fb%23c"));
+            then.status(200)
+                .json_body(json!({"qualification_session_id": "qs/1 a?b#c", "status": "pending"}));
+        })
+        .await;
+    let session = Client::new(&server.base_url())
+        .get_qualification_session()
+        .qualification_session_id("qs/1 a?b#c")
+        .send()
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(session.qualification_session_id, "qs/1 a?b#c");
+}
+
+#[tokio::test]
+async fn list_sends_every_query_parameter() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/qualification_sessions")
+                .query_param("page", "3")
+                .query_param("page_size", "50")
+                .query_param("user_id", "user 42")
+                .query_param("status", "approved,rejected")
+                .query_param("expires_at", "2025-06-30")
+                .query_param("search", "ada@example.com");
+            then.status(200).json_body(json!({
+                "qualification_sessions": [full_session(), {"qualification_session_id": "qs_2", "status": "rejected"}],
+                "pagination": {"count": 102, "current_page": 3, "last_page": 3, "page_size": 50}
+            }));
+        })
+        .await;
+    let page = Client::new(&server.base_url())
+        .list_qualification_sessions()
+        .page(std::num::NonZeroU64::new(3).unwrap())
+        .page_size(std::num::NonZeroU64::new(50).unwrap())
+        .user_id("user 42")
+        .status("approved,rejected")
+        .expires_at(chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap())
+        .search("ada@example.com")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    mock.assert_async().await;
+    assert_eq!(page.qualification_sessions.len(), 2);
+    let pagination = page.pagination.unwrap();
+    assert_eq!(
+        (pagination.count, pagination.current_page, pagination.last_page, pagination.page_size),
+        (Some(102), Some(3), Some(3), Some(50))
+    );
+}
+
+#[tokio::test]
+async fn list_sends_no_query_when_no_filter() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/qualification_sessions")
+                .query_param_missing("page")
+                .query_param_missing("status")
+                .query_param_missing("search");
+            then.status(200).json_body(json!({"qualification_sessions": []}));
+        })
+        .await;
+    let page = Client::new(&server.base_url())
+        .list_qualification_sessions()
+        .send()
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert!(page.qualification_sessions.is_empty());
+    assert!(page.pagination.is_none(), "missing pagination decodes as None");
+}
+
+#[tokio::test]
+async fn list_page_with_null_pagination_and_unknown_status_item() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/qualification_sessions");
+            then.status(200).json_body(json!({
+                "qualification_sessions": [
+                    {"qualification_session_id": "qs_1", "status": "approved"},
+                    {"qualification_session_id": "qs_2", "status": "on_hold", "brand_new": true}
+                ],
+                "pagination": null,
+                "next_cursor": "ignored"
+            }));
+        })
+        .await;
+    let page = Client::new(&server.base_url())
+        .list_qualification_sessions()
+        .send()
+        .await
+        .unwrap();
+    assert!(page.pagination.is_none());
+    assert_eq!(
+        page.qualification_sessions[1].status,
+        QualificationSessionStatus::Unknown("on_hold".into())
+    );
+}
+
+#[tokio::test]
+async fn update_sends_json_body_and_decodes_response() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(format!("{SESSION_PATH}/qs_1/update"))
+                .header("content-type", "application/json")
+                .json_body(json!({
+                    "idempotency_key": "update-session-20240601-001",
+                    "user_id": "user_42",
+                    "metadata": "{\"crm_id\":7}",
+                    "success_url": "https://shop.example/ok",
+                    "failure_url": "https://shop.example/fail"
+                }));
+            then.status(200)
+                .json_body(json!({"qualification_session_id": "qs_1", "status": "pending"}));
+        })
+        .await;
+    let body = types::UpdateQualificationSessionRequest::builder()
+        .idempotency_key("update-session-20240601-001".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap())
+        .user_id(Some("user_42".parse().unwrap()))
+        .metadata(Some("{\"crm_id\":7}".parse().unwrap()))
+        .success_url(Some("https://shop.example/ok".parse().unwrap()))
+        .failure_url(Some("https://shop.example/fail".parse().unwrap()));
+    let out = Client::new(&server.base_url())
+        .update_qualification_session()
+        .qualification_session_id("qs_1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(out.qualification_session_id, "qs_1");
+    assert_eq!(out.status, QualificationSessionStatus::Pending);
+}
+
+#[tokio::test]
+async fn update_omits_fields_not_set() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(format!("{SESSION_PATH}/qs_1/update"))
+                .body(r#"{"idempotency_key":"k1"}"#);
+            then.status(200)
+                .json_body(json!({"qualification_session_id": "qs_1", "status": "approved"}));
+        })
+        .await;
+    Client::new(&server.base_url())
+        .update_qualification_session()
+        .qualification_session_id("qs_1")
+        .body(types::UpdateQualificationSessionRequest::builder().idempotency_key("k1".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    mock.assert_async().await;
+}
+
+#[test]
+fn length_limits_are_enforced_by_generated_types() {
+    use types::*;
+    assert!("".parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
+    assert!("k".repeat(255).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_ok());
+    assert!("k".repeat(256).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
+    assert!("u".repeat(255).parse::<UpdateQualificationSessionRequestUserId>().is_ok());
+    assert!("u".repeat(256).parse::<UpdateQualificationSessionRequestUserId>().is_err());
+    assert!("m".repeat(4096).parse::<UpdateQualificationSessionRequestMetadata>().is_ok());
+    assert!("m".repeat(4097).parse::<UpdateQualificationSessionRequestMetadata>().is_err());
+    assert!("s".repeat(2048).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_ok());
+    assert!("s".repeat(2049).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_err());
+    assert!("f".repeat(2048).parse::<UpdateQualificationSessionRequestFailureUrl>().is_ok());
+    assert!("f".repeat(2049).parse::<UpdateQualificationSessionRequestFailureUrl>().is_err());
+}
+
+/// Every documented error status decodes into the typed `ApiError` body.
+#[tokio::test]
+async fn each_documented_error_status_decodes_into_api_error() {
+    let cases: [(u16, &str, serde_json::Value); 7] = [
+        (400, "get", json!({"error": "ValidationError", "message": "bad page"})),
+        (401, "get", json!({"error": "Unauthorized", "message": "missing key"})),
+        (404, "get", json!({"error": "NotFound", "message": "no such session"})),
+        (405, "get", json!({"error": "MethodNotAllowed", "message": "nope"})),
+        (409, "update", json!({"code": "user_id_already_set", "message": "already set"})),
+        (500, "update", json!({"error": "InternalServerError", "message": "boom"})),
+        (501, "list", json!({"error": "NotImplemented", "message": "later"})),
+    ];
+    for (status, operation, body) in cases {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|_when, then| {
+                then.status(status).json_body(body.clone());
+            })
+            .await;
+        let client = Client::new(&server.base_url());
+        let error = match operation {
+            "get" => client.get_qualification_session().qualification_session_id("qs_1").send().await.map(|_| ()),
+            "list" => client.list_qualification_sessions().send().await.map(|_| ()),
+            _ => client
+                .update_qualification_session()
+                .qualification_session_id("qs_1")
+                .body(types::UpdateQualificationSessionRequest::builder().idempotency_key("k".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap()))
+                .send()
+                .await
+                .map(|_| ()),
+        }
+        .unwrap_err();
+        let Error::ErrorResponse(response) = error else {
+            panic!("{status}: expected a typed error body, got {error:?}");
+        };
+        assert_eq!(response.status().as_u16(), status);
+        let api_error: &ApiError = &response;
+        assert_eq!(serde_json::to_value(api_error).unwrap(), body, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn typed_mock_helpers_drive_the_client() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .get_qualification_session(|when, then| {
+            when.qualification_session_id(&"qs_typed".parse().unwrap());
+            then.not_found(&ApiError {
+                error: Some("NotFound".into()),
+                message: Some("no such session".into()),
+                code: None,
+            });
+        });
+    let error = Client::new(&server.base_url())
+        .get_qualification_session()
+        .qualification_session_id("qs_typed")
+        .send()
+        .await
+        .unwrap_err();
+    mock.assert();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
+}
