@@ -40,7 +40,9 @@ async fn get_decodes_all_nineteen_fields() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{SESSION_PATH}/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b"))
+                .path(format!(
+                    "{SESSION_PATH}/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b"
+                ))
                 .header("accept", "application/json");
             then.status(200).json_body(full_session());
         })
@@ -200,7 +202,12 @@ async fn list_sends_every_query_parameter() {
     assert_eq!(page.qualification_sessions.len(), 2);
     let pagination = page.pagination.unwrap();
     assert_eq!(
-        (pagination.count, pagination.current_page, pagination.last_page, pagination.page_size),
+        (
+            pagination.count,
+            pagination.current_page,
+            pagination.last_page,
+            pagination.page_size
+        ),
         (Some(102), Some(3), Some(3), Some(50))
     );
 }
@@ -215,7 +222,8 @@ async fn list_sends_no_query_when_no_filter() {
                 .query_param_missing("page")
                 .query_param_missing("status")
                 .query_param_missing("search");
-            then.status(200).json_body(json!({"qualification_sessions": []}));
+            then.status(200)
+                .json_body(json!({"qualification_sessions": []}));
         })
         .await;
     let page = Client::new(&server.base_url())
@@ -225,7 +233,10 @@ async fn list_sends_no_query_when_no_filter() {
         .unwrap();
     mock.assert_async().await;
     assert!(page.qualification_sessions.is_empty());
-    assert!(page.pagination.is_none(), "missing pagination decodes as None");
+    assert!(
+        page.pagination.is_none(),
+        "missing pagination decodes as None"
+    );
 }
 
 #[tokio::test]
@@ -276,7 +287,11 @@ async fn update_sends_json_body_and_decodes_response() {
         })
         .await;
     let body = types::UpdateQualificationSessionRequest::builder()
-        .idempotency_key("update-session-20240601-001".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap())
+        .idempotency_key(
+            "update-session-20240601-001"
+                .parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
+                .unwrap(),
+        )
         .user_id(Some("user_42".parse().unwrap()))
         .metadata(Some("{\"crm_id\":7}".parse().unwrap()))
         .success_url(Some("https://shop.example/ok".parse().unwrap()))
@@ -308,7 +323,12 @@ async fn update_omits_fields_not_set() {
     Client::new(&server.base_url())
         .update_qualification_session()
         .qualification_session_id("qs_1")
-        .body(types::UpdateQualificationSessionRequest::builder().idempotency_key("k1".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap()))
+        .body(
+            types::UpdateQualificationSessionRequest::builder().idempotency_key(
+                "k1".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
+                    .unwrap(),
+            ),
+        )
         .send()
         .await
         .unwrap();
@@ -318,30 +338,90 @@ async fn update_omits_fields_not_set() {
 #[test]
 fn length_limits_are_enforced_by_generated_types() {
     use types::*;
-    assert!("".parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
-    assert!("k".repeat(255).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_ok());
-    assert!("k".repeat(256).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
-    assert!("u".repeat(255).parse::<UpdateQualificationSessionRequestUserId>().is_ok());
-    assert!("u".repeat(256).parse::<UpdateQualificationSessionRequestUserId>().is_err());
-    assert!("m".repeat(4096).parse::<UpdateQualificationSessionRequestMetadata>().is_ok());
-    assert!("m".repeat(4097).parse::<UpdateQualificationSessionRequestMetadata>().is_err());
-    assert!("s".repeat(2048).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_ok());
-    assert!("s".repeat(2049).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_err());
-    assert!("f".repeat(2048).parse::<UpdateQualificationSessionRequestFailureUrl>().is_ok());
-    assert!("f".repeat(2049).parse::<UpdateQualificationSessionRequestFailureUrl>().is_err());
+    assert!(""
+        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
+        .is_err());
+    assert!("k"
+        .repeat(255)
+        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
+        .is_ok());
+    assert!("k"
+        .repeat(256)
+        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
+        .is_err());
+    assert!("u"
+        .repeat(255)
+        .parse::<UpdateQualificationSessionRequestUserId>()
+        .is_ok());
+    assert!("u"
+        .repeat(256)
+        .parse::<UpdateQualificationSessionRequestUserId>()
+        .is_err());
+    assert!("m"
+        .repeat(4096)
+        .parse::<UpdateQualificationSessionRequestMetadata>()
+        .is_ok());
+    assert!("m"
+        .repeat(4097)
+        .parse::<UpdateQualificationSessionRequestMetadata>()
+        .is_err());
+    assert!("s"
+        .repeat(2048)
+        .parse::<UpdateQualificationSessionRequestSuccessUrl>()
+        .is_ok());
+    assert!("s"
+        .repeat(2049)
+        .parse::<UpdateQualificationSessionRequestSuccessUrl>()
+        .is_err());
+    assert!("f"
+        .repeat(2048)
+        .parse::<UpdateQualificationSessionRequestFailureUrl>()
+        .is_ok());
+    assert!("f"
+        .repeat(2049)
+        .parse::<UpdateQualificationSessionRequestFailureUrl>()
+        .is_err());
 }
 
 /// Every documented error status decodes into the typed `ApiError` body.
 #[tokio::test]
 async fn each_documented_error_status_decodes_into_api_error() {
     let cases: [(u16, &str, serde_json::Value); 7] = [
-        (400, "get", json!({"error": "ValidationError", "message": "bad page"})),
-        (401, "get", json!({"error": "Unauthorized", "message": "missing key"})),
-        (404, "get", json!({"error": "NotFound", "message": "no such session"})),
-        (405, "get", json!({"error": "MethodNotAllowed", "message": "nope"})),
-        (409, "update", json!({"code": "user_id_already_set", "message": "already set"})),
-        (500, "update", json!({"error": "InternalServerError", "message": "boom"})),
-        (501, "list", json!({"error": "NotImplemented", "message": "later"})),
+        (
+            400,
+            "get",
+            json!({"error": "ValidationError", "message": "bad page"}),
+        ),
+        (
+            401,
+            "get",
+            json!({"error": "Unauthorized", "message": "missing key"}),
+        ),
+        (
+            404,
+            "get",
+            json!({"error": "NotFound", "message": "no such session"}),
+        ),
+        (
+            405,
+            "get",
+            json!({"error": "MethodNotAllowed", "message": "nope"}),
+        ),
+        (
+            409,
+            "update",
+            json!({"code": "user_id_already_set", "message": "already set"}),
+        ),
+        (
+            500,
+            "update",
+            json!({"error": "InternalServerError", "message": "boom"}),
+        ),
+        (
+            501,
+            "list",
+            json!({"error": "NotImplemented", "message": "later"}),
+        ),
     ];
     for (status, operation, body) in cases {
         let server = MockServer::start_async().await;
@@ -352,12 +432,26 @@ async fn each_documented_error_status_decodes_into_api_error() {
             .await;
         let client = Client::new(&server.base_url());
         let error = match operation {
-            "get" => client.get_qualification_session().qualification_session_id("qs_1").send().await.map(|_| ()),
-            "list" => client.list_qualification_sessions().send().await.map(|_| ()),
+            "get" => client
+                .get_qualification_session()
+                .qualification_session_id("qs_1")
+                .send()
+                .await
+                .map(|_| ()),
+            "list" => client
+                .list_qualification_sessions()
+                .send()
+                .await
+                .map(|_| ()),
             _ => client
                 .update_qualification_session()
                 .qualification_session_id("qs_1")
-                .body(types::UpdateQualificationSessionRequest::builder().idempotency_key("k".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap()))
+                .body(
+                    types::UpdateQualificationSessionRequest::builder().idempotency_key(
+                        "k".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
+                            .unwrap(),
+                    ),
+                )
                 .send()
                 .await
                 .map(|_| ()),
@@ -375,15 +469,14 @@ async fn each_documented_error_status_decodes_into_api_error() {
 #[tokio::test]
 async fn typed_mock_helpers_drive_the_client() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .get_qualification_session(|when, then| {
-            when.qualification_session_id(&"qs_typed".parse().unwrap());
-            then.not_found(&ApiError {
-                error: Some("NotFound".into()),
-                message: Some("no such session".into()),
-                code: None,
-            });
+    let mock = server.get_qualification_session(|when, then| {
+        when.qualification_session_id(&"qs_typed".parse().unwrap());
+        then.not_found(&ApiError {
+            error: Some("NotFound".into()),
+            message: Some("no such session".into()),
+            code: None,
         });
+    });
     let error = Client::new(&server.base_url())
         .get_qualification_session()
         .qualification_session_id("qs_typed")
