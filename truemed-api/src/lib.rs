@@ -12,6 +12,7 @@
     rustdoc::invalid_html_tags
 )]
 
+pub use response_head::ResponseHead;
 pub use status::QualificationSessionStatus;
 
 #[cfg(feature = "httpmock")]
@@ -1657,6 +1658,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::ResponseHead,
 }
 impl Client {
     /// Create a new client.
@@ -1664,7 +1666,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: crate::ResponseHead) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -1674,7 +1676,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -1682,14 +1684,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: crate::ResponseHead,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::ResponseHead> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -1699,11 +1706,11 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::ResponseHead {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+impl ClientHooks<crate::ResponseHead> for &Client {}
 impl Client {
     /**Get one qualification session
 
@@ -1882,6 +1889,9 @@ pub mod builder {
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
+                head.record(result)
+            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2037,6 +2047,9 @@ pub mod builder {
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
+                head.record(result)
+            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2161,6 +2174,9 @@ pub mod builder {
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
+                head.record(result)
+            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2318,6 +2334,57 @@ pub mod status {
                 ..Default::default()
             }
             .into()
+        }
+    }
+}
+
+/// What the client keeps of each response (see [`ResponseHead`]).
+pub mod response_head {
+    /// The status and headers of the latest response a [`Client`](crate::Client) received.
+    ///
+    /// The generated client's inner value: a post hook records every response's head here,
+    /// so a caller keeps the status and headers even when progenitor cannot decode the body
+    /// (its `Error::InvalidResponsePayload` carries only the bytes). Clones share the record;
+    /// give each concurrent call a client with its own `ResponseHead`.
+    ///
+    /// Emitted by `cargo xtask codegen` from `xtask/templates/response_head.rs`.
+    #[derive(Clone, Debug, Default)]
+    pub struct ResponseHead(
+        ::std::sync::Arc<
+            ::std::sync::Mutex<
+                ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
+            >,
+        >,
+    );
+
+    impl ResponseHead {
+        /// Records the head of `result` when it is a response (the generated post hook).
+        pub fn record(&self, result: &::reqwest::Result<::reqwest::Response>) {
+            if let Ok(response) = result {
+                *self.lock() = Some((response.status(), response.headers().clone()));
+            }
+        }
+
+        /// The latest response's status, if a response arrived.
+        pub fn status(&self) -> ::std::option::Option<::reqwest::StatusCode> {
+            self.lock().as_ref().map(|(status, _)| *status)
+        }
+
+        /// The latest response's headers, if a response arrived.
+        pub fn headers(&self) -> ::std::option::Option<::reqwest::header::HeaderMap> {
+            self.lock().as_ref().map(|(_, headers)| headers.clone())
+        }
+
+        fn lock(
+            &self,
+        ) -> ::std::sync::MutexGuard<
+            '_,
+            ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
+        > {
+            // A panic elsewhere cannot leave a half-written head: the value is replaced whole.
+            self.0
+                .lock()
+                .unwrap_or_else(::std::sync::PoisonError::into_inner)
         }
     }
 }

@@ -20,6 +20,10 @@ const MOCK_OUT: &str = "truemed-api/src/mock.rs";
 /// status decodes instead of failing the whole response.
 const STATUS_TEMPLATE: &str = include_str!("../templates/status.rs");
 
+/// The generated client's inner value, filled by a post hook with each response's status
+/// and headers (progenitor's `InvalidResponsePayload` error keeps only the body).
+const RESPONSE_HEAD_TEMPLATE: &str = include_str!("../templates/response_head.rs");
+
 /// Write the generated files, or only compare them with what is checked in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -98,12 +102,15 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          //! idempotency keys, pagination streams and typed errors.\n\
          #![allow(clippy::all, clippy::pedantic, missing_docs, unused_imports)]\n\
          #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\n\
+         pub use response_head::ResponseHead;\n\
          pub use status::QualificationSessionStatus;\n\n\
          #[cfg(feature = \"httpmock\")]\n\
          pub mod mock;\n\n\
          {}\n\n\
          /// The open status enum (see [`QualificationSessionStatus`]).\n\
-         pub mod status {{\n{STATUS_TEMPLATE}\n}}\n",
+         pub mod status {{\n{STATUS_TEMPLATE}\n}}\n\n\
+         /// What the client keeps of each response (see [`ResponseHead`]).\n\
+         pub mod response_head {{\n{RESPONSE_HEAD_TEMPLATE}\n}}\n",
         unparse(client, "client")?
     );
     let mock_file = format!(
@@ -148,6 +155,11 @@ fn settings() -> GenerationSettings {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
+        .with_inner_type(quote::quote!(crate::ResponseHead))
+        .with_post_hook(quote::quote!(|head: &crate::ResponseHead,
+                                       result: &::reqwest::Result<
+            ::reqwest::Response,
+        >| head.record(result)))
         .with_replacement(
             "QualificationSessionStatus",
             "crate::QualificationSessionStatus",
