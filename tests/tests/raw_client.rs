@@ -6,7 +6,7 @@ use httpmock::MockServer;
 use serde_json::json;
 use truemed_api::mock::MockServerExt as _;
 use truemed_api::types::{self, ApiError};
-use truemed_api::{Client, Error, QualificationSessionStatus, ResponseHead};
+use truemed_api::{CallContext, Client, Error, QualificationSessionStatus};
 
 const SESSION_PATH: &str = "/api/v1/qualification_session";
 
@@ -47,7 +47,7 @@ async fn get_decodes_all_nineteen_fields() {
             then.status(200).json_body(full_session());
         })
         .await;
-    let client = Client::new(&server.base_url(), ResponseHead::default());
+    let client = Client::new(&server.base_url(), CallContext::new());
     let session = client
         .get_qualification_session()
         .qualification_session_id("qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b")
@@ -102,7 +102,7 @@ async fn get_decodes_only_required_fields_and_nulls() {
             }));
         })
         .await;
-    let session = Client::new(&server.base_url(), ResponseHead::default())
+    let session = Client::new(&server.base_url(), CallContext::new())
         .get_qualification_session()
         .qualification_session_id("qs_min")
         .send()
@@ -128,7 +128,7 @@ async fn unknown_status_and_unknown_fields_decode() {
             }));
         })
         .await;
-    let session = Client::new(&server.base_url(), ResponseHead::default())
+    let session = Client::new(&server.base_url(), CallContext::new())
         .get_qualification_session()
         .qualification_session_id("qs_new")
         .send()
@@ -157,7 +157,7 @@ async fn id_is_percent_encoded_in_the_path() {
                 .json_body(json!({"qualification_session_id": "qs/1 a?b#c", "status": "pending"}));
         })
         .await;
-    let session = Client::new(&server.base_url(), ResponseHead::default())
+    let session = Client::new(&server.base_url(), CallContext::new())
         .get_qualification_session()
         .qualification_session_id("qs/1 a?b#c")
         .send()
@@ -186,7 +186,7 @@ async fn list_sends_every_query_parameter() {
             }));
         })
         .await;
-    let page = Client::new(&server.base_url(), ResponseHead::default())
+    let page = Client::new(&server.base_url(), CallContext::new())
         .list_qualification_sessions()
         .page(std::num::NonZeroU64::new(3).unwrap())
         .page_size(std::num::NonZeroU64::new(50).unwrap())
@@ -226,7 +226,7 @@ async fn list_sends_no_query_when_no_filter() {
                 .json_body(json!({"qualification_sessions": []}));
         })
         .await;
-    let page = Client::new(&server.base_url(), ResponseHead::default())
+    let page = Client::new(&server.base_url(), CallContext::new())
         .list_qualification_sessions()
         .send()
         .await
@@ -255,7 +255,7 @@ async fn list_page_with_null_pagination_and_unknown_status_item() {
             }));
         })
         .await;
-    let page = Client::new(&server.base_url(), ResponseHead::default())
+    let page = Client::new(&server.base_url(), CallContext::new())
         .list_qualification_sessions()
         .send()
         .await
@@ -296,7 +296,7 @@ async fn update_sends_json_body_and_decodes_response() {
         .metadata(Some("{\"crm_id\":7}".parse().unwrap()))
         .success_url(Some("https://shop.example/ok".parse().unwrap()))
         .failure_url(Some("https://shop.example/fail".parse().unwrap()));
-    let out = Client::new(&server.base_url(), ResponseHead::default())
+    let out = Client::new(&server.base_url(), CallContext::new())
         .update_qualification_session()
         .qualification_session_id("qs_1")
         .body(body)
@@ -320,7 +320,7 @@ async fn update_omits_fields_not_set() {
                 .json_body(json!({"qualification_session_id": "qs_1", "status": "approved"}));
         })
         .await;
-    Client::new(&server.base_url(), ResponseHead::default())
+    Client::new(&server.base_url(), CallContext::new())
         .update_qualification_session()
         .qualification_session_id("qs_1")
         .body(
@@ -430,7 +430,7 @@ async fn each_documented_error_status_decodes_into_api_error() {
                 then.status(status).json_body(body.clone());
             })
             .await;
-        let client = Client::new(&server.base_url(), ResponseHead::default());
+        let client = Client::new(&server.base_url(), CallContext::new());
         let error = match operation {
             "get" => client
                 .get_qualification_session()
@@ -477,7 +477,7 @@ async fn typed_mock_helpers_drive_the_client() {
             code: None,
         });
     });
-    let error = Client::new(&server.base_url(), ResponseHead::default())
+    let error = Client::new(&server.base_url(), CallContext::new())
         .get_qualification_session()
         .qualification_session_id("qs_typed")
         .send()
@@ -487,7 +487,7 @@ async fn typed_mock_helpers_drive_the_client() {
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
 }
 
-/// progenitor's `InvalidResponsePayload` keeps only the body; the inner `ResponseHead`
+/// progenitor's `InvalidResponsePayload` keeps only the body; the inner `CallContext`
 /// keeps the status and headers for the caller.
 #[tokio::test]
 async fn undecodable_error_body_keeps_status_and_headers_in_response_head() {
@@ -499,8 +499,8 @@ async fn undecodable_error_body_keeps_status_and_headers_in_response_head() {
                 .body("<html>Bad Gateway</html>");
         })
         .await;
-    let head = ResponseHead::default();
-    let error = Client::new(&server.base_url(), head.clone())
+    let context = CallContext::new();
+    let error = Client::new(&server.base_url(), context.clone())
         .get_qualification_session()
         .qualification_session_id("qs_1")
         .send()
@@ -510,6 +510,42 @@ async fn undecodable_error_body_keeps_status_and_headers_in_response_head() {
         panic!("expected InvalidResponsePayload, got {error:?}");
     };
     assert_eq!(&bytes[..], b"<html>Bad Gateway</html>");
-    assert_eq!(head.status().map(|s| s.as_u16()), Some(500));
-    assert_eq!(head.headers().unwrap()["x-request-id"], "req_123");
+    let head = context.last_response().expect("a response arrived");
+    assert_eq!(head.status.as_u16(), 500);
+    assert_eq!(head.headers["x-request-id"], "req_123");
+}
+
+/// The context's headers and timeout reach the wire with any reqwest client.
+#[tokio::test]
+async fn call_context_adds_headers_without_overriding_the_request() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.header("x-truemed-api-key", "sk_test")
+                .header("accept", "application/json");
+            then.status(200)
+                .json_body(json!({"qualification_sessions": []}));
+        })
+        .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut key = reqwest::header::HeaderValue::from_static("sk_test");
+    key.set_sensitive(true);
+    headers.insert("x-truemed-api-key", key);
+    headers.insert(
+        "accept",
+        reqwest::header::HeaderValue::from_static("text/plain"),
+    );
+    let context = CallContext::new()
+        .with_headers(headers)
+        .with_timeout(std::time::Duration::from_secs(5));
+    assert!(
+        !format!("{context:?}").contains("sk_test"),
+        "sensitive header printed"
+    );
+    Client::new_with_client(&server.base_url(), reqwest::Client::new(), context)
+        .list_qualification_sessions()
+        .send()
+        .await
+        .unwrap();
+    mock.assert_async().await;
 }

@@ -12,7 +12,7 @@
     rustdoc::invalid_html_tags
 )]
 
-pub use response_head::ResponseHead;
+pub use call_context::{CallContext, ResponseHead};
 pub use status::QualificationSessionStatus;
 
 #[cfg(feature = "httpmock")]
@@ -1658,7 +1658,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: crate::ResponseHead,
+    pub(crate) inner: crate::CallContext,
 }
 impl Client {
     /// Create a new client.
@@ -1666,7 +1666,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::ResponseHead) -> Self {
+    pub fn new(baseurl: &str, inner: crate::CallContext) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -1687,7 +1687,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: crate::ResponseHead,
+        inner: crate::CallContext,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -1696,7 +1696,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::ResponseHead> for Client {
+impl ClientInfo<crate::CallContext> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -1706,11 +1706,11 @@ impl ClientInfo<crate::ResponseHead> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &crate::ResponseHead {
+    fn inner(&self) -> &crate::CallContext {
         &self.inner
     }
 }
-impl ClientHooks<crate::ResponseHead> for &Client {}
+impl ClientHooks<crate::CallContext> for &Client {}
 impl Client {
     /**Get one qualification session
 
@@ -1886,11 +1886,14 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "get_qualification_session",
             };
+            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
+                context.prepare(request)
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
-                head.record(result)
+            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
+                context.record(result)
             })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
@@ -2044,11 +2047,14 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "list_qualification_sessions",
             };
+            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
+                context.prepare(request)
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
-                head.record(result)
+            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
+                context.record(result)
             })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
@@ -2171,11 +2177,14 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "update_qualification_session",
             };
+            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
+                context.prepare(request)
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|head: &crate::ResponseHead, result: &::reqwest::Result<::reqwest::Response>| {
-                head.record(result)
+            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
+                context.record(result)
             })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
@@ -2338,51 +2347,94 @@ pub mod status {
     }
 }
 
-/// What the client keeps of each response (see [`ResponseHead`]).
-pub mod response_head {
-    /// The status and headers of the latest response a [`Client`](crate::Client) received.
+/// Per-call headers, timeout and response record (see [`CallContext`]).
+pub mod call_context {
+    /// Per-call context of the generated [`Client`](crate::Client) (its inner value).
     ///
-    /// The generated client's inner value: a post hook records every response's head here,
-    /// so a caller keeps the status and headers even when progenitor cannot decode the body
-    /// (its `Error::InvalidResponsePayload` carries only the bytes). Clones share the record;
-    /// give each concurrent call a client with its own `ResponseHead`.
+    /// - Before sending, a pre hook adds [`headers`](Self::with_headers) the request does not
+    ///   already carry (e.g. `x-truemed-api-key`; mark secrets with
+    ///   `HeaderValue::set_sensitive`) and applies the [timeout](Self::with_timeout), so these
+    ///   work with any `reqwest::Client`, including one the caller built.
+    /// - After sending, a post hook records the response's status and headers, so a caller
+    ///   keeps them even when the body cannot be decoded (progenitor's
+    ///   `Error::InvalidResponsePayload` carries only the bytes).
     ///
-    /// Emitted by `cargo xtask codegen` from `xtask/templates/response_head.rs`.
+    /// Clones share the recorded head: give each concurrent call its own context.
+    ///
+    /// Emitted by `cargo xtask codegen` from `xtask/templates/call_context.rs`.
     #[derive(Clone, Debug, Default)]
-    pub struct ResponseHead(
-        ::std::sync::Arc<
-            ::std::sync::Mutex<
-                ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
-            >,
-        >,
-    );
+    pub struct CallContext {
+        headers: ::reqwest::header::HeaderMap,
+        timeout: ::std::option::Option<::std::time::Duration>,
+        head: ::std::sync::Arc<::std::sync::Mutex<::std::option::Option<ResponseHead>>>,
+    }
 
-    impl ResponseHead {
-        /// Records the head of `result` when it is a response (the generated post hook).
-        pub fn record(&self, result: &::reqwest::Result<::reqwest::Response>) {
-            if let Ok(response) = result {
-                *self.lock() = Some((response.status(), response.headers().clone()));
+    /// The status and headers of a response.
+    #[derive(Clone, Debug)]
+    pub struct ResponseHead {
+        /// The HTTP status.
+        pub status: ::reqwest::StatusCode,
+        /// The response headers.
+        pub headers: ::reqwest::header::HeaderMap,
+    }
+
+    impl CallContext {
+        /// A context that adds nothing and records the response head.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Headers added to every request that does not already carry them.
+        pub fn with_headers(mut self, headers: ::reqwest::header::HeaderMap) -> Self {
+            self.headers = headers;
+            self
+        }
+
+        /// The total time allowed for each request, from sending to the end of the body.
+        pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.timeout = Some(timeout);
+            self
+        }
+
+        /// The same settings with a fresh, empty response record, for another call.
+        pub fn fresh(&self) -> Self {
+            Self {
+                headers: self.headers.clone(),
+                timeout: self.timeout,
+                head: ::std::default::Default::default(),
             }
         }
 
-        /// The latest response's status, if a response arrived.
-        pub fn status(&self) -> ::std::option::Option<::reqwest::StatusCode> {
-            self.lock().as_ref().map(|(status, _)| *status)
+        /// The pre hook: adds the headers and the timeout to `request`.
+        pub fn prepare(&self, request: &mut ::reqwest::Request) {
+            for (name, value) in &self.headers {
+                if !request.headers().contains_key(name) {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            if let Some(timeout) = self.timeout {
+                *request.timeout_mut() = Some(timeout);
+            }
         }
 
-        /// The latest response's headers, if a response arrived.
-        pub fn headers(&self) -> ::std::option::Option<::reqwest::header::HeaderMap> {
-            self.lock().as_ref().map(|(_, headers)| headers.clone())
+        /// The post hook: records the head of `result` when it is a response.
+        pub fn record(&self, result: &::reqwest::Result<::reqwest::Response>) {
+            if let Ok(response) = result {
+                *self.lock() = Some(ResponseHead {
+                    status: response.status(),
+                    headers: response.headers().clone(),
+                });
+            }
         }
 
-        fn lock(
-            &self,
-        ) -> ::std::sync::MutexGuard<
-            '_,
-            ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
-        > {
-            // A panic elsewhere cannot leave a half-written head: the value is replaced whole.
-            self.0
+        /// The head of the latest response received with this context, if any.
+        pub fn last_response(&self) -> ::std::option::Option<ResponseHead> {
+            self.lock().clone()
+        }
+
+        fn lock(&self) -> ::std::sync::MutexGuard<'_, ::std::option::Option<ResponseHead>> {
+            // The record is replaced whole, so a poisoned lock still holds a consistent value.
+            self.head
                 .lock()
                 .unwrap_or_else(::std::sync::PoisonError::into_inner)
         }

@@ -20,9 +20,10 @@ const MOCK_OUT: &str = "truemed-api/src/mock.rs";
 /// status decodes instead of failing the whole response.
 const STATUS_TEMPLATE: &str = include_str!("../templates/status.rs");
 
-/// The generated client's inner value, filled by a post hook with each response's status
-/// and headers (progenitor's `InvalidResponsePayload` error keeps only the body).
-const RESPONSE_HEAD_TEMPLATE: &str = include_str!("../templates/response_head.rs");
+/// The generated client's inner value: headers and timeout added by a pre hook, each
+/// response's status and headers recorded by a post hook (progenitor's
+/// `InvalidResponsePayload` error keeps only the body).
+const CALL_CONTEXT_TEMPLATE: &str = include_str!("../templates/call_context.rs");
 
 /// Write the generated files, or only compare them with what is checked in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,15 +103,15 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          //! idempotency keys, pagination streams and typed errors.\n\
          #![allow(clippy::all, clippy::pedantic, missing_docs, unused_imports)]\n\
          #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\n\
-         pub use response_head::ResponseHead;\n\
+         pub use call_context::{{CallContext, ResponseHead}};\n\
          pub use status::QualificationSessionStatus;\n\n\
          #[cfg(feature = \"httpmock\")]\n\
          pub mod mock;\n\n\
          {}\n\n\
          /// The open status enum (see [`QualificationSessionStatus`]).\n\
          pub mod status {{\n{STATUS_TEMPLATE}\n}}\n\n\
-         /// What the client keeps of each response (see [`ResponseHead`]).\n\
-         pub mod response_head {{\n{RESPONSE_HEAD_TEMPLATE}\n}}\n",
+         /// Per-call headers, timeout and response record (see [`CallContext`]).\n\
+         pub mod call_context {{\n{CALL_CONTEXT_TEMPLATE}\n}}\n",
         unparse(client, "client")?
     );
     let mock_file = format!(
@@ -155,11 +156,16 @@ fn settings() -> GenerationSettings {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
-        .with_inner_type(quote::quote!(crate::ResponseHead))
-        .with_post_hook(quote::quote!(|head: &crate::ResponseHead,
+        .with_inner_type(quote::quote!(crate::CallContext))
+        .with_pre_hook(quote::quote!(
+            |context: &crate::CallContext, request: &mut ::reqwest::Request| {
+                context.prepare(request)
+            }
+        ))
+        .with_post_hook(quote::quote!(|context: &crate::CallContext,
                                        result: &::reqwest::Result<
             ::reqwest::Response,
-        >| head.record(result)))
+        >| { context.record(result) }))
         .with_replacement(
             "QualificationSessionStatus",
             "crate::QualificationSessionStatus",
