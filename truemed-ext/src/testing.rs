@@ -1,0 +1,1 @@
+//! A stateful fake Truemed server for tests (feature `testing`). In progress.
