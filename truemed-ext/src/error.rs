@@ -41,7 +41,9 @@ const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-
 pub enum Error {
     /// 400: Truemed refused the request as invalid (`ValidationError`), including an
     /// idempotency key reused with a different payload.
-    #[error("{0}: Truemed refused the request as invalid; fix the request before sending it again")]
+    #[error(
+        "{0}: Truemed refused the request as invalid; fix the request before sending it again"
+    )]
     Validation(ApiErrorResponse),
     /// The session already has a `user_id` (`user_id_already_set`, usually 409); it
     /// cannot be overwritten through the API.
@@ -153,11 +155,12 @@ impl Error {
         }
     }
 
-    /// How long the server asked to wait, for a rate-limited response.
+    /// How long the server asked to wait (`Retry-After`), on any error response
+    /// (typically 429 and 503).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
+            other => other.api_response().and_then(ApiErrorResponse::retry_after),
         }
     }
 
@@ -273,7 +276,8 @@ impl Error {
         let api_error = serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
             .map(|value| {
-                let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                let field =
+                    |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
                 ApiError {
                     error: field("error"),
                     code: field("code"),
@@ -357,6 +361,11 @@ impl ApiErrorResponse {
         self.request_id.as_deref()
     }
 
+    /// The server's `Retry-After` (or `retry-after-ms`), if sent.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The raw body, at most [`ERROR_BODY_LIMIT`] bytes. For a documented error status
     /// whose body decoded, it is the JSON of the documented fields (`error`, `code`,
     /// `message`) as the generated layer read them.
@@ -412,7 +421,10 @@ fn request_id_hint(request_id: Option<&str>) -> String {
 
 fn retry_after_hint(retry_after: Option<Duration>) -> String {
     match retry_after {
-        Some(wait) => format!("; Truemed asked to wait {} s before retrying", wait.as_secs_f64()),
+        Some(wait) => format!(
+            "; Truemed asked to wait {} s before retrying",
+            wait.as_secs_f64()
+        ),
         None => "; slow down and retry later".to_owned(),
     }
 }
@@ -446,7 +458,11 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -489,20 +505,37 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(k, v)| (reqwest::header::HeaderName::from_static(k), HeaderValue::from_str(v).unwrap()))
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn retry_after_seconds_date_and_ms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&headers(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(retry_after(&headers(&[("retry-after", &date)]), now), Some(Duration::from_secs(30)));
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(retry_after(&headers(&[("retry-after", &past)]), now), Some(Duration::ZERO));
         assert_eq!(
-            retry_after(&headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]), now),
+            retry_after(&headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", &date)]), now),
+            Some(Duration::from_secs(30))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", &past)]), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]),
+                now
+            ),
             Some(Duration::from_millis(1500))
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
@@ -514,7 +547,10 @@ mod tests {
     fn snippet_is_bounded_at_a_char_boundary() {
         assert_eq!(snippet(b"short", 10), "short");
         assert_eq!(snippet("ééé".as_bytes(), 3), "é…");
-        assert_eq!(snippet(&[b'a'; 600], BODY_SNIPPET_LIMIT).chars().count(), BODY_SNIPPET_LIMIT + 1);
+        assert_eq!(
+            snippet(&[b'a'; 600], BODY_SNIPPET_LIMIT).chars().count(),
+            BODY_SNIPPET_LIMIT + 1
+        );
     }
 
     #[test]
@@ -523,8 +559,16 @@ mod tests {
             r#"{"error":"user_id_already_set","message":"m"}"#,
             r#"{"error":"ValidationError","code":"user_id_already_set"}"#,
         ] {
-            let error = Error::from_body(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes(), "x");
-            assert!(matches!(error, Error::UserIdAlreadySet(_)), "{body}: {error:?}");
+            let error = Error::from_body(
+                StatusCode::BAD_REQUEST,
+                &HeaderMap::new(),
+                body.as_bytes(),
+                "x",
+            );
+            assert!(
+                matches!(error, Error::UserIdAlreadySet(_)),
+                "{body}: {error:?}"
+            );
         }
     }
 
