@@ -1,0 +1,484 @@
+//! Pagination over real HTTP: every edge, ordering under concurrent prefetch, the cap.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde_json::json;
+use support::{session, Recorded, Reply, Scripted};
+use truemed_ext::{Error, Status};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Meta {
+    Full,
+    Null,
+    Missing,
+}
+
+fn id(n: usize) -> String {
+    format!("qs_{n:05}")
+}
+
+/// The page a well-behaved server returns for `request` over `total` sessions.
+fn page_reply(total: usize, meta: Meta, request: &Recorded) -> Reply {
+    let size = request
+        .query("page_size")
+        .map(|s| s.parse::<usize>().unwrap())
+        .unwrap_or(30);
+    let page = request.page() as usize;
+    let items: Vec<_> = (((page - 1) * size).min(total)..(page * size).min(total))
+        .map(|n| session(&id(n), "approved"))
+        .collect();
+    let mut body = json!({ "qualification_sessions": items });
+    match meta {
+        Meta::Full => {
+            body["pagination"] = json!({
+                "count": total, "current_page": page,
+                "last_page": total.div_ceil(size).max(1), "page_size": size
+            })
+        }
+        Meta::Null => body["pagination"] = serde_json::Value::Null,
+        Meta::Missing => {}
+    }
+    Reply::json(200, body)
+}
+
+async fn listing(total: usize, meta: Meta) -> Scripted {
+    Scripted::start(move |_, request| page_reply(total, meta, request)).await
+}
+
+async fn collect_ids(server: &Scripted, page_size: u64) -> Result<Vec<String>, Error> {
+    let (client, _) = server.client();
+    client
+        .qualification_sessions()
+        .list()
+        .page_size(page_size)
+        .stream()
+        .map_ok(|s| s.qualification_session_id)
+        .try_collect()
+        .await
+}
+
+fn expected(total: usize) -> Vec<String> {
+    (0..total).map(id).collect()
+}
+
+#[tokio::test]
+async fn edges_with_every_kind_of_pagination_object() {
+    // (total, page size, meta, requests expected)
+    let cases = [
+        (0, 10, Meta::Full, 1),
+        (0, 10, Meta::Null, 1),
+        (0, 10, Meta::Missing, 1),
+        (5, 10, Meta::Full, 1),
+        (5, 10, Meta::Null, 1),
+        (10, 10, Meta::Full, 1),
+        (10, 10, Meta::Null, 2), // a full page: one more request finds the end
+        (30, 10, Meta::Full, 3),
+        (30, 10, Meta::Null, 4),
+        (30, 10, Meta::Missing, 4),
+        (25, 10, Meta::Full, 3),
+        (25, 10, Meta::Null, 3),
+        (25, 10, Meta::Missing, 3),
+        (1, 1, Meta::Full, 1),
+        (3, 1, Meta::Null, 4),
+    ];
+    for (total, size, meta, requests) in cases {
+        let server = listing(total, meta).await;
+        let ids = collect_ids(&server, size).await.unwrap();
+        assert_eq!(ids, expected(total), "total {total}, size {size}");
+        assert_eq!(server.count(), requests, "total {total}, size {size}");
+    }
+}
+
+#[tokio::test]
+async fn default_page_size_is_thirty_without_pagination() {
+    let server = listing(45, Meta::Null).await;
+    let (client, _) = server.client();
+    let all: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 45);
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn every_filter_is_sent_on_every_page() {
+    let server = listing(25, Meta::Full).await;
+    let (client, _) = server.client();
+    let n = client
+        .qualification_sessions()
+        .list()
+        .statuses([Status::Approved, Status::Rejected])
+        .user_id("user_42")
+        .search("ada")
+        .expires_at(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
+        .page_size(10)
+        .stream()
+        .count()
+        .await;
+    assert_eq!(n, 25);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    for (i, request) in requests.iter().enumerate() {
+        assert_eq!(
+            request.query("status").as_deref(),
+            Some("approved,rejected")
+        );
+        assert_eq!(request.query("user_id").as_deref(), Some("user_42"));
+        assert_eq!(request.query("search").as_deref(), Some("ada"));
+        assert_eq!(request.query("expires_at").as_deref(), Some("2026-01-31"));
+        assert_eq!(request.query("page_size").as_deref(), Some("10"));
+        assert!(request.page() >= 1 && request.page() <= 3, "{i}");
+    }
+}
+
+#[tokio::test]
+async fn starting_page_is_honoured() {
+    let server = listing(50, Meta::Full).await;
+    let (client, _) = server.client();
+    let pages: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .page(3)
+        .page_size(10)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        pages.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(pages[0].items[0].qualification_session_id, id(20));
+}
+
+#[tokio::test]
+async fn repeated_page_stops_with_an_error_after_yielding_the_first() {
+    // A server that ignores `page`: always the first page, no pagination object.
+    let server = Scripted::start(|_, request| {
+        let mut first = request.clone();
+        first.uri = "/?page=1&page_size=10".parse().unwrap();
+        page_reply(100, Meta::Null, &first)
+    })
+    .await;
+    let (client, _) = server.client();
+    let mut stream = Box::pin(
+        client
+            .qualification_sessions()
+            .list()
+            .page_size(10)
+            .stream(),
+    );
+    let mut yielded = 0;
+    let error = loop {
+        match stream.next().await {
+            Some(Ok(_)) => yielded += 1,
+            Some(Err(error)) => break error,
+            None => panic!("ended without an error"),
+        }
+    };
+    assert_eq!(yielded, 10);
+    assert!(matches!(error, Error::Pagination(_)), "{error:?}");
+    assert!(error.to_string().contains("repeats"), "{error}");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after its error"
+    );
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn wrong_current_page_stops_with_an_error() {
+    let server = Scripted::start(|_, request| {
+        let mut reply = page_reply(100, Meta::Full, request);
+        let mut body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        body["pagination"]["current_page"] = json!(1);
+        reply.body = body.to_string();
+        reply
+    })
+    .await;
+    let (client, _) = server.client();
+    let result: Result<Vec<_>, _> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .concurrency(1)
+        .stream()
+        .try_collect()
+        .await;
+    let error = result.unwrap_err();
+    assert!(error.to_string().contains("asked for page 2"), "{error}");
+}
+
+#[tokio::test]
+async fn last_page_that_keeps_growing_stops_with_an_error() {
+    // Every page claims there is one more.
+    let server = Scripted::start(|_, request| {
+        let page = request.page() as usize;
+        let items: Vec<_> = (0..10).map(|n| session(&id(page * 10 + n), "approved")).collect();
+        Reply::json(200, json!({
+            "qualification_sessions": items,
+            "pagination": {"count": (page + 1) * 10, "current_page": page, "last_page": page + 1, "page_size": 10}
+        }))
+    })
+    .await;
+    let (client, _) = server.client();
+    let result: Result<Vec<_>, _> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .stream()
+        .try_collect()
+        .await;
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::Pagination(_)));
+    assert!(error.to_string().contains("kept growing"), "{error}");
+    assert_eq!(server.count() as u32, 2 + truemed_ext::MAX_PLAN_EXTENSIONS);
+}
+
+#[tokio::test]
+async fn sessions_added_while_paging_are_followed_to_the_new_end() {
+    // 30 sessions when paging starts; 5 more exist by the time page 3 is served.
+    let server = Scripted::start(|_, request| {
+        let total = if request.page() >= 3 { 35 } else { 30 };
+        page_reply(total, Meta::Full, request)
+    })
+    .await;
+    let ids = collect_ids(&server, 10).await.unwrap();
+    assert_eq!(ids, expected(35));
+    assert_eq!(server.count(), 4);
+}
+
+#[tokio::test]
+async fn list_shrinking_while_paging_ends_at_the_empty_page() {
+    let server = Scripted::start(|_, request| {
+        let total = if request.page() >= 3 { 20 } else { 50 };
+        page_reply(total, Meta::Full, request)
+    })
+    .await;
+    let ids = collect_ids(&server, 10).await.unwrap();
+    assert_eq!(ids, expected(20));
+}
+
+#[tokio::test]
+async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (flight, top) = (in_flight.clone(), peak.clone());
+    // Later pages answer faster, so completions arrive out of order.
+    let server = Scripted::start(move |_, request| {
+        let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
+        top.fetch_max(now, Ordering::SeqCst);
+        let page = request.page();
+        let flight = flight.clone();
+        // Decrement after the delay: the reply is computed now, sent after the delay.
+        let delay = Duration::from_millis(if page == 1 { 0 } else { 20 * (12 - page) });
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            flight.fetch_sub(1, Ordering::SeqCst);
+        });
+        page_reply(100, Meta::Full, request).delay(delay)
+    })
+    .await;
+    let (client, _) = server.client();
+    let pages: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .concurrency(4)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        pages.iter().map(|p| p.number).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let ids: Vec<_> = pages
+        .into_iter()
+        .flat_map(|p| p.items)
+        .map(|s| s.qualification_session_id)
+        .collect();
+    assert_eq!(ids, expected(100));
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&peak),
+        "peak in-flight {peak}, expected 2..=4"
+    );
+}
+
+#[tokio::test]
+async fn concurrency_one_is_sequential() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (flight, top) = (in_flight.clone(), peak.clone());
+    let server = Scripted::start(move |_, request| {
+        let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
+        top.fetch_max(now, Ordering::SeqCst);
+        let flight = flight.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            flight.fetch_sub(1, Ordering::SeqCst);
+        });
+        page_reply(50, Meta::Full, request).delay(Duration::from_millis(5))
+    })
+    .await;
+    let (client, _) = server.client();
+    let n = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .concurrency(1)
+        .stream()
+        .count()
+        .await;
+    assert_eq!(n, 50);
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn limit_caps_items_and_requests() {
+    let server = listing(100, Meta::Full).await;
+    let (client, _) = server.client();
+    let got: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .limit(25)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 25);
+    assert_eq!(server.count(), 3, "no page beyond what the limit needs");
+
+    let server = listing(100, Meta::Null).await;
+    let (client, _) = server.client();
+    let pages: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .limit(10)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!((pages.len(), pages[0].items.len()), (1, 10));
+    assert_eq!(server.count(), 1);
+
+    let server = listing(100, Meta::Full).await;
+    let (client, _) = server.client();
+    let none: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .limit(0)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(server.count(), 0);
+
+    let server = listing(7, Meta::Full).await;
+    let (client, _) = server.client();
+    let few: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .limit(1000)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(few.len(), 7);
+}
+
+#[tokio::test]
+async fn a_failing_page_ends_the_stream_after_everything_before_it() {
+    let server = Scripted::start(|_, request| {
+        if request.page() == 3 {
+            Reply::json(500, json!({"error": "Boom"}))
+        } else {
+            page_reply(50, Meta::Full, request)
+        }
+    })
+    .await;
+    let (client, _) = server.client();
+    let items: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .concurrency(4)
+        .stream()
+        .collect()
+        .await;
+    let ok: Vec<_> = items
+        .iter()
+        .take_while(|r| r.is_ok())
+        .map(|r| r.as_ref().unwrap().qualification_session_id.clone())
+        .collect();
+    assert_eq!(ok, expected(20), "pages 1 and 2, in order");
+    assert!(
+        matches!(items[20], Err(Error::Server(_))),
+        "{:?}",
+        items[20]
+    );
+    assert_eq!(items.len(), 21, "nothing after the error");
+    let page3 = server.requests().iter().filter(|r| r.page() == 3).count();
+    assert_eq!(page3, 3, "the failing page was retried twice");
+}
+
+#[tokio::test]
+async fn a_page_is_retried_and_the_listing_goes_on() {
+    let failed = Arc::new(AtomicUsize::new(0));
+    let server = Scripted::start(move |_, request| {
+        if request.page() == 2 && failed.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::json(503, json!({}))
+        } else {
+            page_reply(30, Meta::Full, request)
+        }
+    })
+    .await;
+    assert_eq!(collect_ids(&server, 10).await.unwrap(), expected(30));
+    assert_eq!(server.count(), 4);
+}
+
+#[tokio::test]
+async fn invalid_filters_fail_the_stream_without_sending() {
+    let server = listing(10, Meta::Full).await;
+    let (client, _) = server.client();
+    let result: Result<Vec<_>, _> = client
+        .qualification_sessions()
+        .list()
+        .page_size(0)
+        .stream()
+        .try_collect()
+        .await;
+    assert!(matches!(result, Err(Error::InvalidRequest(_))));
+    assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn unknown_status_items_do_not_fail_a_page() {
+    let server = Scripted::sequence(vec![Reply::json(200, json!({
+        "qualification_sessions": [session("qs_1", "approved"), session("qs_2", "brand_new_state")],
+        "pagination": null
+    }))])
+    .await;
+    let (client, _) = server.client();
+    let all: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all[1].status, Status::Unknown("brand_new_state".into()));
+}
