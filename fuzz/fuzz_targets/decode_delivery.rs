@@ -1,0 +1,49 @@
+//! Fuzzes the decoders of signed envelopes and unsigned payloads, behind valid authentication.
+//!
+//! The input is the body. It is signed with the verifier's secret (and sent with the right
+//! shared secret), so every refusal must be `UndecodableBody`; nothing may panic; an accepted
+//! completed-session event re-encodes to an envelope that verifies and decodes again.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use truemed_ext::webhook::{self, WebhookError, WebhookEvent, WebhookVerifier};
+
+const SECRET: &str = "whsec_fuzz";
+const T: i64 = 1_700_000_000;
+
+fuzz_target!(|body: &[u8]| {
+    let verifier = WebhookVerifier::new(SECRET);
+
+    match verifier.verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T) {
+        Ok(delivery) => {
+            if let WebhookEvent::QualificationSessionComplete(session) = &delivery.event {
+                let again = webhook::envelope_body(delivery.webhook_delivery_id.clone(), session);
+                let redelivered = verifier
+                    .verify_signed_at(&webhook::signed_headers(SECRET, T, &again), &again, T)
+                    .expect("a re-encoded envelope verifies and decodes");
+                assert_eq!(
+                    redelivered.webhook_delivery_id,
+                    delivery.webhook_delivery_id
+                );
+                match redelivered.event {
+                    WebhookEvent::QualificationSessionComplete(other) => {
+                        assert_eq!(
+                            other.qualification_session_id,
+                            session.qualification_session_id
+                        );
+                        assert_eq!(other.status, session.status);
+                    }
+                    other => panic!("re-encoded event decoded as {other:?}"),
+                }
+            }
+        }
+        Err(WebhookError::UndecodableBody { message }) => assert!(message.chars().count() <= 243),
+        Err(other) => panic!("authentic delivery refused: {other:?}"),
+    }
+
+    match verifier.verify_api_key(SECRET.as_bytes(), body) {
+        Ok(_) => {}
+        Err(WebhookError::UndecodableBody { message }) => assert!(message.chars().count() <= 243),
+        Err(other) => panic!("authentic unsigned delivery refused: {other:?}"),
+    }
+});

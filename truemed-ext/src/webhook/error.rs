@@ -1,0 +1,111 @@
+//! Why a webhook delivery was refused.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::signature::HeaderProblem;
+use super::wire::SIGNATURE_HEADER;
+
+/// The longest [`WebhookError::UndecodableBody`] message, in characters.
+const MAX_MESSAGE_CHARS: usize = 240;
+
+/// Why a webhook delivery was refused. One variant per reason; never carries a secret.
+///
+/// [`WebhookError::status_code`] gives the status a receiver should answer with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// The header that authenticates the delivery is absent: the request was not sent by
+    /// Truemed, or the webhook uses the other delivery method (signed vs unsigned).
+    #[error(
+        "the `{header}` header is missing: the request is not a Truemed delivery of this kind \
+         (check whether the webhook is signed or unsigned)"
+    )]
+    MissingHeader {
+        /// The missing header's name.
+        header: &'static str,
+    },
+
+    /// The authenticating header is present but cannot be parsed.
+    #[error("the `{header}` header is malformed: {problem}")]
+    MalformedHeader {
+        /// The header's name.
+        header: &'static str,
+        /// What is wrong with it.
+        problem: HeaderProblem,
+    },
+
+    /// No `v1` signature matches the body under any configured secret.
+    #[error(
+        "no signature in `{SIGNATURE_HEADER}` matches the body: check the webhook secret, and \
+         verify the raw body exactly as received (not re-serialized JSON)"
+    )]
+    NoValidSignature,
+
+    /// The signature is valid but its timestamp is further from the receiver's clock than the
+    /// tolerance: a replay of an old delivery, or a clock that is off.
+    #[error(
+        "the delivery's timestamp {timestamp} is {} s in the {} of the receiver's clock \
+         ({now}), beyond the tolerance of {} s: replayed delivery, or a clock to fix",
+        timestamp.abs_diff(*now),
+        if timestamp > now { "future" } else { "past" },
+        tolerance.as_secs()
+    )]
+    TimestampOutOfTolerance {
+        /// The delivery's timestamp, in unix seconds.
+        timestamp: i64,
+        /// The receiver's clock at verification, in unix seconds.
+        now: i64,
+        /// The configured tolerance.
+        tolerance: Duration,
+    },
+
+    /// The `x-truemed-api-key` header of an unsigned delivery is not the shared secret.
+    #[error(
+        "the `x-truemed-api-key` header does not match the webhook's shared secret: check the \
+         configured secret"
+    )]
+    BadSharedSecret,
+
+    /// The delivery is authentic but its body is not the expected JSON.
+    #[error("the delivery's body could not be decoded: {message}")]
+    UndecodableBody {
+        /// What went wrong, bounded in length.
+        message: String,
+    },
+
+    /// The verifier holds no non-empty secret, so it can authenticate nothing: a configuration
+    /// error on the receiver's side.
+    #[error("the webhook verifier has no non-empty secret: configure the webhook secret")]
+    NoSecretConfigured,
+}
+
+impl WebhookError {
+    /// The HTTP status a receiver should answer with: `401` when the delivery cannot be
+    /// authenticated, `400` when it is malformed, `500` when the receiver is misconfigured.
+    ///
+    /// Truemed retries any non-2xx answer, so a refusal is retried until it succeeds or the
+    /// retries run out.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MissingHeader { .. }
+            | Self::NoValidSignature
+            | Self::TimestampOutOfTolerance { .. }
+            | Self::BadSharedSecret => StatusCode::UNAUTHORIZED,
+            Self::MalformedHeader { .. } | Self::UndecodableBody { .. } => StatusCode::BAD_REQUEST,
+            Self::NoSecretConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Builds [`WebhookError::UndecodableBody`] from what was being decoded and why it failed,
+    /// bounding the message's length.
+    pub(crate) fn undecodable(what: &str, error: &serde_json::Error) -> Self {
+        let mut message = format!("{what}: {error}");
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push_str("...");
+        }
+        Self::UndecodableBody { message }
+    }
+}

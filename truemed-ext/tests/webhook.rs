@@ -1,0 +1,933 @@
+//! Tests of `truemed_ext::webhook`: known-answer vectors computed independently with Python's
+//! `hmac`, tampering, rotation, tolerance bounds, malformed headers and bodies, unsigned
+//! deliveries, and redaction of secrets.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+use serde_json::json;
+use truemed_ext::webhook::{
+    self, HeaderProblem, QualificationSessionStatus, SignatureHeader, WebhookError, WebhookEvent,
+    WebhookSecret, WebhookVerifier, API_KEY_HEADER, SIGNATURE_HEADER,
+};
+
+// Known-answer vectors, computed independently of this crate with Python 3's `hmac`:
+//
+// ```python
+// import hmac, hashlib
+// def v1(secret: bytes, t: str, body: bytes) -> str:
+//     return hmac.new(secret, t.encode() + b"." + body, hashlib.sha256).hexdigest()
+// BODY_COMPLETE = b'{"webhook_delivery_id":"whd_01","event_type":"qualification_session.complete","data":{"qualification_session_id":"qs_123","status":"approved","email":"shopper@example.com","expires_at":"2026-01-01T00:00:00Z","source":"checkout","user_id":"user_42"}}'
+// BODY_UNKNOWN = b'{"webhook_delivery_id":"whd_02","event_type":"payment.refunded","data":{"amount":1200}}'
+// print("COMPLETE   ", v1(b"whsec_test_secret", "1700000000", BODY_COMPLETE))
+// print("UNKNOWN    ", v1(b"whsec_test_secret", "1700000000", BODY_UNKNOWN))
+// print("ROTATED    ", v1(b"whsec_rotated_secret", "1700000000", BODY_COMPLETE))
+// print("LEADING0   ", v1(b"whsec_test_secret", "01700000000", BODY_COMPLETE))
+// print("BINARY     ", v1(b"whsec_test_secret", "1700000000", b"\xff\xfe\x00garbage"))
+// print("UTF8SECRET ", v1("sécret-ü".encode(), "1700000000", BODY_COMPLETE))
+// ```
+
+const SECRET: &str = "whsec_test_secret";
+const ROTATED_SECRET: &str = "whsec_rotated_secret";
+const UTF8_SECRET: &str = "sécret-ü";
+const T: i64 = 1_700_000_000;
+
+const BODY_COMPLETE: &[u8] = br#"{"webhook_delivery_id":"whd_01","event_type":"qualification_session.complete","data":{"qualification_session_id":"qs_123","status":"approved","email":"shopper@example.com","expires_at":"2026-01-01T00:00:00Z","source":"checkout","user_id":"user_42"}}"#;
+const BODY_UNKNOWN: &[u8] =
+    br#"{"webhook_delivery_id":"whd_02","event_type":"payment.refunded","data":{"amount":1200}}"#;
+const BODY_BINARY: &[u8] = b"\xff\xfe\x00garbage";
+
+const SIG_COMPLETE: &str = "ed8ef10121c27276324aa4ff817af5384e46e21a1b2e3f4205e636ed1385bb3d";
+const SIG_UNKNOWN: &str = "530b52a9b986c918b1f4eb0059f6a386f9a81174fbca862d518c71010f829f15";
+const SIG_ROTATED: &str = "4a3b36a30bc9b588c9d3a0b977619d117659453faffbebda92be1129630b1f61";
+const SIG_LEADING_ZERO: &str = "3235d709cdaa4b82660f3463b1463f3798622b496dbf11975bc3f57ff8da7086";
+const SIG_BINARY: &str = "64188f8ef7380df25677101da34e145b40fd224be0d7b2eefd2e6612b93cfe2c";
+const SIG_UTF8_SECRET: &str = "a5a96bcc809fd69b0b9c254e8520c59d1a1517f3f1bfce14e9f733fcd6ce0069";
+
+/// 64 valid hex digits that are no one's signature.
+const SIG_BOGUS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn headers_with(name: &'static str, value: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        name,
+        HeaderValue::from_str(value).expect("test header value"),
+    );
+    headers
+}
+
+fn signature(value: &str) -> HeaderMap {
+    headers_with(SIGNATURE_HEADER, value)
+}
+
+fn verifier() -> WebhookVerifier {
+    WebhookVerifier::new(SECRET)
+}
+
+fn verify_at(value: &str, body: &[u8], now: i64) -> Result<webhook::SignedDelivery, WebhookError> {
+    verifier().verify_signed_at(&signature(value), body, now)
+}
+
+fn malformed(problem: HeaderProblem) -> WebhookError {
+    WebhookError::MalformedHeader {
+        header: SIGNATURE_HEADER,
+        problem,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known answers
+
+#[test]
+fn known_answer_complete_event_decodes_every_field() {
+    let delivery = verify_at(&format!("t={T},v1={SIG_COMPLETE}"), BODY_COMPLETE, T).unwrap();
+    assert_eq!(delivery.webhook_delivery_id, "whd_01");
+    assert_eq!(delivery.timestamp, T);
+    assert_eq!(
+        delivery.event.event_type(),
+        webhook::QUALIFICATION_SESSION_COMPLETE
+    );
+    let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
+        panic!("expected a completed session, got {:?}", delivery.event);
+    };
+    assert_eq!(session.qualification_session_id, "qs_123");
+    assert_eq!(session.status, QualificationSessionStatus::Approved);
+    assert_eq!(session.email.as_deref(), Some("shopper@example.com"));
+    assert_eq!(
+        session.expires_at.map(|t| t.to_rfc3339()),
+        Some("2026-01-01T00:00:00+00:00".to_owned())
+    );
+    assert_eq!(session.source.as_deref(), Some("checkout"));
+    assert_eq!(session.user_id.as_deref(), Some("user_42"));
+}
+
+#[test]
+fn sign_reproduces_the_known_answers() {
+    assert_eq!(
+        webhook::sign(SECRET, T, BODY_COMPLETE),
+        format!("t={T},v1={SIG_COMPLETE}")
+    );
+    assert_eq!(
+        webhook::sign(SECRET, T, BODY_UNKNOWN),
+        format!("t={T},v1={SIG_UNKNOWN}")
+    );
+    assert_eq!(
+        webhook::sign(ROTATED_SECRET, T, BODY_COMPLETE),
+        format!("t={T},v1={SIG_ROTATED}")
+    );
+    assert_eq!(
+        webhook::sign(SECRET, T, BODY_BINARY),
+        format!("t={T},v1={SIG_BINARY}")
+    );
+    assert_eq!(
+        webhook::sign(UTF8_SECRET, T, BODY_COMPLETE),
+        format!("t={T},v1={SIG_UTF8_SECRET}")
+    );
+    let both = SignatureHeader::sign(SECRET, T, BODY_COMPLETE)
+        .add_signature(ROTATED_SECRET, BODY_COMPLETE);
+    assert_eq!(
+        both.to_string(),
+        format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}")
+    );
+    let headers = webhook::signed_headers(SECRET, T, BODY_COMPLETE);
+    assert_eq!(
+        headers[SIGNATURE_HEADER],
+        format!("t={T},v1={SIG_COMPLETE}").as_str()
+    );
+    assert_eq!(headers[http::header::CONTENT_TYPE], "application/json");
+}
+
+#[test]
+fn known_answer_non_ascii_secret() {
+    let delivery = WebhookVerifier::new(UTF8_SECRET)
+        .verify_signed_at(
+            &signature(&format!("t={T},v1={SIG_UTF8_SECRET}")),
+            BODY_COMPLETE,
+            T,
+        )
+        .unwrap();
+    assert_eq!(delivery.webhook_delivery_id, "whd_01");
+}
+
+#[test]
+fn timestamp_is_signed_as_sent_including_leading_zeros() {
+    let delivery = verify_at(&format!("t=0{T},v1={SIG_LEADING_ZERO}"), BODY_COMPLETE, T).unwrap();
+    assert_eq!(delivery.timestamp, T);
+    // The same digest under the canonical rendering of the timestamp is not valid.
+    assert_eq!(
+        verify_at(&format!("t={T},v1={SIG_LEADING_ZERO}"), BODY_COMPLETE, T).unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+}
+
+#[test]
+fn upper_case_hex_and_whitespace_are_accepted() {
+    let upper = SIG_COMPLETE.to_ascii_uppercase();
+    verify_at(&format!("t={T},v1={upper}"), BODY_COMPLETE, T).unwrap();
+    verify_at(&format!(" t={T} , v1={SIG_COMPLETE} ,"), BODY_COMPLETE, T).unwrap();
+    verify_at(&format!("v1={SIG_COMPLETE},t={T}"), BODY_COMPLETE, T).unwrap();
+}
+
+#[test]
+fn unknown_event_type_is_kept_raw() {
+    let delivery = verify_at(&format!("t={T},v1={SIG_UNKNOWN}"), BODY_UNKNOWN, T).unwrap();
+    assert_eq!(delivery.webhook_delivery_id, "whd_02");
+    assert_eq!(delivery.event.event_type(), "payment.refunded");
+    match delivery.event {
+        WebhookEvent::Unknown { event_type, data } => {
+            assert_eq!(event_type, "payment.refunded");
+            assert_eq!(data, json!({"amount": 1200}));
+        }
+        other => panic!("expected an unknown event, got {other:?}"),
+    }
+}
+
+#[test]
+fn undocumented_webhook_name_is_accepted_as_event_type() {
+    let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session_complete","data":{"qualification_session_id":"qs_1","status":"rejected"}}"#;
+    let delivery = verifier()
+        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .unwrap();
+    let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
+        panic!("expected a completed session");
+    };
+    assert_eq!(session.status, QualificationSessionStatus::Rejected);
+}
+
+#[test]
+fn unknown_status_and_extra_fields_do_not_fail() {
+    let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","extra":1,"data":{"qualification_session_id":"qs_1","status":"expired","new_field":[1,2],"email":null}}"#;
+    let delivery = verifier()
+        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .unwrap();
+    let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
+        panic!("expected a completed session");
+    };
+    assert_eq!(
+        session.status,
+        QualificationSessionStatus::Unknown("expired".to_owned())
+    );
+    assert_eq!(session.email, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tampering and wrong secrets
+
+#[test]
+fn tampered_body_is_refused() {
+    let mut body = BODY_COMPLETE.to_vec();
+    let at = body.iter().position(|&b| b == b'a').unwrap();
+    body[at] = b'b';
+    let err = verify_at(&format!("t={T},v1={SIG_COMPLETE}"), &body, T).unwrap_err();
+    assert_eq!(err, WebhookError::NoValidSignature);
+    assert_eq!(err.status_code(), 401);
+
+    // Re-serialized JSON (whitespace added) is not the signed body either.
+    let reserialized = serde_json::to_vec_pretty(
+        &serde_json::from_slice::<serde_json::Value>(BODY_COMPLETE).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        verify_at(&format!("t={T},v1={SIG_COMPLETE}"), &reserialized, T).unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+    // Truncated or extended bodies.
+    let n = BODY_COMPLETE.len();
+    for body in [&BODY_COMPLETE[..n - 1], &[BODY_COMPLETE, b" "].concat()[..]] {
+        assert_eq!(
+            verify_at(&format!("t={T},v1={SIG_COMPLETE}"), body, T).unwrap_err(),
+            WebhookError::NoValidSignature
+        );
+    }
+}
+
+#[test]
+fn tampered_timestamp_is_refused() {
+    for t in [T + 1, T - 1, T + 100] {
+        assert_eq!(
+            verify_at(&format!("t={t},v1={SIG_COMPLETE}"), BODY_COMPLETE, t).unwrap_err(),
+            WebhookError::NoValidSignature,
+            "t={t}"
+        );
+    }
+}
+
+#[test]
+fn wrong_secret_is_refused() {
+    for secret in [
+        "whsec_test_secreT",
+        "whsec_test_secret ",
+        "whsec_test_secre",
+        "x",
+    ] {
+        let err = WebhookVerifier::new(secret)
+            .verify_signed_at(
+                &signature(&format!("t={T},v1={SIG_COMPLETE}")),
+                BODY_COMPLETE,
+                T,
+            )
+            .unwrap_err();
+        assert_eq!(err, WebhookError::NoValidSignature, "secret {secret:?}");
+    }
+}
+
+#[test]
+fn flipped_signature_bit_is_refused() {
+    let mut sig = hex::decode(SIG_COMPLETE).unwrap();
+    sig[31] ^= 1;
+    let sig = hex::encode(sig);
+    assert_eq!(
+        verify_at(&format!("t={T},v1={sig}"), BODY_COMPLETE, T).unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation and versions
+
+#[test]
+fn any_valid_v1_among_several_is_accepted() {
+    for header in [
+        format!("t={T},v1={SIG_BOGUS},v1={SIG_COMPLETE}"),
+        format!("t={T},v1={SIG_COMPLETE},v1={SIG_BOGUS}"),
+        format!("t={T},v1={SIG_ROTATED},v1={SIG_COMPLETE}"),
+        format!("t={T},v1={SIG_BOGUS},v1={SIG_BOGUS},v1={SIG_COMPLETE},v1={SIG_BOGUS}"),
+    ] {
+        verify_at(&header, BODY_COMPLETE, T).unwrap_or_else(|e| panic!("{header}: {e}"));
+    }
+    assert_eq!(
+        verify_at(
+            &format!("t={T},v1={SIG_BOGUS},v1={SIG_ROTATED}"),
+            BODY_COMPLETE,
+            T
+        )
+        .unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+}
+
+#[test]
+fn receiver_side_rotation_accepts_any_configured_secret() {
+    let header = signature(&format!("t={T},v1={SIG_ROTATED}"));
+    assert_eq!(
+        verifier()
+            .verify_signed_at(&header, BODY_COMPLETE, T)
+            .unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+    verifier()
+        .also_accept(ROTATED_SECRET)
+        .verify_signed_at(&header, BODY_COMPLETE, T)
+        .unwrap();
+    WebhookVerifier::with_secrets(["nope", ROTATED_SECRET])
+        .verify_signed_at(&header, BODY_COMPLETE, T)
+        .unwrap();
+    WebhookVerifier::with_secrets(vec![ROTATED_SECRET.to_owned()])
+        .verify_signed_at(&header, BODY_COMPLETE, T)
+        .unwrap();
+}
+
+#[test]
+fn unknown_versions_are_ignored() {
+    let header =
+        format!("t={T},v0=deadbeef,v2=not-even-hex,v1={SIG_COMPLETE},scheme=x=y,v10={SIG_BOGUS}");
+    verify_at(&header, BODY_COMPLETE, T).unwrap();
+    let parsed = SignatureHeader::parse(&header).unwrap();
+    assert_eq!(parsed.ignored_elements(), 4);
+    assert_eq!(parsed.v1_signatures().len(), 1);
+
+    // A valid digest under another version does not count.
+    assert_eq!(
+        verify_at(&format!("t={T},v0={SIG_COMPLETE}"), BODY_COMPLETE, T).unwrap_err(),
+        malformed(HeaderProblem::NoV1Signature)
+    );
+    assert_eq!(
+        verify_at(&format!("t={T},V1={SIG_COMPLETE}"), BODY_COMPLETE, T).unwrap_err(),
+        malformed(HeaderProblem::NoV1Signature)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tolerance
+
+#[test]
+fn stale_and_future_timestamps_at_and_beyond_the_default_tolerance() {
+    let header = format!("t={T},v1={SIG_COMPLETE}");
+    // At the tolerance: accepted, both directions.
+    verify_at(&header, BODY_COMPLETE, T + 300).unwrap();
+    verify_at(&header, BODY_COMPLETE, T - 300).unwrap();
+    // One second beyond: refused, carrying the timestamp, the clock and the tolerance.
+    let stale = verify_at(&header, BODY_COMPLETE, T + 301).unwrap_err();
+    assert_eq!(
+        stale,
+        WebhookError::TimestampOutOfTolerance {
+            timestamp: T,
+            now: T + 301,
+            tolerance: Duration::from_secs(300)
+        }
+    );
+    assert!(stale.to_string().contains("past"), "{stale}");
+    assert_eq!(stale.status_code(), 401);
+    let future = verify_at(&header, BODY_COMPLETE, T - 301).unwrap_err();
+    assert_eq!(
+        future,
+        WebhookError::TimestampOutOfTolerance {
+            timestamp: T,
+            now: T - 301,
+            tolerance: Duration::from_secs(300)
+        }
+    );
+    assert!(future.to_string().contains("future"), "{future}");
+    // Far away, including the extremes of the clock.
+    for now in [0, i64::MIN, i64::MAX, -T] {
+        assert!(matches!(
+            verify_at(&header, BODY_COMPLETE, now),
+            Err(WebhookError::TimestampOutOfTolerance { .. })
+        ));
+    }
+}
+
+#[test]
+fn tolerance_is_configurable() {
+    let header = signature(&format!("t={T},v1={SIG_COMPLETE}"));
+    let strict = verifier().tolerance(Duration::from_secs(10));
+    assert_eq!(strict.current_tolerance(), Duration::from_secs(10));
+    strict
+        .verify_signed_at(&header, BODY_COMPLETE, T + 10)
+        .unwrap();
+    strict
+        .verify_signed_at(&header, BODY_COMPLETE, T - 10)
+        .unwrap();
+    for now in [T + 11, T - 11] {
+        assert_eq!(
+            strict
+                .verify_signed_at(&header, BODY_COMPLETE, now)
+                .unwrap_err(),
+            WebhookError::TimestampOutOfTolerance {
+                timestamp: T,
+                now,
+                tolerance: Duration::from_secs(10)
+            }
+        );
+    }
+    let exact = verifier().tolerance(Duration::ZERO);
+    exact.verify_signed_at(&header, BODY_COMPLETE, T).unwrap();
+    assert!(exact
+        .verify_signed_at(&header, BODY_COMPLETE, T + 1)
+        .is_err());
+    let lax = verifier().tolerance(Duration::MAX);
+    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MAX)
+        .unwrap();
+    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MIN)
+        .unwrap();
+    assert_eq!(webhook::DEFAULT_TOLERANCE, Duration::from_secs(300));
+}
+
+#[test]
+fn a_forged_signature_is_reported_as_such_not_as_stale() {
+    // The signature is checked first: an old, tampered delivery is "no valid signature".
+    assert_eq!(
+        verify_at(&format!("t=1,v1={SIG_COMPLETE}"), BODY_COMPLETE, T).unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+}
+
+#[test]
+fn verify_signed_uses_the_system_clock() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let headers = webhook::signed_headers(SECRET, now, BODY_COMPLETE);
+    verifier().verify_signed(&headers, BODY_COMPLETE).unwrap();
+    let old = webhook::signed_headers(SECRET, now - 3600, BODY_COMPLETE);
+    assert!(matches!(
+        verifier().verify_signed(&old, BODY_COMPLETE),
+        Err(WebhookError::TimestampOutOfTolerance { timestamp, .. }) if timestamp == now - 3600
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed headers
+
+#[test]
+fn malformed_signature_headers() {
+    let sig = SIG_COMPLETE;
+    let odd = &SIG_COMPLETE[..63];
+    let not_hex = format!("{}z", &SIG_COMPLETE[..63]);
+    let cases: Vec<(String, HeaderProblem)> = vec![
+        (String::new(), HeaderProblem::Empty),
+        ("   ".into(), HeaderProblem::Empty),
+        (",,".into(), HeaderProblem::Empty),
+        (format!("v1={sig}"), HeaderProblem::MissingTimestamp),
+        ("v0=abc,v2=def".into(), HeaderProblem::MissingTimestamp),
+        (
+            format!("t=abc,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("t=,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("t=-5,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("t=+5,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("t=1.5,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("t=1 2,v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            format!("v1={sig},t=0x10"),
+            HeaderProblem::TimestampNotDigits { position: 2 },
+        ),
+        (
+            format!("t=99999999999999999999,v1={sig}"),
+            HeaderProblem::TimestampOutOfRange { position: 1 },
+        ),
+        (
+            format!("t=1,t=1,v1={sig}"),
+            HeaderProblem::DuplicateTimestamp { position: 2 },
+        ),
+        (
+            format!("t={T},v1={sig},t={T}"),
+            HeaderProblem::DuplicateTimestamp { position: 3 },
+        ),
+        (format!("t={T}"), HeaderProblem::NoV1Signature),
+        (
+            format!("t={T},v1={odd}"),
+            HeaderProblem::OddHexLength { position: 2 },
+        ),
+        (
+            format!("t={T},v1=abc"),
+            HeaderProblem::OddHexLength { position: 2 },
+        ),
+        (
+            format!("t={T},v1={not_hex}"),
+            HeaderProblem::InvalidHexDigit { position: 2 },
+        ),
+        (
+            format!("t={T},v1={sig}00"),
+            HeaderProblem::WrongSignatureLength {
+                position: 2,
+                hex_digits: 66,
+            },
+        ),
+        (
+            format!("t={T},v1="),
+            HeaderProblem::WrongSignatureLength {
+                position: 2,
+                hex_digits: 0,
+            },
+        ),
+        (
+            format!("t={T},v1={sig},v1=abcd"),
+            HeaderProblem::WrongSignatureLength {
+                position: 3,
+                hex_digits: 4,
+            },
+        ),
+        (
+            "garbage".into(),
+            HeaderProblem::MissingEquals { position: 1 },
+        ),
+        (
+            format!("t={T},garbage,v1={sig}"),
+            HeaderProblem::MissingEquals { position: 2 },
+        ),
+        (
+            format!("=1,t={T},v1={sig}"),
+            HeaderProblem::EmptyKey { position: 1 },
+        ),
+        (
+            format!("t={T};v1={sig}"),
+            HeaderProblem::TimestampNotDigits { position: 1 },
+        ),
+        (
+            "sha256=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd".into(),
+            HeaderProblem::MissingTimestamp,
+        ),
+    ];
+    for (value, problem) in cases {
+        assert_eq!(
+            SignatureHeader::parse(&value).unwrap_err(),
+            problem,
+            "parsing {value:?}"
+        );
+        let err = verify_at(&value, BODY_COMPLETE, T).unwrap_err();
+        assert_eq!(err, malformed(problem.clone()), "verifying {value:?}");
+        assert_eq!(err.status_code(), 400);
+        assert!(err.to_string().contains(&problem.to_string()));
+    }
+}
+
+#[test]
+fn missing_repeated_and_non_ascii_signature_headers() {
+    let v = verifier();
+    let err = v
+        .verify_signed_at(&HeaderMap::new(), BODY_COMPLETE, T)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        WebhookError::MissingHeader {
+            header: SIGNATURE_HEADER
+        }
+    );
+    assert_eq!(err.status_code(), 401);
+
+    // An unsigned delivery sent to a signed receiver is "missing header".
+    let unsigned = webhook::unsigned_headers(SECRET).unwrap();
+    assert_eq!(
+        v.verify_signed_at(&unsigned, BODY_COMPLETE, T).unwrap_err(),
+        WebhookError::MissingHeader {
+            header: SIGNATURE_HEADER
+        }
+    );
+
+    let good = format!("t={T},v1={SIG_COMPLETE}");
+    let mut repeated = HeaderMap::new();
+    repeated.append(SIGNATURE_HEADER, HeaderValue::from_str(&good).unwrap());
+    repeated.append(SIGNATURE_HEADER, HeaderValue::from_str(&good).unwrap());
+    assert_eq!(
+        v.verify_signed_at(&repeated, BODY_COMPLETE, T).unwrap_err(),
+        malformed(HeaderProblem::Repeated { count: 2 })
+    );
+
+    let mut non_ascii = HeaderMap::new();
+    non_ascii.insert(
+        SIGNATURE_HEADER,
+        HeaderValue::from_bytes(format!("t={T},v1={SIG_COMPLETE},x=\u{e9}").as_bytes()).unwrap(),
+    );
+    assert_eq!(
+        v.verify_signed_at(&non_ascii, BODY_COMPLETE, T)
+            .unwrap_err(),
+        malformed(HeaderProblem::NotVisibleAscii)
+    );
+    // The string-level entry point takes the non-ASCII text and ignores the unknown element.
+    v.verify_signature(
+        &format!("t={T},v1={SIG_COMPLETE},x=\u{e9}"),
+        BODY_COMPLETE,
+        T,
+    )
+    .unwrap();
+}
+
+#[test]
+fn signature_header_round_trips() {
+    let header: SignatureHeader = format!("t={T},v1={SIG_COMPLETE},v2=zz,v1={SIG_ROTATED}")
+        .parse()
+        .unwrap();
+    assert_eq!(header.timestamp(), T);
+    assert_eq!(header.v1_signatures().len(), 2);
+    assert_eq!(hex::encode(header.v1_signatures()[1]), SIG_ROTATED);
+    assert_eq!(
+        header.to_string(),
+        format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}")
+    );
+    let debug = format!("{header:?}");
+    assert!(debug.contains(SIG_COMPLETE), "{debug}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undecodable bodies (authentic, but not the expected JSON)
+
+#[test]
+fn undecodable_signed_bodies() {
+    let long = "x".repeat(100_000);
+    let bodies: Vec<Vec<u8>> = vec![
+        BODY_BINARY.to_vec(),
+        b"".to_vec(),
+        b"not json".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        b"{}".to_vec(),
+        br#"{"event_type":"qualification_session.complete","data":{}}"#.to_vec(),
+        br#"{"webhook_delivery_id":1,"event_type":"x","data":{}}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"x","data":null}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"x","data":[1]}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"x"}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","webhook_delivery_id":"v","event_type":"x","data":{}}"#
+            .to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{}}"#
+            .to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"status":"approved"}}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"qualification_session_id":"q","status":7}}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"qualification_session_id":"q","status":"approved","expires_at":"tomorrow"}}"#.to_vec(),
+        br#"{"webhook_delivery_id":"w","event_type":"x","data":{}} trailing"#.to_vec(),
+        [b"[".repeat(100_000), b"]".repeat(100_000)].concat(),
+        format!(r#"{{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{{"qualification_session_id":"q","status":"approved","expires_at":"{long}"}}}}"#).into_bytes(),
+        format!(r#"{{"webhook_delivery_id":["{long}"],"event_type":"x","data":{{}}}}"#).into_bytes(),
+    ];
+    for body in bodies {
+        let err = verifier()
+            .verify_signed_at(&webhook::signed_headers(SECRET, T, &body), &body, T)
+            .unwrap_err();
+        let WebhookError::UndecodableBody { message } = &err else {
+            panic!("expected undecodable, got {err:?}");
+        };
+        assert!(
+            message.chars().count() <= 243,
+            "unbounded message: {message}"
+        );
+        assert!(err.to_string().len() < 400, "unbounded display: {err}");
+        assert_eq!(err.status_code(), 400);
+    }
+}
+
+#[test]
+fn undecodable_message_says_what_failed() {
+    let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"status":"approved"}}"#;
+    let err = verifier()
+        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("qualification_session_id"), "{text}");
+    assert!(text.contains("data"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unsigned deliveries
+
+const FLAT: &[u8] =
+    br#"{"qualification_session_id":"qs_9","status":"rejected","email":null,"user_id":"u_1"}"#;
+
+#[test]
+fn unsigned_valid_secret() {
+    let headers = headers_with(API_KEY_HEADER, SECRET);
+    let payload = verifier().verify_unsigned(&headers, FLAT).unwrap();
+    assert_eq!(payload.qualification_session_id, "qs_9");
+    assert_eq!(payload.status, QualificationSessionStatus::Rejected);
+    assert_eq!(payload.user_id.as_deref(), Some("u_1"));
+    assert_eq!(payload.email, None);
+
+    let via_helper = webhook::unsigned_headers(SECRET).unwrap();
+    verifier().verify_unsigned(&via_helper, FLAT).unwrap();
+    verifier().verify_api_key(SECRET.as_bytes(), FLAT).unwrap();
+    // Any configured secret.
+    WebhookVerifier::with_secrets(["old", SECRET])
+        .verify_unsigned(&headers, FLAT)
+        .unwrap();
+}
+
+#[test]
+fn unsigned_invalid_secret() {
+    for presented in [
+        "",
+        "whsec_test_secre",
+        "whsec_test_secret_",
+        "WHSEC_TEST_SECRET",
+        "whsec_test_secreu",
+        "x",
+    ] {
+        let err = verifier()
+            .verify_api_key(presented.as_bytes(), FLAT)
+            .unwrap_err();
+        assert_eq!(err, WebhookError::BadSharedSecret, "{presented:?}");
+        assert_eq!(err.status_code(), 401);
+    }
+    let headers = headers_with(API_KEY_HEADER, "wrong");
+    assert_eq!(
+        verifier().verify_unsigned(&headers, FLAT).unwrap_err(),
+        WebhookError::BadSharedSecret
+    );
+}
+
+#[test]
+fn unsigned_missing_or_repeated_header() {
+    assert_eq!(
+        verifier()
+            .verify_unsigned(&HeaderMap::new(), FLAT)
+            .unwrap_err(),
+        WebhookError::MissingHeader {
+            header: API_KEY_HEADER
+        }
+    );
+    // A signed delivery sent to an unsigned receiver.
+    assert_eq!(
+        verifier()
+            .verify_unsigned(&webhook::signed_headers(SECRET, T, FLAT), FLAT)
+            .unwrap_err(),
+        WebhookError::MissingHeader {
+            header: API_KEY_HEADER
+        }
+    );
+    let mut repeated = HeaderMap::new();
+    repeated.append(API_KEY_HEADER, HeaderValue::from_static(SECRET));
+    repeated.append(API_KEY_HEADER, HeaderValue::from_static("other"));
+    assert_eq!(
+        verifier().verify_unsigned(&repeated, FLAT).unwrap_err(),
+        WebhookError::MalformedHeader {
+            header: API_KEY_HEADER,
+            problem: HeaderProblem::Repeated { count: 2 }
+        }
+    );
+}
+
+#[test]
+fn unsigned_undecodable_bodies() {
+    let headers = headers_with(API_KEY_HEADER, SECRET);
+    for body in [
+        &b""[..],
+        b"{}",
+        b"\xff",
+        br#"{"status":"approved"}"#,
+        br#"{"qualification_session_id":1,"status":"approved"}"#,
+        BODY_COMPLETE, // an envelope is not the flat payload
+    ] {
+        let err = verifier().verify_unsigned(&headers, body).unwrap_err();
+        assert!(
+            matches!(err, WebhookError::UndecodableBody { .. }),
+            "{body:?}: {err:?}"
+        );
+    }
+    // The secret is checked before the body is looked at.
+    assert_eq!(
+        verifier()
+            .verify_api_key(b"wrong", b"not json")
+            .unwrap_err(),
+        WebhookError::BadSharedSecret
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and secrets
+
+#[test]
+fn empty_secrets_never_authenticate() {
+    let empty = WebhookVerifier::new("");
+    let headers = webhook::signed_headers("", T, BODY_COMPLETE);
+    let err = empty
+        .verify_signed_at(&headers, BODY_COMPLETE, T)
+        .unwrap_err();
+    assert_eq!(err, WebhookError::NoSecretConfigured);
+    assert_eq!(err.status_code(), 500);
+    assert_eq!(
+        empty
+            .verify_unsigned(&headers_with(API_KEY_HEADER, ""), FLAT)
+            .unwrap_err(),
+        WebhookError::NoSecretConfigured
+    );
+    assert_eq!(
+        WebhookVerifier::with_secrets(Vec::<String>::new())
+            .verify_api_key(b"", FLAT)
+            .unwrap_err(),
+        WebhookError::NoSecretConfigured
+    );
+    // An empty secret next to a real one is skipped, not matched.
+    let mixed = WebhookVerifier::with_secrets(["", SECRET]);
+    assert_eq!(
+        mixed
+            .verify_signed_at(&headers, BODY_COMPLETE, T)
+            .unwrap_err(),
+        WebhookError::NoValidSignature
+    );
+    assert_eq!(
+        mixed.verify_api_key(b"", FLAT).unwrap_err(),
+        WebhookError::BadSharedSecret
+    );
+    assert!(WebhookSecret::from("").is_empty());
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_errors() {
+    let verifier = WebhookVerifier::new(SECRET)
+        .also_accept(ROTATED_SECRET)
+        .also_accept(b"raw-bytes-secret".to_vec());
+    let debug = format!("{verifier:?}");
+    for secret in [SECRET, ROTATED_SECRET, "raw-bytes-secret"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(debug.contains("redacted"), "{debug}");
+    assert!(debug.contains("tolerance"), "{debug}");
+    assert_eq!(
+        format!("{:?}", WebhookSecret::from(SECRET)),
+        "WebhookSecret(<redacted>)"
+    );
+
+    // Errors carry no secret, whichever way the delivery fails.
+    let presented_headers = headers_with(API_KEY_HEADER, SECRET);
+    let errors = [
+        WebhookVerifier::new("another").verify_unsigned(&presented_headers, FLAT),
+        verifier.verify_unsigned(&presented_headers, b"nope"),
+    ];
+    for err in errors {
+        let err = err.unwrap_err();
+        for text in [format!("{err:?}"), err.to_string()] {
+            assert!(!text.contains(SECRET), "{text}");
+        }
+    }
+    // The helper marks the shared secret as sensitive, so `HeaderMap`'s Debug hides it.
+    let headers = webhook::unsigned_headers(SECRET).unwrap();
+    assert!(headers[API_KEY_HEADER].is_sensitive());
+    assert!(!format!("{headers:?}").contains(SECRET));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test helpers for users
+
+#[test]
+fn envelope_body_round_trips_through_sign_and_verify() {
+    let payload: webhook::QualificationSessionCompleteWebhook = serde_json::from_value(json!({
+        "qualification_session_id": "qs_77",
+        "status": "approved",
+        "user_id": "u_77",
+    }))
+    .unwrap();
+    let body = webhook::envelope_body("whd_77", &payload);
+    let envelope: webhook::WebhookEnvelope = serde_json::from_slice(&body).unwrap();
+    assert_eq!(envelope.event_type, webhook::QUALIFICATION_SESSION_COMPLETE);
+    let delivery = verifier()
+        .verify_signed_at(&webhook::signed_headers(SECRET, T, &body), &body, T)
+        .unwrap();
+    assert_eq!(delivery.webhook_delivery_id, "whd_77");
+    let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
+        panic!("expected a completed session");
+    };
+    assert_eq!(session.qualification_session_id, "qs_77");
+    assert_eq!(session.user_id.as_deref(), Some("u_77"));
+}
+
+#[test]
+fn unsigned_headers_refuses_invalid_header_bytes() {
+    assert!(webhook::unsigned_headers("line\nbreak").is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never panics (a deterministic smoke test; `fuzz/` goes further)
+
+#[test]
+fn arbitrary_inputs_never_panic() {
+    let alphabet: &[u8] = b"tv01=,; 9aZf\t-+.xX\xff\"{}[]:";
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let v = verifier();
+    for _ in 0..20_000 {
+        let len = (next() % 80) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = SignatureHeader::parse(&text);
+        let _ = v.verify_signature(&text, &bytes, T);
+        let _ = v.verify_signed_at(&webhook::signed_headers(SECRET, T, &bytes), &bytes, T);
+        let _ = v.verify_api_key(SECRET.as_bytes(), &bytes);
+        if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+            let mut headers = HeaderMap::new();
+            headers.insert(SIGNATURE_HEADER, value);
+            let _ = v.verify_signed_at(&headers, &bytes, T);
+        }
+    }
+}
