@@ -172,8 +172,8 @@ impl Error {
         match self {
             Self::Timeout(_) | Self::Connection(_) => true,
             Self::RateLimited { response, .. } => !response.says_quota_exhausted(),
-            Self::Server(response) => matches!(response.status.as_u16(), 500 | 502 | 503 | 504),
-            Self::UnexpectedStatus(response) => response.status == StatusCode::REQUEST_TIMEOUT,
+            Self::Server(response) => matches!(response.status().as_u16(), 500 | 502 | 503 | 504),
+            Self::UnexpectedStatus(response) => response.status() == StatusCode::REQUEST_TIMEOUT,
             _ => false,
         }
     }
@@ -293,14 +293,14 @@ impl Error {
         if response.has_code(USER_ID_ALREADY_SET) {
             return Self::UserIdAlreadySet(response);
         }
-        match response.status.as_u16() {
+        match response.status().as_u16() {
             400 => Self::Validation(response),
             401 => Self::Unauthorized(response),
             404 => Self::NotFound(response),
             405 => Self::MethodNotAllowed(response),
             409 => Self::UserIdAlreadySet(response),
             429 => Self::RateLimited {
-                retry_after: response.retry_after,
+                retry_after: response.retry_after(),
                 response,
             },
             501 => Self::NotImplemented(response),
@@ -311,8 +311,13 @@ impl Error {
 }
 
 /// An error response from Truemed: status, error code, message, request id and body.
+///
+/// Boxed inside, so [`Error`] stays small enough to return cheaply.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiErrorResponse {
+pub struct ApiErrorResponse(Box<ApiErrorFields>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct ApiErrorFields {
     status: StatusCode,
     error: Option<String>,
     code: Option<String>,
@@ -324,7 +329,7 @@ pub struct ApiErrorResponse {
 
 impl ApiErrorResponse {
     fn new(status: StatusCode, headers: &HeaderMap, api_error: ApiError, body: String) -> Self {
-        Self {
+        Self(Box::new(ApiErrorFields {
             status,
             error: api_error.error,
             code: api_error.code,
@@ -332,53 +337,53 @@ impl ApiErrorResponse {
             request_id: request_id(headers),
             retry_after: retry_after(headers, SystemTime::now()),
             body,
-        }
+        }))
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The error code: the body's `code` if present, else its `error` (e.g.
     /// `ValidationError`, `user_id_already_set`).
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref().or(self.error.as_deref())
+        self.0.code.as_deref().or(self.0.error.as_deref())
     }
 
     /// The body's `error` field, as sent.
     pub fn error_kind(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.0.error.as_deref()
     }
 
     /// The body's `message`, for a person.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.0.message.as_deref()
     }
 
     /// The request id header, if any.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
 
     /// The server's `Retry-After` (or `retry-after-ms`), if sent.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// The raw body, at most [`ERROR_BODY_LIMIT`] bytes. For a documented error status
     /// whose body decoded, it is the JSON of the documented fields (`error`, `code`,
     /// `message`) as the generated layer read them.
     pub fn body(&self) -> &str {
-        &self.body
+        &self.0.body
     }
 
     fn has_code(&self, code: &str) -> bool {
-        self.error.as_deref() == Some(code) || self.code.as_deref() == Some(code)
+        self.0.error.as_deref() == Some(code) || self.0.code.as_deref() == Some(code)
     }
 
     fn says_quota_exhausted(&self) -> bool {
-        [&self.error, &self.code]
+        [&self.0.error, &self.0.code]
             .into_iter()
             .flatten()
             .any(|c| c.to_ascii_lowercase().contains("quota"))
@@ -389,20 +394,20 @@ impl fmt::Debug for ApiErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The body may hold personal data; Debug shows its size, not its text.
         f.debug_struct("ApiErrorResponse")
-            .field("status", &self.status)
-            .field("error", &self.error)
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .field("request_id", &self.request_id)
-            .field("retry_after", &self.retry_after)
-            .field("body_len", &self.body.len())
+            .field("status", &self.0.status)
+            .field("error", &self.0.error)
+            .field("code", &self.0.code)
+            .field("message", &self.0.message)
+            .field("request_id", &self.0.request_id)
+            .field("retry_after", &self.0.retry_after)
+            .field("body_len", &self.0.body.len())
             .finish()
     }
 }
 
 impl fmt::Display for ApiErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Truemed answered {}", self.status)?;
+        write!(f, "Truemed answered {}", self.0.status)?;
         match (self.code(), self.message()) {
             (Some(code), Some(message)) => write!(f, " ({code}: {message})")?,
             (Some(code), None) => write!(f, " ({code})")?,

@@ -3,6 +3,8 @@
 //! verify Truemed's webhooks.
 //!
 //! ```
+//! # #[cfg(not(feature = "testing"))] fn main() {}
+//! # #[cfg(feature = "testing")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), truemed_ext::Error> {
 //! # let fake = truemed_ext::testing::FakeTruemed::start().await;
@@ -57,19 +59,23 @@ pub use client::{
     Client, ClientBuilder, Environment, API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
 };
-pub use error::{ApiErrorResponse, Error, BODY_SNIPPET_LIMIT, ERROR_BODY_LIMIT, USER_ID_ALREADY_SET};
+pub use error::{
+    ApiErrorResponse, Error, BODY_SNIPPET_LIMIT, ERROR_BODY_LIMIT, USER_ID_ALREADY_SET,
+};
 pub use idempotency::{IdempotencyKey, KeyGenerator};
 pub use pagination::{DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PLAN_EXTENSIONS};
 pub use retry::{RetryPolicy, Sleeper};
-pub use sessions::{GetRequest, ListRequest, Page, QualificationSessions, UpdateOutcome, UpdateRequest};
+pub use sessions::{
+    GetRequest, ListRequest, Page, QualificationSessions, UpdateOutcome, UpdateRequest,
+};
 
-/// The status of a qualification session: an open enum, so a status Truemed adds later
-/// decodes as [`Status::Unknown`] instead of failing.
-pub use truemed_api::QualificationSessionStatus as Status;
+/// The generated raw client crate, for what this crate does not wrap.
+pub use truemed_api as raw;
 /// The model types of the API, generated from the spec.
 pub use truemed_api::types::{
     ApiError, ListQualificationSessionsResponse, Pagination, QualificationSession,
     QualificationSessionCompleteWebhook, UpdateQualificationSessionResponse, WebhookEnvelope,
 };
-/// The generated raw client crate, for what this crate does not wrap.
-pub use truemed_api as raw;
+/// The status of a qualification session: an open enum, so a status Truemed adds later
+/// decodes as [`Status::Unknown`] instead of failing.
+pub use truemed_api::QualificationSessionStatus as Status;
