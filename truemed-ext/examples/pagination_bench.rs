@@ -1,0 +1,278 @@
+//! Pagination benchmark: a local server with per-request latency, listed three ways.
+//!
+//! ```sh
+//! cargo run --release -p truemed-ext --example pagination_bench -- [--items 10000] [--page-size 100] [--latency-ms 20] [--concurrency 8]
+//! ```
+//!
+//! Prints, in one run: items/s for the plain loop a user would write with the raw client,
+//! for `stream()` sequential and for `stream()` with prefetch; each one's time as a ratio
+//! to the ideal (pages / concurrency × latency); and the peak memory (RSS high-water mark,
+//! each in a fresh child process) of a prefetching stream over 10k and 100k items.
+//! Targets: prefetch within 1.3× of ideal; sequential `stream()` within 1.05× of the raw
+//! loop; peak memory for 100k within 1.2× of 10k.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::Query;
+use futures::StreamExt as _;
+use serde::Deserialize;
+use truemed_ext::Client;
+
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    items: u64,
+    page_size: u64,
+    latency: Duration,
+    concurrency: usize,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+    page_size: Option<u64>,
+}
+
+/// Serves `items` synthetic sessions, generated per request (the server holds no list, so
+/// memory figures are the client's), after `latency`.
+async fn serve(items: u64, latency: Duration) -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/api/v1/qualification_sessions",
+        axum::routing::get(move |Query(q): Query<PageQuery>| async move {
+            tokio::time::sleep(latency).await;
+            let (page, size) = (q.page.unwrap_or(1), q.page_size.unwrap_or(30));
+            let start = ((page - 1) * size).min(items);
+            let end = (page * size).min(items);
+            let sessions: Vec<_> = (start..end)
+                .map(|n| {
+                    serde_json::json!({
+                        "qualification_session_id": format!("qs_{n:08}-1234-4e56-8a9b-0c1d2e3f4a5b"),
+                        "status": "approved",
+                        "created_at": "2024-06-13T16:03:07.473Z",
+                        "expires_at": "2025-06-13T16:03:07Z",
+                        "eligible_amount": 129.5,
+                        "email": format!("shopper{n}@example.com"),
+                        "user_id": format!("user_{n}"),
+                        "user_name": "A Shopper",
+                        "source": "bench"
+                    })
+                })
+                .collect();
+            axum::Json(serde_json::json!({
+                "qualification_sessions": sessions,
+                "pagination": {"count": items, "current_page": page, "last_page": items.div_ceil(size).max(1), "page_size": size}
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// The loop a user would write with the raw generated client.
+async fn raw_loop(base_url: &str, page_size: u64) -> u64 {
+    let raw = truemed_ext::raw::Client::new(base_url, truemed_ext::raw::CallContext::new());
+    let (mut page, mut seen) = (1u64, 0u64);
+    loop {
+        let response = raw
+            .list_qualification_sessions()
+            .page(std::num::NonZeroU64::new(page).unwrap())
+            .page_size(std::num::NonZeroU64::new(page_size).unwrap())
+            .send()
+            .await
+            .expect("raw page")
+            .into_inner();
+        let n = response.qualification_sessions.len() as u64;
+        seen += n;
+        if n < page_size {
+            return seen;
+        }
+        page += 1;
+    }
+}
+
+async fn stream_count(client: &Client, page_size: u64, concurrency: usize) -> u64 {
+    let mut stream = Box::pin(
+        client
+            .qualification_sessions()
+            .list()
+            .page_size(page_size)
+            .concurrency(concurrency)
+            .stream(),
+    );
+    let mut seen = 0;
+    while let Some(item) = stream.next().await {
+        item.expect("stream item");
+        seen += 1;
+    }
+    seen
+}
+
+fn client(base_url: &str) -> Client {
+    Client::builder()
+        .api_key("bench")
+        .base_url(base_url)
+        .build()
+        .unwrap()
+}
+
+/// The median of `runs` timings of `f`, which must return the item count.
+async fn median<F, Fut>(runs: usize, expected: u64, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        assert_eq!(f().await, expected, "item count");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Child mode: stream `items` with prefetch, print the peak RSS in KiB.
+async fn memory_run(settings: Settings) {
+    let addr = serve(settings.items, Duration::from_millis(1)).await;
+    let base = format!("http://{addr}");
+    let n = stream_count(&client(&base), settings.page_size, settings.concurrency).await;
+    assert_eq!(n, settings.items);
+    println!("{}", peak_rss_kib());
+}
+
+fn child_peak(items: u64, settings: Settings) -> u64 {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--memory-run",
+            "--items",
+            &items.to_string(),
+            "--page-size",
+            &settings.page_size.to_string(),
+            "--concurrency",
+            &settings.concurrency.to_string(),
+        ])
+        .output()
+        .expect("child run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("peak RSS")
+}
+
+fn parse_args() -> (Settings, bool) {
+    let mut settings = Settings {
+        items: 10_000,
+        page_size: 100,
+        latency: Duration::from_millis(20),
+        concurrency: 8,
+    };
+    let mut memory = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--items" => settings.items = value(),
+            "--page-size" => settings.page_size = value().max(1),
+            "--latency-ms" => settings.latency = Duration::from_millis(value()),
+            "--concurrency" => settings.concurrency = value().max(1) as usize,
+            "--memory-run" => memory = true,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    (settings, memory)
+}
+
+#[tokio::main]
+async fn main() {
+    let (settings, memory) = parse_args();
+    if memory {
+        return memory_run(settings).await;
+    }
+    let addr = serve(settings.items, settings.latency).await;
+    let base = format!("http://{addr}");
+    let client = client(&base);
+    let pages = settings.items.div_ceil(settings.page_size).max(1);
+    // The raw loop and sequential stream make one extra request only when the last page is
+    // full; the ideal counts the pages that hold items.
+    let ideal_seq = settings.latency * pages as u32;
+    let ideal_prefetch = settings.latency * (pages.div_ceil(settings.concurrency as u64)) as u32;
+    let runs = 3;
+
+    // Warm up connections and code paths once.
+    stream_count(&client, settings.page_size, 1).await;
+
+    let raw = median(runs, settings.items, || raw_loop(&base, settings.page_size)).await;
+    let sequential = median(runs, settings.items, || {
+        stream_count(&client, settings.page_size, 1)
+    })
+    .await;
+    let prefetch = median(runs, settings.items, || {
+        stream_count(&client, settings.page_size, settings.concurrency)
+    })
+    .await;
+
+    let rate = |d: Duration| settings.items as f64 / d.as_secs_f64();
+    let ratio = |d: Duration, ideal: Duration| d.as_secs_f64() / ideal.as_secs_f64();
+    println!(
+        "{} items, {} per page ({pages} pages), {} ms latency, prefetch concurrency {}, median of {runs}",
+        settings.items, settings.page_size, settings.latency.as_millis(), settings.concurrency
+    );
+    println!(
+        "{:<28} {:>10} {:>12} {:>16}",
+        "method", "time (ms)", "items/s", "time / ideal"
+    );
+    println!(
+        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
+        "raw client loop",
+        raw.as_secs_f64() * 1e3,
+        rate(raw),
+        ratio(raw, ideal_seq)
+    );
+    println!(
+        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
+        "stream(), sequential",
+        sequential.as_secs_f64() * 1e3,
+        rate(sequential),
+        ratio(sequential, ideal_seq)
+    );
+    println!(
+        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
+        format!("stream(), prefetch {}", settings.concurrency),
+        prefetch.as_secs_f64() * 1e3,
+        rate(prefetch),
+        ratio(prefetch, ideal_prefetch)
+    );
+    let seq_vs_raw = sequential.as_secs_f64() / raw.as_secs_f64();
+    println!("stream() sequential / raw loop: {seq_vs_raw:.3}x (target <= 1.05)");
+    println!(
+        "prefetch / ideal: {:.3}x (target <= 1.3)",
+        ratio(prefetch, ideal_prefetch)
+    );
+
+    let small = child_peak(10_000, settings);
+    let large = child_peak(100_000, settings);
+    let memory_ratio = large as f64 / small as f64;
+    println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
+}
