@@ -140,7 +140,10 @@ impl Client {
     where
         F: Fn(truemed_api::Client) -> Fut,
         Fut: std::future::Future<
-            Output = Result<truemed_api::ResponseValue<T>, truemed_api::Error<truemed_api::types::ApiError>>,
+            Output = Result<
+                truemed_api::ResponseValue<T>,
+                truemed_api::Error<truemed_api::types::ApiError>,
+            >,
         >,
     {
         let policy = policy.unwrap_or(&self.inner.retry);
@@ -306,9 +309,14 @@ impl ClientBuilder {
 
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::from_static(API_KEY_HEADER), key_value);
-        headers.insert(reqwest::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let context = CallContext::new().with_headers(headers).with_timeout(timeout);
+        let context = CallContext::new()
+            .with_headers(headers)
+            .with_timeout(timeout);
 
         let http = match self.http {
             Some(http) => http,
@@ -340,14 +348,18 @@ fn validate_base_url(raw: &str) -> Result<String, Error> {
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
-        "http" => return Err(bad("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https")),
+        "http" => return Err(bad(
+            "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https",
+        )),
         other => return Err(bad(&format!("scheme {other:?} is not http(s)"))),
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("a base URL cannot carry a query or a fragment"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("credentials in the URL are not supported; use the API key"));
+        return Err(bad(
+            "credentials in the URL are not supported; use the API key",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -366,12 +378,30 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(validate_base_url("https://api.example.com/").unwrap(), "https://api.example.com");
-        assert_eq!(validate_base_url("https://proxy.example.com/truemed/").unwrap(), "https://proxy.example.com/truemed");
-        assert_eq!(validate_base_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        assert_eq!(validate_base_url("http://127.3.4.5").unwrap(), "http://127.3.4.5");
-        assert_eq!(validate_base_url("http://[::1]:9000").unwrap(), "http://[::1]:9000");
-        assert_eq!(validate_base_url("http://LOCALHOST:1").unwrap(), "http://localhost:1");
+        assert_eq!(
+            validate_base_url("https://api.example.com/").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            validate_base_url("https://proxy.example.com/truemed/").unwrap(),
+            "https://proxy.example.com/truemed"
+        );
+        assert_eq!(
+            validate_base_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            validate_base_url("http://127.3.4.5").unwrap(),
+            "http://127.3.4.5"
+        );
+        assert_eq!(
+            validate_base_url("http://[::1]:9000").unwrap(),
+            "http://[::1]:9000"
+        );
+        assert_eq!(
+            validate_base_url("http://LOCALHOST:1").unwrap(),
+            "http://localhost:1"
+        );
         for bad in [
             "http://api.truemed.com",
             "http://10.0.0.1",
@@ -383,7 +413,10 @@ mod tests {
             "https://user:pw@x.com",
             "",
         ] {
-            assert!(matches!(validate_base_url(bad), Err(Error::Configuration(_))), "{bad}");
+            assert!(
+                matches!(validate_base_url(bad), Err(Error::Configuration(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -79,3 +79,8 @@ pub use truemed_api::types::{
 /// The status of a qualification session: an open enum, so a status Truemed adds later
 /// decodes as [`Status::Unknown`] instead of failing.
 pub use truemed_api::QualificationSessionStatus as Status;
+
+/// The workspace README's examples, compiled as doctests so the README cannot drift.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

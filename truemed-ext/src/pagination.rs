@@ -61,7 +61,9 @@ impl ListRequest {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn stream(self) -> impl Stream<Item = Result<QualificationSession, Error>> + Send + 'static {
+    pub fn stream(
+        self,
+    ) -> impl Stream<Item = Result<QualificationSession, Error>> + Send + 'static {
         self.pages()
             .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
             .try_flatten()
@@ -179,14 +181,21 @@ impl RepeatGuard {
                 )));
             }
         }
-        let ids = page.items.iter().map(|s| s.qualification_session_id.as_str());
+        let ids = page
+            .items
+            .iter()
+            .map(|s| s.qualification_session_id.as_str());
         if !page.items.is_empty() && ids.clone().eq(self.previous_ids.iter().map(String::as_str)) {
             return Err(Error::Pagination(format!(
                 "page {asked} repeats the sessions of page {}; the server may be ignoring the page parameter",
                 asked - 1
             )));
         }
-        self.previous_ids = page.items.iter().map(|s| s.qualification_session_id.clone()).collect();
+        self.previous_ids = page
+            .items
+            .iter()
+            .map(|s| s.qualification_session_id.clone())
+            .collect();
         Ok(())
     }
 }

@@ -90,7 +90,11 @@ impl RetryPolicy {
     /// The share of each wait that is random, from 0 (none) to 1 (full jitter); values
     /// outside are clamped.
     pub fn jitter(mut self, share: f64) -> Self {
-        self.jitter = if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) };
+        self.jitter = if share.is_nan() {
+            0.0
+        } else {
+            share.clamp(0.0, 1.0)
+        };
         self
     }
 
@@ -251,9 +255,19 @@ mod tests {
     fn status_error(status: u16, headers: &[(&'static str, &str)]) -> Error {
         let headers: reqwest::header::HeaderMap = headers
             .iter()
-            .map(|(k, v)| (reqwest::header::HeaderName::from_static(k), v.parse().unwrap()))
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_static(k),
+                    v.parse().unwrap(),
+                )
+            })
             .collect();
-        Error::from_body(reqwest::StatusCode::from_u16(status).unwrap(), &headers, b"", "test")
+        Error::from_body(
+            reqwest::StatusCode::from_u16(status).unwrap(),
+            &headers,
+            b"",
+            "test",
+        )
     }
 
     #[test]
@@ -264,11 +278,17 @@ mod tests {
             let base = policy.backoff(retry);
             for _ in 0..100 {
                 let wait = policy.delay_after(&error, retry).unwrap();
-                assert!(wait <= base && wait >= base.mul_f64(0.75), "{retry}: {wait:?} vs {base:?}");
+                assert!(
+                    wait <= base && wait >= base.mul_f64(0.75),
+                    "{retry}: {wait:?} vs {base:?}"
+                );
             }
         }
         let no_jitter = policy.clone().jitter(0.0);
-        assert_eq!(no_jitter.delay_after(&error, 2), Some(Duration::from_secs(2)));
+        assert_eq!(
+            no_jitter.delay_after(&error, 2),
+            Some(Duration::from_secs(2))
+        );
     }
 
     #[test]
@@ -277,12 +297,20 @@ mod tests {
         assert!(policy.delay_after(&status_error(503, &[]), 1).is_some());
         assert!(policy.delay_after(&status_error(503, &[]), 2).is_none());
         for status in [400, 401, 403, 404, 405, 409, 422, 501] {
-            assert!(policy.delay_after(&status_error(status, &[]), 0).is_none(), "{status}");
+            assert!(
+                policy.delay_after(&status_error(status, &[]), 0).is_none(),
+                "{status}"
+            );
         }
         for status in [408, 429, 500, 502, 503, 504] {
-            assert!(policy.delay_after(&status_error(status, &[]), 0).is_some(), "{status}");
+            assert!(
+                policy.delay_after(&status_error(status, &[]), 0).is_some(),
+                "{status}"
+            );
         }
-        assert!(RetryPolicy::none().delay_after(&status_error(503, &[]), 0).is_none());
+        assert!(RetryPolicy::none()
+            .delay_after(&status_error(503, &[]), 0)
+            .is_none());
     }
 
     #[test]
@@ -293,7 +321,10 @@ mod tests {
         let too_long = status_error(429, &[("retry-after", "61")]);
         assert_eq!(policy.delay_after(&too_long, 0), None);
         let raised = policy.max_retry_after(Duration::from_secs(120));
-        assert_eq!(raised.delay_after(&too_long, 0), Some(Duration::from_secs(61)));
+        assert_eq!(
+            raised.delay_after(&too_long, 0),
+            Some(Duration::from_secs(61))
+        );
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl QualificationSessions {
 
 /// The id as the generated path parameter type, refusing an empty one before sending.
 fn checked_id<T: FromStr>(id: &str) -> Result<T, Error> {
-    T::from_str(id).map_err(|_| Error::InvalidRequest("the qualification session id is empty".into()))
+    T::from_str(id)
+        .map_err(|_| Error::InvalidRequest("the qualification session id is empty".into()))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -104,7 +105,12 @@ impl GetRequest {
         self.client
             .execute("get_qualification_session", self.retry.as_ref(), |raw| {
                 let id = id.clone();
-                async move { raw.get_qualification_session().qualification_session_id(id).send().await }
+                async move {
+                    raw.get_qualification_session()
+                        .qualification_session_id(id)
+                        .send()
+                        .await
+                }
             })
             .await
     }
@@ -237,7 +243,11 @@ pub(crate) struct PageQuery {
 
 impl ListFilters {
     pub(crate) fn query(&self) -> Result<PageQuery, Error> {
-        if let Some(bad) = self.statuses.iter().find(|s| s.as_str().is_empty() || s.as_str().contains(',')) {
+        if let Some(bad) = self
+            .statuses
+            .iter()
+            .find(|s| s.as_str().is_empty() || s.as_str().contains(','))
+        {
             return Err(Error::InvalidRequest(format!(
                 "status filter {:?}: a status is a non-empty word without commas",
                 bad.as_str()
@@ -248,7 +258,8 @@ impl ListFilters {
         }
         let page_size = match self.page_size {
             Some(size) => Some(
-                NonZeroU64::new(size).ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
+                NonZeroU64::new(size)
+                    .ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
             ),
             None => None,
         };
@@ -271,7 +282,8 @@ pub(crate) async fn fetch_page(
     page: u64,
 ) -> Result<Page, Error> {
     let query = filters.query()?;
-    let number = NonZeroU64::new(page).ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
+    let number = NonZeroU64::new(page)
+        .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
     let response = client
         .execute("list_qualification_sessions", retry, |raw| {
             let query = &query;
@@ -318,12 +330,18 @@ pub struct Page {
 impl Page {
     /// The last page's number, when the server said.
     pub fn last_page(&self) -> Option<u64> {
-        self.pagination.as_ref().and_then(|p| p.last_page).and_then(|n| u64::try_from(n).ok())
+        self.pagination
+            .as_ref()
+            .and_then(|p| p.last_page)
+            .and_then(|n| u64::try_from(n).ok())
     }
 
     /// How many sessions match on all pages, when the server said.
     pub fn total_count(&self) -> Option<u64> {
-        self.pagination.as_ref().and_then(|p| p.count).and_then(|n| u64::try_from(n).ok())
+        self.pagination
+            .as_ref()
+            .and_then(|p| p.count)
+            .and_then(|n| u64::try_from(n).ok())
     }
 }
 
@@ -361,7 +379,10 @@ impl UpdateRequest {
         field: &'static str,
         limit: usize,
         value: String,
-        apply: impl FnOnce(types::builder::UpdateQualificationSessionRequest, T) -> types::builder::UpdateQualificationSessionRequest,
+        apply: impl FnOnce(
+            types::builder::UpdateQualificationSessionRequest,
+            T,
+        ) -> types::builder::UpdateQualificationSessionRequest,
     ) -> Self {
         self.body = self.body.and_then(|body| match T::from_str(&value) {
             Ok(typed) => Ok(apply(body, typed)),
@@ -381,25 +402,32 @@ impl UpdateRequest {
 
     /// Where the shopper goes after qualifying. At most 2048 characters.
     pub fn success_url(self, url: impl Into<String>) -> Self {
-        self.set("success_url", 2048, url.into(), |b, v| b.success_url(Some(v)))
+        self.set("success_url", 2048, url.into(), |b, v| {
+            b.success_url(Some(v))
+        })
     }
 
     /// Where the shopper goes after failing to qualify. At most 2048 characters.
     pub fn failure_url(self, url: impl Into<String>) -> Self {
-        self.set("failure_url", 2048, url.into(), |b, v| b.failure_url(Some(v)))
+        self.set("failure_url", 2048, url.into(), |b, v| {
+            b.failure_url(Some(v))
+        })
     }
 
     /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
     /// once encoded. Fails if `value` cannot be serialized to JSON.
     pub fn metadata(self, value: &impl Serialize) -> Result<Self, Error> {
-        let json = serde_json::to_string(value)
-            .map_err(|e| Error::InvalidRequest(format!("metadata cannot be encoded as JSON: {e}")))?;
+        let json = serde_json::to_string(value).map_err(|e| {
+            Error::InvalidRequest(format!("metadata cannot be encoded as JSON: {e}"))
+        })?;
         Ok(self.metadata_raw(json))
     }
 
     /// Metadata as a string you already encoded. At most 4096 characters.
     pub fn metadata_raw(self, metadata: impl Into<String>) -> Self {
-        self.set("metadata", 4096, metadata.into(), |b, v| b.metadata(Some(v)))
+        self.set("metadata", 4096, metadata.into(), |b, v| {
+            b.metadata(Some(v))
+        })
     }
 
     /// The idempotency key; by default one is generated once for this call.
@@ -418,7 +446,9 @@ impl UpdateRequest {
     /// so retries never apply it twice.
     pub async fn send(self) -> Result<UpdateOutcome, Error> {
         let id: UpdateId = checked_id(&self.id)?;
-        let key = self.key.unwrap_or_else(|| self.client.next_idempotency_key());
+        let key = self
+            .key
+            .unwrap_or_else(|| self.client.next_idempotency_key());
         let body: types::UpdateQualificationSessionRequest = self
             .body?
             .idempotency_key(key.to_wire())

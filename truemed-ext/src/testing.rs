@@ -1,1 +1,486 @@
-//! A stateful fake Truemed server for tests (feature `testing`). In progress.
+//! A stateful fake Truemed server for tests (feature `testing`).
+//!
+//! [`FakeTruemed`] serves the three qualification-session operations on `127.0.0.1` (a
+//! random port) with the semantics Truemed documents, so your integration tests exercise
+//! the real HTTP stack and the real client instead of mocks:
+//!
+//! ```
+//! use truemed_ext::testing::{FakeTruemed, Fault, SessionSeed};
+//! use truemed_ext::{Error, Status};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // In your crate: #[tokio::test] async fn attaches_the_user() { ... }
+//! let fake = FakeTruemed::start().await;
+//! fake.seed(SessionSeed::new("qs_123").email("ada@example.com"));
+//! let sessions = fake.client().qualification_sessions(); // or build your own Client
+//!
+//! // The code under test attaches its user id; Truemed has a hiccup on the way.
+//! fake.inject(Fault::status(503));
+//! let out = sessions.update("qs_123").user_id("user_42").send().await.unwrap();
+//! assert_eq!(out.status, Status::Pending);
+//! assert_eq!(fake.session("qs_123").unwrap().user_id.as_deref(), Some("user_42"));
+//!
+//! // user_id is set-when-null: a second, different one is refused.
+//! let refused = sessions.update("qs_123").user_id("user_43").send().await.unwrap_err();
+//! assert!(matches!(refused, Error::UserIdAlreadySet(_)));
+//!
+//! // Truemed's reviewers approve the shopper.
+//! fake.approve("qs_123");
+//! assert_eq!(sessions.get("qs_123").await.unwrap().status, Status::Approved);
+//!
+//! // The counters prove what the server saw and did.
+//! let stats = fake.stats();
+//! assert_eq!(stats.update_requests, 3); // the 503, its retry, the refused one
+//! assert_eq!(stats.updates_applied, 1);
+//! assert_eq!(stats.faults_injected, 1);
+//! # }
+//! ```
+//!
+//! # What it enforces
+//!
+//! - The `x-truemed-api-key` header: missing or wrong is `401 {"error": "Unauthorized"}`.
+//! - An unknown session id is `404 {"error": "NotFound"}`; a method a path does not take
+//!   is `405 {"error": "MethodNotAllowed"}` (after the key check).
+//! - **List**: filters `status` (one, or several comma-joined), `user_id` (exact),
+//!   `search` (case-insensitive substring of email, user name or `user_business_id`),
+//!   `expires_at` (`YYYY-MM-DD`, matched against the date part); `page` and `page_size`
+//!   (default 30; below 1 or not a number is `400 ValidationError`); sessions sorted by
+//!   `created_at` (those without one last); a `pagination` object
+//!   `{count, current_page, last_page, page_size}` with `last_page = max(1, ⌈count /
+//!   page_size⌉)`. A page past the end is empty.
+//! - **Update**: the body must be a JSON object (unknown fields are ignored) with an
+//!   `idempotency_key` of 1 to 255 characters; `user_id` at most 255, `metadata` (a
+//!   string) at most 4096, `success_url` / `failure_url` at most 2048; otherwise
+//!   `400 ValidationError` with a message. The same key on the same session with the same
+//!   payload returns the original response without applying anything again; with another
+//!   payload it is a `400`. `user_id` is set only while the session has none, else
+//!   `409 {"error": "user_id_already_set"}` (even for the same value, unless it is a
+//!   replay). Only the fields sent change; the status never does. The answer is
+//!   `{"qualification_session_id", "status"}`.
+//! - Every session field is sent, `null` when unset, as Truemed does.
+//!
+//! # Test controls
+//!
+//! - Seeding: [`FakeTruemed::seed`] with a [`SessionSeed`]; [`demo_sessions`] for a
+//!   realistic data set.
+//! - Decisions: [`FakeTruemed::approve`], [`FakeTruemed::reject`],
+//!   [`FakeTruemed::set_status`]; with a receiver configured
+//!   ([`FakeTruemedBuilder::webhook`]), a session that becomes approved or rejected is
+//!   announced with a signed `qualification_session_complete` delivery.
+//! - Faults: [`FakeTruemed::inject`] a [`Fault`] (an error status with an optional
+//!   `Retry-After`, a dropped connection, a lost response, a delay) for the next requests,
+//!   or [`FakeTruemed::set_chaos`] for seeded random faults; [`FakeTruemed::set_latency`]
+//!   for every request.
+//! - Counters: [`FakeTruemed::stats`] (requests per operation, updates applied, replays,
+//!   faults) and [`FakeTruemed::applied_updates`] (each applied update, with its key).
+//!
+//! The server stops when the [`FakeTruemed`] is dropped. For tools in other languages, the
+//! example binary `fake_truemed` serves the same fake on a fixed port:
+//! `cargo run -p truemed-ext --features testing --example fake_truemed -- --port 8080`.
+
+#![warn(missing_docs)]
+
+mod delivery;
+mod fault;
+mod seed;
+mod server;
+mod state;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use fault::{Chaos, Fault, Operation};
+pub use seed::{demo_sessions, demo_sessions_n, SessionSeed, DEMO_SESSION_COUNT, DEMO_SESSION_ID};
+pub use state::{AppliedUpdate, SessionRecord, Stats};
+
+use delivery::{WebhookTarget, Webhooks};
+use server::Shared;
+
+use crate::{Client, ClientBuilder, QualificationSession, RetryPolicy, Status};
+
+/// The API key a fake accepts unless [`FakeTruemedBuilder::api_key`] says otherwise.
+pub const DEFAULT_API_KEY: &str = "sk_test_fake_truemed";
+
+/// A stateful fake Truemed server, listening on `127.0.0.1` until dropped.
+///
+/// See the [module documentation](self) for what it enforces and an example.
+pub struct FakeTruemed {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    runtime: tokio::runtime::Handle,
+    shutdown: watch::Sender<bool>,
+}
+
+impl fmt::Debug for FakeTruemed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeTruemed")
+            .field("base_url", &self.base_url())
+            .field("api_key", &"[redacted]")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeTruemed {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl FakeTruemed {
+    /// Starts a fake with no sessions on a random port of `127.0.0.1`, accepting
+    /// [`DEFAULT_API_KEY`]. Must be called within a tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If no port can be bound (use [`FakeTruemedBuilder::try_start`] to handle that).
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// A builder, to choose the key, port, latency, seeds or webhook receiver.
+    pub fn builder() -> FakeTruemedBuilder {
+        FakeTruemedBuilder::default()
+    }
+
+    /// The base URL to give a client, e.g. `http://127.0.0.1:49152` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the fake listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API key the fake accepts.
+    pub fn api_key(&self) -> String {
+        self.shared.api_key.clone()
+    }
+
+    /// A [`Client`] for this fake, with a fast retry policy (3 retries, 1 ms doubling to at
+    /// most 10 ms) so tests that inject faults stay fast.
+    pub fn client(&self) -> Client {
+        match self.client_builder().build() {
+            Ok(client) => client,
+            // The key and the loopback URL are always valid; this is unreachable.
+            Err(error) => panic!("cannot build a client for the fake: {error}"),
+        }
+    }
+
+    /// A [`ClientBuilder`] set up like [`client`](Self::client), to adjust before building.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .api_key(self.api_key())
+            .base_url(self.base_url())
+            .retry_policy(Self::fast_retry_policy())
+    }
+
+    /// The retry policy of [`client`](Self::client): 3 retries, 1 ms doubling to 10 ms.
+    pub fn fast_retry_policy() -> RetryPolicy {
+        RetryPolicy::default()
+            .max_retries(3)
+            .initial_backoff(Duration::from_millis(1))
+            .max_backoff(Duration::from_millis(10))
+    }
+
+    /// Adds a session, replacing any with the same id (and forgetting its idempotency
+    /// records).
+    pub fn seed(&self, seed: SessionSeed) {
+        self.shared.state().seed(seed);
+    }
+
+    /// Adds several sessions.
+    pub fn seed_all(&self, seeds: impl IntoIterator<Item = SessionSeed>) {
+        let mut state = self.shared.state();
+        for seed in seeds {
+            state.seed(seed);
+        }
+    }
+
+    /// Removes a session; later calls with its id get 404.
+    pub fn remove(&self, id: &str) -> Option<SessionRecord> {
+        self.shared.state().remove(id)
+    }
+
+    /// Removes every session.
+    pub fn clear(&self) {
+        self.shared.state().clear();
+    }
+
+    /// The session as `get` would return it now.
+    pub fn session(&self, id: &str) -> Option<QualificationSession> {
+        self.record(id).map(|record| record.session)
+    }
+
+    /// Every session, in list order (`created_at`).
+    pub fn sessions(&self) -> Vec<QualificationSession> {
+        self.shared.state().sessions()
+    }
+
+    /// The session with what updates stored beside it (metadata, URLs, applied keys).
+    pub fn record(&self, id: &str) -> Option<SessionRecord> {
+        self.shared.state().record(id)
+    }
+
+    /// Approves a session, as Truemed's reviewers would: status `approved`, reviewed now,
+    /// and an LMN expiring in a year unless the seed set one. Returns the session, or
+    /// `None` for an unknown id.
+    pub fn approve(&self, id: &str) -> Option<QualificationSession> {
+        self.set_status(id, Status::Approved)
+    }
+
+    /// Rejects a session: status `rejected`, reviewed now. Returns the session, or `None`
+    /// for an unknown id.
+    pub fn reject(&self, id: &str) -> Option<QualificationSession> {
+        self.set_status(id, Status::Rejected)
+    }
+
+    /// Moves a session to any status. When it becomes `approved` or `rejected` from
+    /// another status and a webhook receiver is configured, the completion is delivered
+    /// (in the background; see [`flush_webhooks`](Self::flush_webhooks)).
+    pub fn set_status(&self, id: &str, status: Status) -> Option<QualificationSession> {
+        let (session, became_terminal) = self.shared.state().set_status(id, status)?;
+        if became_terminal {
+            delivery::deliver(&self.shared, &self.runtime, session.clone());
+        }
+        Some(session)
+    }
+
+    /// Waits until every webhook delivery started so far has been delivered or given up
+    /// (3 attempts).
+    pub async fn flush_webhooks(&self) {
+        self.shared.webhooks.flush().await;
+    }
+
+    /// Queues a fault for the next requests it applies to (see [`Fault`]).
+    pub fn inject(&self, fault: Fault) {
+        self.shared.state().inject(fault);
+    }
+
+    /// The next `n` requests are answered with `status` (e.g. 503), without handling them.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        if n > 0 {
+            self.inject(Fault::status(status).times(n));
+        }
+    }
+
+    /// The next `n` requests are answered with `status` and a `Retry-After` of `wait`.
+    pub fn fail_next_with_retry_after(&self, n: u32, status: u16, wait: Duration) {
+        if n > 0 {
+            self.inject(Fault::status(status).times(n).retry_after(wait));
+        }
+    }
+
+    /// The connections of the next `n` requests are closed without an answer.
+    pub fn drop_next(&self, n: u32) {
+        if n > 0 {
+            self.inject(Fault::drop_connection().times(n));
+        }
+    }
+
+    /// How many request hits the queued faults still have.
+    pub fn pending_faults(&self) -> u32 {
+        self.shared.state().pending_faults()
+    }
+
+    /// Random faults for requests no queued fault hits, replacing earlier chaos.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.shared.state().set_chaos(Some(chaos.start()));
+    }
+
+    /// Removes queued faults and chaos.
+    pub fn clear_faults(&self) {
+        self.shared.state().clear_faults();
+    }
+
+    /// Latency added to every request from now on (zero for none).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.set_latency(latency);
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.state().stats.clone()
+    }
+
+    /// Resets the counters to zero (sessions and idempotency records are kept).
+    pub fn reset_stats(&self) {
+        self.shared.state().stats = Stats::default();
+    }
+
+    /// Every update applied, in order: exactly one per session and idempotency key.
+    pub fn applied_updates(&self) -> Vec<AppliedUpdate> {
+        self.shared.state().applied()
+    }
+}
+
+/// Configures a [`FakeTruemed`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use truemed_ext::testing::{demo_sessions_n, FakeTruemed};
+///
+/// let fake = FakeTruemed::builder()
+///     .api_key("sk_test_mine")
+///     .latency(Duration::from_millis(5))
+///     .seed_all(demo_sessions_n(10))
+///     .start()
+///     .await;
+/// assert_eq!(fake.api_key(), "sk_test_mine");
+/// assert_eq!(fake.sessions().len(), 10);
+/// assert!(!format!("{fake:?}").contains("sk_test_mine"));
+/// # }
+/// ```
+#[must_use = "a builder does nothing until started"]
+pub struct FakeTruemedBuilder {
+    api_key: String,
+    addr: SocketAddr,
+    latency: Duration,
+    seeds: Vec<SessionSeed>,
+    webhook: Option<WebhookTarget>,
+    chaos: Option<Chaos>,
+}
+
+impl Default for FakeTruemedBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: DEFAULT_API_KEY.to_owned(),
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            latency: Duration::ZERO,
+            seeds: Vec::new(),
+            webhook: None,
+            chaos: None,
+        }
+    }
+}
+
+impl fmt::Debug for FakeTruemedBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeTruemedBuilder")
+            .field("api_key", &"[redacted]")
+            .field("addr", &self.addr)
+            .field("latency", &self.latency)
+            .field("seeds", &self.seeds.len())
+            .field("webhook", &self.webhook)
+            .field("chaos", &self.chaos)
+            .finish()
+    }
+}
+
+impl FakeTruemedBuilder {
+    /// The API key to accept (default [`DEFAULT_API_KEY`]).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// The port on `127.0.0.1` (default 0: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.addr.set_port(port);
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`). Clients accept plain `http` for
+    /// loopback addresses only.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Latency added to every request (default none).
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// A session to start with.
+    pub fn seed(mut self, seed: SessionSeed) -> Self {
+        self.seeds.push(seed);
+        self
+    }
+
+    /// Sessions to start with.
+    pub fn seed_all(mut self, seeds: impl IntoIterator<Item = SessionSeed>) -> Self {
+        self.seeds.extend(seeds);
+        self
+    }
+
+    /// Seeded random faults from the start (see [`Chaos`]).
+    pub fn chaos(mut self, chaos: Chaos) -> Self {
+        self.chaos = Some(chaos);
+        self
+    }
+
+    /// Deliver signed `qualification_session_complete` webhooks to `url` when a session
+    /// becomes approved or rejected: a JSON envelope (`webhook_delivery_id`, `event_type`,
+    /// `data`) with an `x-truemed-signature` made with `secret`, as
+    /// [`crate::webhook::WebhookVerifier::verify_signed`] checks them.
+    pub fn webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.webhook = Some(WebhookTarget {
+            url: url.into(),
+            secret: secret.into(),
+            signed: true,
+        });
+        self
+    }
+
+    /// Deliver unsigned webhooks instead: the flat payload with `secret` in the
+    /// `x-truemed-api-key` header (see [`crate::webhook::WebhookVerifier::verify_unsigned`]).
+    pub fn unsigned_webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.webhook = Some(WebhookTarget {
+            url: url.into(),
+            secret: secret.into(),
+            signed: false,
+        });
+        self
+    }
+
+    /// Binds and starts serving. Must be called within a tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If the address cannot be bound.
+    pub async fn start(self) -> FakeTruemed {
+        let addr = self.addr;
+        match self.try_start().await {
+            Ok(fake) => fake,
+            Err(error) => panic!("cannot start the fake Truemed server on {addr}: {error}"),
+        }
+    }
+
+    /// Binds and starts serving; fails if the address cannot be bound.
+    pub async fn try_start(self) -> std::io::Result<FakeTruemed> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(
+            self.api_key,
+            self.latency,
+            Webhooks::new(self.webhook),
+        ));
+        {
+            let mut state = shared.state();
+            for seed in self.seeds {
+                state.seed(seed);
+            }
+            state.set_chaos(self.chaos.map(Chaos::start));
+        }
+        let (shutdown, receiver) = watch::channel(false);
+        let runtime = tokio::runtime::Handle::current();
+        runtime.spawn(server::serve(listener, Arc::clone(&shared), receiver));
+        Ok(FakeTruemed {
+            shared,
+            addr,
+            runtime,
+            shutdown,
+        })
+    }
+}

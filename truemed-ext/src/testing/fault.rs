@@ -1,0 +1,302 @@
+//! Fault injection: [`Fault`], [`Chaos`] and the [`Operation`] a request is counted under.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
+/// The operation a request was counted under, from its method and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `GET /api/v1/qualification_session/{id}`.
+    Get,
+    /// `GET /api/v1/qualification_sessions`.
+    List,
+    /// `POST /api/v1/qualification_session/{id}/update`.
+    Update,
+    /// Anything else: an unknown path, or a method the path does not take.
+    Other,
+}
+
+impl Operation {
+    /// The spec's `operationId` (or `other`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get_qualification_session",
+            Self::List => "list_qualification_sessions",
+            Self::Update => "update_qualification_session",
+            Self::Other => "other",
+        }
+    }
+
+    /// The operation of a request, from its method and path.
+    pub(crate) fn classify(method: &http::Method, path: &str) -> Self {
+        let Some(rest) = path.strip_prefix(super::server::SESSION_PREFIX) else {
+            return if path == super::server::LIST_PATH && method == http::Method::GET {
+                Self::List
+            } else {
+                Self::Other
+            };
+        };
+        match rest.split_once('/') {
+            None if !rest.is_empty() && method == http::Method::GET => Self::Get,
+            Some((id, "update")) if !id.is_empty() && method == http::Method::POST => Self::Update,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an injected fault does to the request it hits.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FaultKind {
+    /// Answer this status without handling the request.
+    Status(u16),
+    /// Close the connection without answering, before handling the request.
+    DropConnection,
+    /// Handle the request (its effects are kept), then close the connection without
+    /// sending the response: the "committed but the answer was lost" case.
+    LoseResponse,
+    /// Wait, then handle the request normally.
+    Delay(Duration),
+}
+
+/// A fault to inject into the next requests of a [`FakeTruemed`](super::FakeTruemed).
+///
+/// Queued faults are used in order: each request takes the first queued fault that
+/// applies to its [`Operation`], and a fault stays queued until it has hit
+/// [`times`](Self::times) requests (default 1).
+///
+/// ```
+/// use std::time::Duration;
+/// use truemed_ext::testing::{Fault, Operation};
+///
+/// let outage = Fault::status(503).times(2);
+/// let throttle = Fault::status(429).retry_after(Duration::from_millis(20));
+/// let flaky = Fault::drop_connection().on(Operation::Update);
+/// let lost = Fault::lose_response(); // applied, but the client never hears back
+/// let slow = Fault::delay(Duration::from_millis(50)).times(3);
+/// # let _ = (outage, throttle, flaky, lost, slow);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[must_use = "a fault does nothing until given to FakeTruemed::inject"]
+pub struct Fault {
+    pub(crate) kind: FaultKind,
+    pub(crate) times: u32,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) on: Option<Operation>,
+}
+
+impl Fault {
+    fn new(kind: FaultKind) -> Self {
+        Self {
+            kind,
+            times: 1,
+            retry_after: None,
+            on: None,
+        }
+    }
+
+    /// Answer `status` (e.g. 500, 503, 429) with a JSON error body, without handling the
+    /// request: nothing is applied.
+    pub fn status(status: u16) -> Self {
+        Self::new(FaultKind::Status(status))
+    }
+
+    /// Close the connection without answering, before the request is handled: nothing is
+    /// applied, and the client sees a connection error.
+    pub fn drop_connection() -> Self {
+        Self::new(FaultKind::DropConnection)
+    }
+
+    /// Handle the request normally (an update is applied), then close the connection
+    /// without sending the response. A client that retries with the same idempotency key
+    /// must get the original response back, and the update must stay applied once.
+    pub fn lose_response() -> Self {
+        Self::new(FaultKind::LoseResponse)
+    }
+
+    /// Wait `delay` before handling the request normally (on top of any global latency).
+    pub fn delay(delay: Duration) -> Self {
+        Self::new(FaultKind::Delay(delay))
+    }
+
+    /// Hit this many requests (default 1); 0 is treated as 1.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times.max(1);
+        self
+    }
+
+    /// With a status fault, send `Retry-After` (whole seconds, rounded up) and
+    /// `retry-after-ms` (exact milliseconds) headers asking the client to wait this long.
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// Hit only requests of this operation; others pass through untouched.
+    pub fn on(mut self, operation: Operation) -> Self {
+        self.on = Some(operation);
+        self
+    }
+
+    pub(crate) fn applies_to(&self, operation: Operation) -> bool {
+        self.on.is_none_or(|on| on == operation)
+    }
+
+    /// A short description, for stats and logs.
+    pub(crate) fn describe(&self) -> String {
+        match &self.kind {
+            FaultKind::Status(status) => format!("status {status}"),
+            FaultKind::DropConnection => "dropped connection".into(),
+            FaultKind::LoseResponse => "lost response".into(),
+            FaultKind::Delay(delay) => format!("delay {delay:?}"),
+        }
+    }
+}
+
+/// Random faults, for soak tests: each request that no queued [`Fault`] hit draws one of
+/// the configured faults with its probability, from a seeded random generator (the same
+/// seed gives the same sequence of draws).
+///
+/// ```
+/// use std::time::Duration;
+/// use truemed_ext::testing::{Chaos, Fault, Operation};
+///
+/// let chaos = Chaos::seeded(7)
+///     .with(0.15, Fault::status(503))
+///     .with(0.10, Fault::status(429).retry_after(Duration::ZERO))
+///     .with(0.05, Fault::drop_connection())
+///     .on(Operation::Update);
+/// # let _ = chaos;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "chaos does nothing until given to FakeTruemed::set_chaos"]
+pub struct Chaos {
+    seed: u64,
+    faults: Vec<(f64, Fault)>,
+    on: Option<Operation>,
+}
+
+impl Chaos {
+    /// No faults yet, drawing from a generator seeded with `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            seed,
+            faults: Vec::new(),
+            on: None,
+        }
+    }
+
+    /// Inject `fault` (its `times` and `on` are ignored) with this probability per
+    /// request. Probabilities add up; their sum is capped at 1.
+    pub fn with(mut self, probability: f64, fault: Fault) -> Self {
+        let probability = if probability.is_nan() {
+            0.0
+        } else {
+            probability.clamp(0.0, 1.0)
+        };
+        self.faults.push((probability, fault));
+        self
+    }
+
+    /// Only requests of this operation draw faults.
+    pub fn on(mut self, operation: Operation) -> Self {
+        self.on = Some(operation);
+        self
+    }
+
+    pub(crate) fn start(self) -> ChaosState {
+        ChaosState {
+            rng: StdRng::seed_from_u64(self.seed),
+            chaos: self,
+        }
+    }
+}
+
+/// A [`Chaos`] with its generator.
+#[derive(Debug)]
+pub(crate) struct ChaosState {
+    chaos: Chaos,
+    rng: StdRng,
+}
+
+impl ChaosState {
+    pub(crate) fn draw(&mut self, operation: Operation) -> Option<Fault> {
+        if self.chaos.on.is_some_and(|on| on != operation) {
+            return None;
+        }
+        let roll: f64 = self.rng.gen();
+        let mut acc = 0.0;
+        for (probability, fault) in &self.chaos.faults {
+            acc += probability;
+            if roll < acc {
+                return Some(fault.clone());
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify() {
+        use http::Method;
+        let c = Operation::classify;
+        assert_eq!(
+            c(&Method::GET, "/api/v1/qualification_sessions"),
+            Operation::List
+        );
+        assert_eq!(
+            c(&Method::POST, "/api/v1/qualification_sessions"),
+            Operation::Other
+        );
+        assert_eq!(
+            c(&Method::GET, "/api/v1/qualification_session/qs_1"),
+            Operation::Get
+        );
+        assert_eq!(
+            c(&Method::GET, "/api/v1/qualification_session/"),
+            Operation::Other
+        );
+        assert_eq!(
+            c(&Method::POST, "/api/v1/qualification_session/qs_1/update"),
+            Operation::Update
+        );
+        assert_eq!(
+            c(&Method::GET, "/api/v1/qualification_session/qs_1/update"),
+            Operation::Other
+        );
+        assert_eq!(
+            c(&Method::POST, "/api/v1/qualification_session//update"),
+            Operation::Other
+        );
+        assert_eq!(c(&Method::GET, "/elsewhere"), Operation::Other);
+    }
+
+    #[test]
+    fn chaos_is_deterministic() {
+        let make = || {
+            Chaos::seeded(1)
+                .with(0.3, Fault::status(503))
+                .with(0.1, Fault::drop_connection())
+                .start()
+        };
+        let (mut a, mut b) = (make(), make());
+        let draws_a: Vec<_> = (0..100).map(|_| a.draw(Operation::Update)).collect();
+        let draws_b: Vec<_> = (0..100).map(|_| b.draw(Operation::Update)).collect();
+        assert_eq!(draws_a, draws_b);
+        let hits = draws_a.iter().filter(|d| d.is_some()).count();
+        assert!((20..=60).contains(&hits), "{hits}");
+    }
+}

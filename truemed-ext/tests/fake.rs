@@ -1,0 +1,1211 @@
+//! End to end: the `truemed_ext` client against `truemed_ext::testing::FakeTruemed`, over
+//! real HTTP. Raw `reqwest` calls cover what the client refuses to send.
+#![cfg(feature = "testing")]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone as _, Utc};
+use futures::TryStreamExt as _;
+use serde_json::{json, Value};
+use truemed_ext::testing::{
+    demo_sessions, Chaos, FakeTruemed, Fault, Operation, SessionSeed, DEFAULT_API_KEY,
+    DEMO_SESSION_ID,
+};
+use truemed_ext::{Client, Error, IdempotencyKey, RetryPolicy, Status};
+
+fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, day, hour, 0, 0).unwrap()
+}
+
+fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::new(text).unwrap()
+}
+
+/// A raw POST of `body` to the update path of `id`, with the fake's key.
+async fn raw_update(fake: &FakeTruemed, id: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/qualification_session/{id}/update",
+            fake.base_url()
+        ))
+        .header("x-truemed-api-key", fake.api_key())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A raw request with the fake's key.
+async fn raw(fake: &FakeTruemed, method: reqwest::Method, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", fake.base_url()))
+        .header("x-truemed-api-key", fake.api_key())
+        .send()
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication, unknown ids, methods
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_401() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    assert_eq!(fake.api_key(), DEFAULT_API_KEY);
+
+    let wrong = Client::builder()
+        .api_key("sk_wrong")
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    let error = wrong
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(error.code(), Some("Unauthorized"));
+    let error = wrong
+        .qualification_sessions()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+    let error = wrong
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("u")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+
+    let response = reqwest::get(format!(
+        "{}/api/v1/qualification_session/qs_1",
+        fake.base_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "Unauthorized");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    let stats = fake.stats();
+    assert_eq!(stats.unauthorized, 4);
+    assert_eq!(stats.updates_applied, 0);
+    assert_eq!(fake.session("qs_1").unwrap().user_id, None);
+}
+
+#[tokio::test]
+async fn a_custom_key_is_the_only_one_accepted() {
+    let fake = FakeTruemed::builder()
+        .api_key("sk_test_custom")
+        .start()
+        .await;
+    fake.seed(SessionSeed::new("qs_1"));
+    assert_eq!(fake.api_key(), "sk_test_custom");
+    assert!(!format!("{fake:?}").contains("sk_test_custom"));
+    assert!(fake
+        .client()
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .is_ok());
+    let default = Client::builder()
+        .api_key(DEFAULT_API_KEY)
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        default.qualification_sessions().get("qs_1").await,
+        Err(Error::Unauthorized(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_404() {
+    let fake = FakeTruemed::start().await;
+    let sessions = fake.client().qualification_sessions();
+    let error = sessions.get("qs_missing").await.unwrap_err();
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    assert_eq!(error.code(), Some("NotFound"));
+    let error = sessions
+        .update("qs_missing")
+        .user_id("u")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    // Not retried.
+    assert_eq!(fake.stats().requests, 2);
+
+    let response = raw(&fake, reqwest::Method::GET, "/api/v1/nothing/here").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "NotFound");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    for (method, path, allow) in [
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/qualification_session/qs_1",
+            "GET, HEAD",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/qualification_session/qs_1",
+            "GET, HEAD",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/qualification_sessions",
+            "GET, HEAD",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/qualification_session/qs_1/update",
+            "POST",
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/api/v1/qualification_session/qs_1/update",
+            "POST",
+        ),
+    ] {
+        let response = raw(&fake, method.clone(), path).await;
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "MethodNotAllowed");
+    }
+    let stats = fake.stats();
+    assert_eq!(stats.other_requests, 5);
+    assert_eq!(stats.requests, 5);
+}
+
+// ---------------------------------------------------------------------------------------
+// Get and list
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_returns_the_seeded_session_with_every_field() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(
+        SessionSeed::new("qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b")
+            .status(Status::Approved)
+            .email("ada@example.com")
+            .user_name("Ada Lovelace")
+            .expires_at(at(30, 12))
+            .eligible_amount(12_500.0),
+    );
+    let session = fake
+        .client()
+        .qualification_sessions()
+        .get("qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b")
+        .await
+        .unwrap();
+    assert_eq!(session.status, Status::Approved);
+    assert_eq!(session.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(session.expires_at, Some(at(30, 12)));
+    assert_eq!(session.eligible_amount, Some(12_500.0));
+
+    // On the wire every documented field is present; unset ones are null.
+    let body: Value = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_session/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body["user_id"], Value::Null);
+    assert!(body.as_object().unwrap().contains_key("user_id"));
+    assert_eq!(body.as_object().unwrap().len(), 19);
+    assert_eq!(body["expires_at"], "2024-03-30T12:00:00Z");
+    assert_eq!(fake.stats().get_requests, 2);
+}
+
+#[tokio::test]
+async fn ids_are_percent_decoded() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs odd/id"));
+    let session = fake
+        .client()
+        .qualification_sessions()
+        .get("qs odd/id")
+        .await
+        .unwrap();
+    assert_eq!(session.qualification_session_id, "qs odd/id");
+}
+
+/// Six sessions, seeded out of `created_at` order.
+fn list_fixture() -> Vec<SessionSeed> {
+    vec![
+        SessionSeed::new("qs_c")
+            .created_at(at(3, 9))
+            .status(Status::Approved)
+            .email("Carol@Example.com")
+            .user_id("u_1")
+            .expires_at(at(20, 23)),
+        SessionSeed::new("qs_a")
+            .created_at(at(1, 9))
+            .status(Status::Pending),
+        SessionSeed::new("qs_e")
+            .created_at(at(5, 9))
+            .status(Status::Rejected)
+            .user_name("Eve Adams")
+            .user_id("u_2"),
+        SessionSeed::new("qs_b")
+            .created_at(at(2, 9))
+            .status(Status::Processing)
+            .user_business_id("BIZ-carol-77"),
+        SessionSeed::new("qs_d")
+            .created_at(at(4, 9))
+            .status(Status::Approved)
+            .user_name("Dan")
+            .user_id("u_1")
+            .expires_at(at(21, 0)),
+        SessionSeed::new("qs_f")
+            .created_at(at(6, 9))
+            .status(Status::Approved)
+            .email("frank@example.com")
+            .expires_at(at(20, 1)),
+    ]
+}
+
+fn ids(sessions: &[truemed_ext::QualificationSession]) -> Vec<&str> {
+    sessions
+        .iter()
+        .map(|s| s.qualification_session_id.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_filters_and_orders_by_created_at() {
+    let fake = FakeTruemed::start().await;
+    fake.seed_all(list_fixture());
+    let sessions = fake.client().qualification_sessions();
+
+    let all = sessions.list().send().await.unwrap();
+    assert_eq!(
+        ids(&all.items),
+        ["qs_a", "qs_b", "qs_c", "qs_d", "qs_e", "qs_f"]
+    );
+
+    let approved = sessions
+        .list()
+        .status(Status::Approved)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&approved.items), ["qs_c", "qs_d", "qs_f"]);
+    assert_eq!(approved.total_count(), Some(3));
+
+    let decided = sessions
+        .list()
+        .statuses([Status::Rejected, Status::Pending])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&decided.items), ["qs_a", "qs_e"]);
+
+    let user = sessions.list().user_id("u_1").send().await.unwrap();
+    assert_eq!(ids(&user.items), ["qs_c", "qs_d"]);
+
+    // Search: case-insensitive substring of email, user name or business id.
+    let carol = sessions.list().search("CAROL").send().await.unwrap();
+    assert_eq!(ids(&carol.items), ["qs_b", "qs_c"]);
+    let adams = sessions.list().search("adams").send().await.unwrap();
+    assert_eq!(ids(&adams.items), ["qs_e"]);
+    let none = sessions.list().search("nobody").send().await.unwrap();
+    assert!(none.items.is_empty());
+    assert_eq!(none.total_count(), Some(0));
+    assert_eq!(none.last_page(), Some(1));
+
+    // Expiry date: the date part of expires_at.
+    let expiring = sessions
+        .list()
+        .expires_at(NaiveDate::from_ymd_opt(2024, 3, 20).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&expiring.items), ["qs_c", "qs_f"]);
+
+    // Filters combine.
+    let both = sessions
+        .list()
+        .status(Status::Approved)
+        .user_id("u_1")
+        .search("dan")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&both.items), ["qs_d"]);
+
+    // Several statuses, raw: comma-joined, spaces tolerated.
+    let body: Value = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_sessions?status=approved,%20rejected&user_id=u_2",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        body["qualification_sessions"][0]["qualification_session_id"],
+        "qs_e"
+    );
+    assert_eq!(fake.stats().list_requests, 10);
+}
+
+#[tokio::test]
+async fn pagination_object_and_pages() {
+    let fake = FakeTruemed::start().await;
+    fake.seed_all((0..65).map(|i| {
+        SessionSeed::new(format!("qs_{i:03}")).created_at(at(1, 0) + chrono::Duration::minutes(i))
+    }));
+    let sessions = fake.client().qualification_sessions();
+
+    // Default page size 30.
+    let body: Value = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_sessions",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        body["pagination"],
+        json!({"count": 65, "current_page": 1, "last_page": 3, "page_size": 30})
+    );
+    assert_eq!(body["qualification_sessions"].as_array().unwrap().len(), 30);
+
+    let third = sessions.list().page(3).send().await.unwrap();
+    assert_eq!(third.items.len(), 5);
+    assert_eq!(third.items[0].qualification_session_id, "qs_060");
+    let p = third.pagination.unwrap();
+    assert_eq!(
+        (p.count, p.current_page, p.last_page, p.page_size),
+        (Some(65), Some(3), Some(3), Some(30))
+    );
+
+    let body: Value = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_sessions?page=2&page_size=13",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        body["pagination"],
+        json!({"count": 65, "current_page": 2, "last_page": 5, "page_size": 13})
+    );
+    assert_eq!(
+        body["qualification_sessions"][0]["qualification_session_id"],
+        "qs_013"
+    );
+
+    // Past the end: an empty page.
+    let past = sessions.list().page(9).send().await.unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.last_page(), Some(3));
+
+    // Streaming walks every page, in order.
+    let all: Vec<_> = sessions
+        .list()
+        .page_size(7)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 65);
+    assert!(all.windows(2).all(|w| w[0].created_at < w[1].created_at));
+
+    // Bad page parameters are validation errors.
+    for query in [
+        "page=0",
+        "page=-1",
+        "page=two",
+        "page_size=0",
+        "page_size=x",
+        "page_size=",
+        "status=unknown",
+        "expires_at=20-03-2024",
+    ] {
+        let response = raw(
+            &fake,
+            reqwest::Method::GET,
+            &format!("/api/v1/qualification_sessions?{query}"),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "ValidationError", "{query}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Update
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn update_changes_only_the_fields_sent_and_never_the_status() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(
+        SessionSeed::new("qs_1")
+            .status(Status::Approved)
+            .success_url("https://old.example/ok"),
+    );
+    let sessions = fake.client().qualification_sessions();
+
+    let out = sessions
+        .update("qs_1")
+        .metadata(&json!({"crm_id": 7}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.qualification_session_id, "qs_1");
+    assert_eq!(out.status, Status::Approved);
+    let record = fake.record("qs_1").unwrap();
+    assert_eq!(record.metadata.as_deref(), Some(r#"{"crm_id":7}"#));
+    assert_eq!(
+        record.success_url.as_deref(),
+        Some("https://old.example/ok")
+    );
+    assert_eq!(record.session.user_id, None);
+    assert_eq!(record.session.status, Status::Approved);
+
+    sessions
+        .update("qs_1")
+        .user_id("user_42")
+        .failure_url("https://shop.example/no")
+        .send()
+        .await
+        .unwrap();
+    let record = fake.record("qs_1").unwrap();
+    assert_eq!(record.session.user_id.as_deref(), Some("user_42"));
+    assert_eq!(record.metadata.as_deref(), Some(r#"{"crm_id":7}"#));
+    assert_eq!(
+        record.failure_url.as_deref(),
+        Some("https://shop.example/no")
+    );
+    assert_eq!(
+        record.success_url.as_deref(),
+        Some("https://old.example/ok")
+    );
+    assert_eq!(record.idempotency_keys.len(), 2);
+
+    // A null field is the same as an absent one; a status in the body is ignored.
+    let (status, body) = raw_update(
+        &fake,
+        "qs_1",
+        r#"{"idempotency_key":"k-null","metadata":null,"status":"rejected","unknown":{"a":[1,2]}}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"qualification_session_id": "qs_1", "status": "approved"})
+    );
+    assert_eq!(
+        fake.record("qs_1").unwrap().metadata.as_deref(),
+        Some(r#"{"crm_id":7}"#)
+    );
+    assert_eq!(fake.session("qs_1").unwrap().status, Status::Approved);
+    assert_eq!(fake.stats().updates_applied, 3);
+}
+
+#[tokio::test]
+async fn an_idempotent_replay_returns_the_original_response_and_applies_once() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let sessions = fake.client().qualification_sessions();
+    let send = || {
+        sessions
+            .update("qs_1")
+            .user_id("user_42")
+            .metadata_raw(r#"{"n":1}"#)
+            .idempotency_key(key("update-session-20240601-001"))
+            .send()
+    };
+    let first = send().await.unwrap();
+    // Approved meanwhile: the replay still answers what the first call answered.
+    fake.approve("qs_1");
+    let second = send().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second.status, Status::Pending);
+
+    let stats = fake.stats();
+    assert_eq!(stats.update_requests, 2);
+    assert_eq!(stats.updates_applied, 1);
+    assert_eq!(stats.idempotent_replays, 1);
+    let applied = fake.applied_updates();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].idempotency_key, "update-session-20240601-001");
+    assert_eq!(applied[0].user_id.as_deref(), Some("user_42"));
+
+    // Keys are scoped per session: the same key on another session is a new update.
+    fake.seed(SessionSeed::new("qs_2"));
+    sessions
+        .update("qs_2")
+        .user_id("user_42")
+        .metadata_raw(r#"{"n":1}"#)
+        .idempotency_key(key("update-session-20240601-001"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fake.stats().updates_applied, 2);
+}
+
+#[tokio::test]
+async fn reusing_a_key_with_another_payload_is_a_validation_error() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let sessions = fake.client().qualification_sessions();
+    sessions
+        .update("qs_1")
+        .metadata_raw("a")
+        .idempotency_key(key("k1"))
+        .send()
+        .await
+        .unwrap();
+    let error = sessions
+        .update("qs_1")
+        .metadata_raw("b")
+        .idempotency_key(key("k1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Validation(_)), "{error:?}");
+    assert_eq!(error.code(), Some("ValidationError"));
+    assert!(error.message().unwrap().contains("different payload"));
+    assert_eq!(fake.record("qs_1").unwrap().metadata.as_deref(), Some("a"));
+    let stats = fake.stats();
+    assert_eq!(
+        (
+            stats.updates_applied,
+            stats.updates_refused,
+            stats.update_requests
+        ),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn user_id_is_set_when_null_only() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.seed(SessionSeed::new("qs_2").user_id("preset"));
+    let sessions = fake.client().qualification_sessions();
+
+    let error = sessions
+        .update("qs_2")
+        .user_id("other")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::UserIdAlreadySet(_)), "{error:?}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(error.code(), Some("user_id_already_set"));
+    // The same value again is refused too.
+    let error = sessions
+        .update("qs_2")
+        .user_id("preset")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::UserIdAlreadySet(_)), "{error:?}");
+    assert_eq!(
+        fake.session("qs_2").unwrap().user_id.as_deref(),
+        Some("preset")
+    );
+
+    // Set once; a replay of that update is fine, a new update setting it is not.
+    sessions
+        .update("qs_1")
+        .user_id("first")
+        .idempotency_key(key("set-1"))
+        .send()
+        .await
+        .unwrap();
+    sessions
+        .update("qs_1")
+        .user_id("first")
+        .idempotency_key(key("set-1"))
+        .send()
+        .await
+        .unwrap();
+    let error = sessions
+        .update("qs_1")
+        .user_id("second")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::UserIdAlreadySet(_)), "{error:?}");
+    // Other fields can still change.
+    sessions
+        .update("qs_1")
+        .metadata_raw("m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.session("qs_1").unwrap().user_id.as_deref(),
+        Some("first")
+    );
+
+    let (status, body) = raw_update(
+        &fake,
+        "qs_1",
+        r#"{"idempotency_key":"raw","user_id":"third"}"#,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"], "user_id_already_set");
+    assert!(body["message"].is_string());
+}
+
+#[tokio::test]
+async fn length_limits_and_malformed_bodies_are_400() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let long = |n: usize| "x".repeat(n);
+    let cases = [
+        json!({}),
+        json!({"idempotency_key": null}),
+        json!({"idempotency_key": ""}),
+        json!({"idempotency_key": long(256)}),
+        json!({"idempotency_key": 42}),
+        json!({"idempotency_key": "k", "user_id": long(256)}),
+        json!({"idempotency_key": "k", "metadata": long(4097)}),
+        json!({"idempotency_key": "k", "metadata": {"crm_id": 7}}),
+        json!({"idempotency_key": "k", "success_url": long(2049)}),
+        json!({"idempotency_key": "k", "failure_url": long(2049)}),
+        json!({"idempotency_key": "k", "user_id": 12}),
+        json!(["idempotency_key"]),
+    ];
+    for case in cases {
+        let (status, body) = raw_update(&fake, "qs_1", case.to_string()).await;
+        assert_eq!(status, 400, "{case}");
+        assert_eq!(body["error"], "ValidationError", "{case}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{case}"
+        );
+    }
+    for malformed in ["{", "", "not json", "{\"idempotency_key\": \"k\",}"] {
+        let (status, body) = raw_update(&fake, "qs_1", malformed).await;
+        assert_eq!(status, 400, "{malformed:?}");
+        assert_eq!(body["error"], "ValidationError");
+    }
+    let message = raw_update(
+        &fake,
+        "qs_1",
+        json!({"idempotency_key": "k", "metadata": long(4097)}).to_string(),
+    )
+    .await
+    .1;
+    assert!(
+        message["message"].as_str().unwrap().contains("4096"),
+        "{message}"
+    );
+    assert_eq!(fake.stats().updates_applied, 0);
+    assert_eq!(fake.record("qs_1").unwrap().metadata, None);
+
+    // Exactly at the limits (in characters, not bytes) is accepted.
+    let at_limits = json!({
+        "idempotency_key": "é".repeat(255),
+        "user_id": "ü".repeat(255),
+        "metadata": "m".repeat(4096),
+        "success_url": "s".repeat(2048),
+        "failure_url": "f".repeat(2048),
+    });
+    let (status, body) = raw_update(&fake, "qs_1", at_limits.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fake.stats().updates_applied, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Test controls
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn approve_and_reject_move_sessions_to_terminal_statuses() {
+    let fake = FakeTruemed::builder()
+        .seed_all(demo_sessions())
+        .start()
+        .await;
+    let sessions = fake.client().qualification_sessions();
+    assert_eq!(
+        sessions.get(DEMO_SESSION_ID).await.unwrap().status,
+        Status::Pending
+    );
+
+    let approved = fake.approve(DEMO_SESSION_ID).unwrap();
+    assert_eq!(approved.status, Status::Approved);
+    assert!(approved.lmn_reviewed_at.is_some());
+    assert!(approved.expires_at.unwrap() > Utc::now());
+    let got = sessions.get(DEMO_SESSION_ID).await.unwrap();
+    assert_eq!(got.status, Status::Approved);
+
+    let pending = fake
+        .sessions()
+        .into_iter()
+        .find(|s| s.status == Status::Pending)
+        .unwrap();
+    let rejected = fake.reject(&pending.qualification_session_id).unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    assert_eq!(
+        sessions
+            .get(&pending.qualification_session_id)
+            .await
+            .unwrap()
+            .status,
+        Status::Rejected
+    );
+    assert!(fake
+        .set_status(&pending.qualification_session_id, Status::Processing)
+        .is_some());
+    assert!(fake.approve("qs_unknown").is_none());
+
+    // An update after the decision stores its fields and leaves the status alone.
+    let out = sessions
+        .update(DEMO_SESSION_ID)
+        .success_url("https://late.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, Status::Approved);
+    assert_eq!(
+        fake.record(DEMO_SESSION_ID).unwrap().success_url.as_deref(),
+        Some("https://late.example")
+    );
+
+    assert!(fake.remove(DEMO_SESSION_ID).is_some());
+    assert!(matches!(
+        sessions.get(DEMO_SESSION_ID).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn demo_sessions_are_realistic_and_listable() {
+    let fake = FakeTruemed::builder()
+        .seed_all(demo_sessions())
+        .start()
+        .await;
+    let sessions = fake.client().qualification_sessions();
+    let all: Vec<_> = sessions.list().stream().try_collect().await.unwrap();
+    assert_eq!(all.len(), 50);
+    for status in Status::KNOWN {
+        assert!(all.iter().any(|s| s.status == status), "{status}");
+    }
+    assert!(all
+        .iter()
+        .any(|s| s.user_name.is_none() && s.status.is_terminal()));
+    assert!(all.iter().any(|s| s.user_id.is_some()));
+    let expiry = all.iter().find_map(|s| s.expires_at).unwrap().date_naive();
+    let expiring = sessions.list().expires_at(expiry).send().await.unwrap();
+    assert!(expiring.items.len() > 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn two_503s_then_success_is_retried_and_applied_once() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.fail_next(2, 503);
+    assert_eq!(fake.pending_faults(), 2);
+    let out = fake
+        .client()
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("user_42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, Status::Pending);
+    let stats = fake.stats();
+    assert_eq!(stats.update_requests, 3);
+    assert_eq!(stats.status_faults, 2);
+    assert_eq!(stats.faults_injected, 2);
+    assert_eq!(stats.updates_applied, 1);
+    assert_eq!(stats.idempotent_replays, 0);
+    assert_eq!(fake.pending_faults(), 0);
+    assert_eq!(
+        fake.applied_updates()[0].idempotency_key,
+        out.idempotency_key.as_str()
+    );
+}
+
+#[tokio::test]
+async fn an_injected_error_without_retries_is_typed() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let once = fake
+        .client_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let sessions = once.qualification_sessions();
+
+    fake.fail_next(1, 503);
+    let error = sessions.get("qs_1").await.unwrap_err();
+    assert!(
+        matches!(error, Error::Server(_)) && error.is_retryable(),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), Some("ServiceUnavailable"));
+    assert!(error
+        .request_id()
+        .is_some_and(|id| id.starts_with("req_fake_")));
+
+    fake.fail_next(1, 501);
+    let error = fake
+        .client()
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::NotImplemented(_)), "{error:?}");
+
+    fake.inject(Fault::status(429).retry_after(Duration::from_millis(1500)));
+    let error = sessions.get("qs_1").await.unwrap_err();
+    match &error {
+        Error::RateLimited { retry_after, .. } => {
+            assert_eq!(*retry_after, Some(Duration::from_millis(1500)))
+        }
+        other => panic!("{other:?}"),
+    }
+    // One request each: 501 is not retried.
+    assert_eq!(fake.stats().get_requests, 3);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.fail_next_with_retry_after(1, 429, Duration::from_millis(300));
+    let started = Instant::now();
+    fake.client()
+        .qualification_sessions()
+        .update("qs_1")
+        .metadata_raw("m")
+        .send()
+        .await
+        .unwrap();
+    // The client's own backoff is 1 ms: the wait is the server's.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = fake.stats();
+    assert_eq!(
+        (
+            stats.update_requests,
+            stats.updates_applied,
+            stats.status_faults
+        ),
+        (2, 1, 1)
+    );
+
+    // The raw headers: whole seconds rounded up, and exact milliseconds.
+    fake.inject(Fault::status(429).retry_after(Duration::from_millis(300)));
+    let response = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_session/qs_1",
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(response.headers()["retry-after-ms"], "300");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.drop_next(2);
+    let out = fake
+        .client()
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("u")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.qualification_session_id, "qs_1");
+    let stats = fake.stats();
+    assert_eq!(stats.dropped_connections, 2);
+    assert_eq!(stats.update_requests, 3);
+    assert_eq!(stats.updates_applied, 1);
+
+    // Without retries the client reports a connection error.
+    fake.drop_next(1);
+    let once = fake
+        .client_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = once.qualification_sessions().get("qs_1").await.unwrap_err();
+    assert!(matches!(error, Error::Connection(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_lost_response_is_replayed_not_applied_twice() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.inject(Fault::lose_response().on(Operation::Update));
+    let out = fake
+        .client()
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("u")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, Status::Pending);
+    let stats = fake.stats();
+    assert_eq!(stats.lost_responses, 1);
+    assert_eq!(stats.update_requests, 2);
+    assert_eq!(stats.updates_applied, 1);
+    assert_eq!(stats.idempotent_replays, 1);
+    assert_eq!(fake.applied_updates().len(), 1);
+}
+
+#[tokio::test]
+async fn faults_can_target_one_operation_and_run_in_order() {
+    let fake = FakeTruemed::start().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let client = fake
+        .client_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let sessions = client.qualification_sessions();
+    fake.inject(Fault::status(500).on(Operation::Update));
+    fake.inject(Fault::status(502));
+    // The get skips the update-only fault and takes the 502.
+    assert!(matches!(sessions.get("qs_1").await, Err(Error::Server(r)) if r.status() == 502));
+    assert!(sessions.get("qs_1").await.is_ok());
+    assert!(
+        matches!(sessions.update("qs_1").user_id("u").send().await, Err(Error::Server(r)) if r.status() == 500)
+    );
+    assert_eq!(fake.pending_faults(), 0);
+
+    fake.fail_next(5, 503);
+    fake.clear_faults();
+    assert!(sessions.get("qs_1").await.is_ok());
+}
+
+#[tokio::test]
+async fn latency_and_delays_slow_requests_down() {
+    let fake = FakeTruemed::builder()
+        .latency(Duration::from_millis(120))
+        .start()
+        .await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let sessions = fake.client().qualification_sessions();
+    let started = Instant::now();
+    sessions.get("qs_1").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(120));
+
+    fake.set_latency(Duration::ZERO);
+    fake.inject(Fault::delay(Duration::from_millis(150)).times(2));
+    let started = Instant::now();
+    sessions.get("qs_1").await.unwrap();
+    sessions.get("qs_1").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(fake.stats().delayed_requests, 2);
+
+    // A client timeout shorter than the delay: a timeout error, retried, then success.
+    fake.inject(Fault::delay(Duration::from_millis(2_000)));
+    let impatient = fake
+        .client_builder()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    impatient
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap();
+    let once = fake
+        .client_builder()
+        .timeout(Duration::from_millis(400))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    fake.inject(Fault::delay(Duration::from_millis(2_000)));
+    assert!(matches!(
+        once.qualification_sessions().get("qs_1").await,
+        Err(Error::Timeout(_))
+    ));
+}
+
+#[tokio::test]
+async fn chaos_is_survived_with_retries() {
+    let fake = FakeTruemed::builder()
+        .chaos(
+            Chaos::seeded(3)
+                .with(0.5, Fault::status(503))
+                .on(Operation::Get),
+        )
+        .start()
+        .await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let patient = fake
+        .client_builder()
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(20)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        patient.qualification_sessions().get("qs_1").await.unwrap();
+    }
+    let stats = fake.stats();
+    assert!(stats.status_faults > 0);
+    assert_eq!(stats.get_requests, 20 + stats.status_faults);
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------------------
+
+/// The raw deliveries a receiver recorded: (headers, body).
+type Deliveries = Arc<Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>;
+
+/// A receiver recording raw deliveries.
+async fn receiver() -> (String, Deliveries) {
+    let received: Deliveries = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hooks/truemed",
+        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push((headers, body.to_vec()));
+                http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/truemed", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[tokio::test]
+async fn approving_delivers_a_signed_webhook_once() {
+    use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
+    let (url, received) = receiver().await;
+    let fake = FakeTruemed::builder()
+        .webhook(&url, "whsec_fake")
+        .start()
+        .await;
+    assert!(!format!("{fake:?}").contains("whsec_fake"));
+    fake.seed(
+        SessionSeed::new("qs_1")
+            .email("ada@example.com")
+            .user_id("user_42"),
+    );
+    fake.seed(SessionSeed::new("qs_2"));
+    fake.approve("qs_1");
+    fake.approve("qs_1"); // already terminal: no second delivery
+    fake.reject("qs_2");
+    fake.flush_webhooks().await;
+
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2);
+    let verifier = WebhookVerifier::new("whsec_fake");
+    let mut seen = Vec::new();
+    for (headers, body) in &deliveries {
+        let delivery = verifier.verify_signed(headers, body).unwrap();
+        assert!(delivery.webhook_delivery_id.starts_with("whd_"));
+        match delivery.event {
+            WebhookEvent::QualificationSessionComplete(payload) => {
+                seen.push((
+                    payload.qualification_session_id.clone(),
+                    payload.status.clone(),
+                ));
+                if payload.qualification_session_id == "qs_1" {
+                    assert_eq!(payload.email.as_deref(), Some("ada@example.com"));
+                    assert_eq!(payload.user_id.as_deref(), Some("user_42"));
+                    assert!(payload.expires_at.is_some());
+                }
+            }
+            other => panic!("unexpected event {}", other.event_type()),
+        }
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        [
+            ("qs_1".to_owned(), Status::Approved),
+            ("qs_2".to_owned(), Status::Rejected)
+        ]
+    );
+    let stats = fake.stats();
+    assert_eq!((stats.webhooks_delivered, stats.webhooks_failed), (2, 0));
+}
+
+#[tokio::test]
+async fn unsigned_webhooks_carry_the_shared_secret() {
+    use truemed_ext::webhook::WebhookVerifier;
+    let (url, received) = receiver().await;
+    let fake = FakeTruemed::builder()
+        .unsigned_webhook(&url, "shared_secret")
+        .start()
+        .await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.approve("qs_1");
+    fake.flush_webhooks().await;
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 1);
+    let payload = WebhookVerifier::new("shared_secret")
+        .verify_unsigned(&deliveries[0].0, &deliveries[0].1)
+        .unwrap();
+    assert_eq!(payload.qualification_session_id, "qs_1");
+    assert_eq!(payload.status, Status::Approved);
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_counts_as_failed() {
+    let fake = FakeTruemed::builder()
+        .webhook("http://127.0.0.1:9/nowhere", "s")
+        .start()
+        .await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.reject("qs_1");
+    fake.flush_webhooks().await;
+    assert_eq!(fake.stats().webhooks_failed, 1);
+}
