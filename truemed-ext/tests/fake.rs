@@ -355,11 +355,11 @@ async fn list_filters_and_orders_by_created_at() {
         .unwrap();
     assert_eq!(ids(&both.items), ["qs_d"]);
 
-    // Several statuses, raw: comma-joined, spaces tolerated.
+    // Several statuses, raw: comma-joined, as the spec's pattern says.
     let body: Value = raw(
         &fake,
         reqwest::Method::GET,
-        "/api/v1/qualification_sessions?status=approved,%20rejected&user_id=u_2",
+        "/api/v1/qualification_sessions?status=approved,rejected&user_id=u_2",
     )
     .await
     .json()
@@ -447,7 +447,10 @@ async fn pagination_object_and_pages() {
         "page_size=0",
         "page_size=x",
         "page_size=",
-        "status=unknown",
+        "status=Approved",
+        "status=approved,%20rejected",
+        "status=",
+        "expires_at=",
         "expires_at=20-03-2024",
     ] {
         let response = raw(
@@ -461,6 +464,17 @@ async fn pagination_object_and_pages() {
         assert_eq!(body["error"], "ValidationError", "{query}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    // A well-formed status the fake does not know (one Truemed may add later) matches nothing.
+    let body: Value = raw(
+        &fake,
+        reqwest::Method::GET,
+        "/api/v1/qualification_sessions?status=on_hold",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body["qualification_sessions"], serde_json::json!([]));
 }
 
 // ---------------------------------------------------------------------------------------

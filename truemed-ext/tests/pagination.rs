@@ -268,6 +268,15 @@ async fn list_shrinking_while_paging_ends_at_the_empty_page() {
     assert_eq!(ids, expected(20));
 }
 
+/// Counts a request out of `in_flight` shortly before its reply (sent after `delay`) goes
+/// out, so the next request of a sequential client can never find it still counted.
+fn leave_before_reply(in_flight: Arc<AtomicUsize>, delay: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay.saturating_sub(Duration::from_millis(5))).await;
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
 #[tokio::test]
 async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -279,12 +288,8 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
         top.fetch_max(now, Ordering::SeqCst);
         let page = request.page();
         let flight = flight.clone();
-        // Decrement after the delay: the reply is computed now, sent after the delay.
         let delay = Duration::from_millis(if page == 1 { 0 } else { 20 * (12 - page) });
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            flight.fetch_sub(1, Ordering::SeqCst);
-        });
+        leave_before_reply(flight, delay);
         page_reply(100, Meta::Full, request).delay(delay)
     })
     .await;
@@ -323,12 +328,8 @@ async fn concurrency_one_is_sequential() {
     let server = Scripted::start(move |_, request| {
         let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
         top.fetch_max(now, Ordering::SeqCst);
-        let flight = flight.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            flight.fetch_sub(1, Ordering::SeqCst);
-        });
-        page_reply(50, Meta::Full, request).delay(Duration::from_millis(5))
+        leave_before_reply(flight.clone(), Duration::from_millis(10));
+        page_reply(50, Meta::Full, request).delay(Duration::from_millis(10))
     })
     .await;
     let (client, _) = server.client();

@@ -461,22 +461,24 @@ impl ListQuery {
                 "page" => parsed.page = positive("page", &value)?,
                 "page_size" => parsed.page_size = positive("page_size", &value)?,
                 "status" => {
-                    for status in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        match Status::from(status) {
-                            Status::Unknown(other) => {
-                                return Err(format!(
-                                    "status: {other:?} is not a valid status; use pending, processing, approved or rejected, or several joined by commas"
-                                ))
-                            }
-                            known => parsed.statuses.push(known),
-                        }
+                    // The spec's pattern: lowercase words joined by commas. A well-formed
+                    // status the fake does not know (one Truemed may add) matches nothing.
+                    let well_formed = value.split(',').all(|word| {
+                        !word.is_empty()
+                            && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    });
+                    if !well_formed {
+                        return Err(format!(
+                            "status: {value:?} is not a status; use pending, processing, approved or rejected, or several joined by commas"
+                        ));
                     }
+                    parsed.statuses.extend(value.split(',').map(Status::from));
                 }
                 "user_id" if !value.is_empty() => parsed.user_id = Some(value.into_owned()),
                 "search" if !value.trim().is_empty() => {
                     parsed.search = Some(value.trim().to_lowercase())
                 }
-                "expires_at" if !value.is_empty() => {
+                "expires_at" => {
                     let date = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
                         .ok()
                         .filter(|_| value.trim().len() == 10)
@@ -618,13 +620,21 @@ mod tests {
             "page=x",
             "page_size=0",
             "page_size=1.5",
-            "status=done",
+            "status=Approved",
+            "status=approved,,rejected",
+            "status=",
+            "expires_at=",
             "expires_at=2025-1-1",
             "expires_at=tomorrow",
         ] {
             assert!(ListQuery::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ListQuery::parse("").unwrap().page_size, DEFAULT_PAGE_SIZE);
+        // A well-formed status the fake does not know (one Truemed may add) matches nothing.
+        assert_eq!(
+            ListQuery::parse("status=on_hold").unwrap().statuses,
+            vec![Status::from("on_hold")]
+        );
     }
 
     #[test]
