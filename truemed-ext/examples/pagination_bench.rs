@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::Query;
+use axum::response::IntoResponse as _;
 use futures::StreamExt as _;
 use serde::Deserialize;
 use truemed_ext::Client;
@@ -33,14 +34,43 @@ struct PageQuery {
     page_size: Option<u64>,
 }
 
-/// Serves `items` synthetic sessions, generated per request (the server holds no list, so
-/// memory figures are the client's), after `latency`.
-async fn serve(items: u64, latency: Duration) -> SocketAddr {
+/// Page bodies served as they are, so the in-process server spends no CPU on them and the
+/// timings measure the client (the server shares this machine's cores with it).
+type Prepared = std::sync::Arc<std::collections::HashMap<(u64, u64), String>>;
+
+/// Serves `items` synthetic sessions after `latency`: from `prepared` bodies when given,
+/// else generated per request (the server then holds no list, so memory figures are the
+/// client's).
+async fn serve(items: u64, latency: Duration, prepared: Option<Prepared>) -> SocketAddr {
     let app = axum::Router::new().route(
         "/api/v1/qualification_sessions",
         axum::routing::get(move |Query(q): Query<PageQuery>| async move {
             tokio::time::sleep(latency).await;
             let (page, size) = (q.page.unwrap_or(1), q.page_size.unwrap_or(30));
+            if let Some(body) = prepared.as_ref().and_then(|p| p.get(&(page, size))) {
+                return ([("content-type", "application/json")], body.clone()).into_response();
+            }
+            page_body(items, page, size).into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn prepare(items: u64, size: u64) -> Prepared {
+    let pages = items.div_ceil(size).max(1) + 1;
+    std::sync::Arc::new(
+        (1..=pages)
+            .map(|page| ((page, size), page_body(items, page, size).0.to_string()))
+            .collect(),
+    )
+}
+
+fn page_body(items: u64, page: u64, size: u64) -> axum::Json<serde_json::Value> {
+    {
+        {
             let start = ((page - 1) * size).min(items);
             let end = (page * size).min(items);
             let sessions: Vec<_> = (start..end)
@@ -62,12 +92,8 @@ async fn serve(items: u64, latency: Duration) -> SocketAddr {
                 "qualification_sessions": sessions,
                 "pagination": {"count": items, "current_page": page, "last_page": items.div_ceil(size).max(1), "page_size": size}
             }))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+        }
+    }
 }
 
 /// The loop a user would write with the raw generated client.
@@ -146,7 +172,7 @@ fn peak_rss_kib() -> u64 {
 
 /// Child mode: stream `items` with prefetch, print the peak RSS in KiB.
 async fn memory_run(settings: Settings) {
-    let addr = serve(settings.items, Duration::from_millis(1)).await;
+    let addr = serve(settings.items, Duration::from_millis(1), None).await;
     let base = format!("http://{addr}");
     let n = stream_count(&client(&base), settings.page_size, settings.concurrency).await;
     assert_eq!(n, settings.items);
@@ -210,7 +236,8 @@ async fn main() {
     if memory {
         return memory_run(settings).await;
     }
-    let addr = serve(settings.items, settings.latency).await;
+    let prepared = prepare(settings.items, settings.page_size);
+    let addr = serve(settings.items, settings.latency, Some(prepared)).await;
     let base = format!("http://{addr}");
     let client = client(&base);
     let pages = settings.items.div_ceil(settings.page_size).max(1);

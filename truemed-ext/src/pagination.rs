@@ -21,8 +21,8 @@
 
 use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
 
-use crate::sessions::{fetch_page, ListRequest, Page};
-use crate::{Error, QualificationSession};
+use crate::sessions::{fetch_page, ListFilters, ListRequest, Page};
+use crate::{Client, Error, QualificationSession, RetryPolicy};
 
 /// Pages fetched at once by default, once the page count is known.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -108,7 +108,7 @@ impl ListRequest {
                         let needed = (remaining as u64).div_ceil(page_size).max(1);
                         let end = plan_end.min(next.saturating_add(needed - 1));
                         let mut pages = stream::iter(next..=end)
-                            .map(|number| fetch_page(&client, &filters, retry, number))
+                            .map(|number| spawn_page(&client, &filters, retry, number))
                             .buffered(concurrency);
                         while let Some(page) = pages.next().await {
                             let page = page?;
@@ -156,6 +156,35 @@ impl ListRequest {
                 }
             }
         }
+    }
+}
+
+/// Fetches a page in a task of its own, so pages fetched at once are also decoded at once
+/// on every core. The task is aborted when the listing is dropped before it finishes.
+async fn spawn_page(
+    client: &Client,
+    filters: &ListFilters,
+    retry: Option<&RetryPolicy>,
+    number: u64,
+) -> Result<Page, Error> {
+    let (client, filters, retry) = (client.clone(), filters.clone(), retry.cloned());
+    let mut task = AbortOnDrop(tokio::spawn(async move {
+        fetch_page(&client, &filters, retry.as_ref(), number).await
+    }));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(join) => Err(Error::Pagination(format!(
+            "page {number} was cancelled: {join}"
+        ))),
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
