@@ -102,7 +102,9 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          //! Most users want the `truemed-ext` crate, which wraps this one with retries,\n\
          //! idempotency keys, pagination streams and typed errors.\n\
          #![allow(clippy::all, clippy::pedantic, missing_docs, unused_imports)]\n\
-         #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\n\
+         #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\
+         // progenitor's own method docs, indented by rustfmt, read as code blocks to rustdoc.\n\
+         #![allow(rustdoc::invalid_rust_codeblocks)]\n\n\
          pub use call_context::{{CallContext, ResponseHead}};\n\
          pub use status::QualificationSessionStatus;\n\n\
          #[cfg(feature = \"httpmock\")]\n\
