@@ -15,7 +15,18 @@ use truemed_ext::testing::FakeTruemed;
 use truemed_ext::{Client, Error, Status};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: it says what happened and what to do.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os(truemed_ext::API_KEY_ENV).is_some() {
         let client = Client::from_env()?;
         println!("Using {} (read-only steps)", client.base_url());
