@@ -374,20 +374,24 @@ pub struct UpdateOutcome {
 }
 
 impl UpdateRequest {
-    fn set<T: FromStr>(
+    /// Sets a field through its generated type, which checks the spec's length limit.
+    fn set<T>(
         mut self,
         field: &'static str,
-        limit: usize,
         value: String,
         apply: impl FnOnce(
             types::builder::UpdateQualificationSessionRequest,
             T,
         ) -> types::builder::UpdateQualificationSessionRequest,
-    ) -> Self {
+    ) -> Self
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
         self.body = self.body.and_then(|body| match T::from_str(&value) {
             Ok(typed) => Ok(apply(body, typed)),
-            Err(_) => Err(Error::InvalidRequest(format!(
-                "{field} is {} characters long; Truemed accepts at most {limit}",
+            Err(limit) => Err(Error::InvalidRequest(format!(
+                "{field} is {} characters long; Truemed refuses it ({limit})",
                 value.chars().count()
             ))),
         });
@@ -397,21 +401,17 @@ impl UpdateRequest {
     /// Your stable id for the shopper. Truemed sets it only while the session has none:
     /// otherwise the update fails with [`Error::UserIdAlreadySet`]. At most 255 characters.
     pub fn user_id(self, user_id: impl Into<String>) -> Self {
-        self.set("user_id", 255, user_id.into(), |b, v| b.user_id(Some(v)))
+        self.set("user_id", user_id.into(), |b, v| b.user_id(Some(v)))
     }
 
     /// Where the shopper goes after qualifying. At most 2048 characters.
     pub fn success_url(self, url: impl Into<String>) -> Self {
-        self.set("success_url", 2048, url.into(), |b, v| {
-            b.success_url(Some(v))
-        })
+        self.set("success_url", url.into(), |b, v| b.success_url(Some(v)))
     }
 
     /// Where the shopper goes after failing to qualify. At most 2048 characters.
     pub fn failure_url(self, url: impl Into<String>) -> Self {
-        self.set("failure_url", 2048, url.into(), |b, v| {
-            b.failure_url(Some(v))
-        })
+        self.set("failure_url", url.into(), |b, v| b.failure_url(Some(v)))
     }
 
     /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
@@ -425,9 +425,7 @@ impl UpdateRequest {
 
     /// Metadata as a string you already encoded. At most 4096 characters.
     pub fn metadata_raw(self, metadata: impl Into<String>) -> Self {
-        self.set("metadata", 4096, metadata.into(), |b, v| {
-            b.metadata(Some(v))
-        })
+        self.set("metadata", metadata.into(), |b, v| b.metadata(Some(v)))
     }
 
     /// The idempotency key; by default one is generated once for this call.

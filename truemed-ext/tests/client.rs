@@ -627,7 +627,7 @@ async fn invalid_requests_are_refused_before_sending() {
                 .send()
                 .await
                 .unwrap_err(),
-            "user_id is 256 characters",
+            "user_id is 256 characters long; Truemed refuses it (longer than 255 characters)",
         ),
         (
             qs.update("qs_1")

@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, NaiveDate, Utc};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
+use truemed_api::types as wire;
 
 use super::fault::{ChaosState, Fault, Operation};
 use super::seed::SessionSeed;
@@ -542,39 +543,46 @@ fn parse_update(body: &[u8]) -> Result<(String, UpdateFields), String> {
     let Value::Object(object) = value else {
         return Err("The request body must be a JSON object.".into());
     };
-    let key = match string_field(&object, "idempotency_key", 255)? {
-        Some(key) if !key.is_empty() => key,
-        Some(_) => return Err("idempotency_key: this field may not be blank.".into()),
+    let key = match string_field::<wire::UpdateQualificationSessionRequestIdempotencyKey>(
+        &object,
+        "idempotency_key",
+    )? {
+        Some(key) => key,
         None => return Err("idempotency_key: this field is required.".into()),
     };
     let fields = UpdateFields {
-        user_id: string_field(&object, "user_id", 255)?,
-        metadata: string_field(&object, "metadata", 4096)?,
-        success_url: string_field(&object, "success_url", 2048)?,
-        failure_url: string_field(&object, "failure_url", 2048)?,
+        user_id: string_field::<wire::UpdateQualificationSessionRequestUserId>(&object, "user_id")?,
+        metadata: string_field::<wire::UpdateQualificationSessionRequestMetadata>(
+            &object, "metadata",
+        )?,
+        success_url: string_field::<wire::UpdateQualificationSessionRequestSuccessUrl>(
+            &object,
+            "success_url",
+        )?,
+        failure_url: string_field::<wire::UpdateQualificationSessionRequestFailureUrl>(
+            &object,
+            "failure_url",
+        )?,
     };
     Ok((key, fields))
 }
 
-/// A string field: absent or null is `None`; another type, or a string longer than `max`
-/// characters, is an error.
-fn string_field(
-    object: &Map<String, Value>,
-    name: &str,
-    max: usize,
-) -> Result<Option<String>, String> {
+/// A string field: absent or null is `None`; another type, or a string its generated type
+/// `T` refuses (the spec's length limits), is an error.
+fn string_field<T>(object: &Map<String, Value>, name: &str) -> Result<Option<String>, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     match object.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => {
-            let length = text.chars().count();
-            if length > max {
-                Err(format!(
-                    "{name}: ensure this field has no more than {max} characters (it has {length})."
-                ))
-            } else {
-                Ok(Some(text.clone()))
-            }
-        }
+        Some(Value::String(text)) => match T::from_str(text) {
+            Ok(_) => Ok(Some(text.clone())),
+            Err(limit) => Err(format!(
+                "{name}: refused, {limit} (it has {} characters).",
+                text.chars().count()
+            )),
+        },
         Some(other) => {
             let hint = if name == "metadata" {
                 " (metadata is a JSON-encoded string, not an object)"
