@@ -41,35 +41,35 @@ pub type Outputs = Vec<(&'static str, String)>;
 pub fn run(mode: Mode) -> Result<ExitCode> {
     let root = workspace_root();
     let outputs = generate(&root)?;
+    let stale = stale_files(&root, &outputs);
     match mode {
         Mode::Write => {
             for (path, contents) in &outputs {
-                let full = root.join(path);
-                let unchanged = std::fs::read_to_string(&full).is_ok_and(|old| &old == contents);
-                if !unchanged {
+                if stale.contains(path) {
+                    let full = root.join(path);
                     std::fs::write(&full, contents)
                         .with_context(|| format!("writing {}", full.display()))?;
+                    println!("wrote {path}");
+                } else {
+                    println!("unchanged {path}");
                 }
-                println!("{} {path}", if unchanged { "unchanged" } else { "wrote" });
             }
             Ok(ExitCode::SUCCESS)
         }
+        Mode::Check if stale.is_empty() => {
+            println!("generated code is up to date with {SPEC}");
+            Ok(ExitCode::SUCCESS)
+        }
         Mode::Check => {
-            let mut stale = 0;
-            for (path, contents) in &outputs {
+            for (path, contents) in outputs.iter().filter(|(path, _)| stale.contains(path)) {
                 let old = std::fs::read_to_string(root.join(path)).unwrap_or_default();
-                if &old != contents {
-                    stale += 1;
-                    eprintln!("{path} is stale:\n{}", diff_summary(&old, contents));
-                }
+                eprintln!("{path} is stale:\n{}", diff_summary(&old, contents));
             }
-            if stale == 0 {
-                println!("generated code is up to date with {SPEC}");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!("{stale} generated file(s) differ from {SPEC}: run `cargo xtask codegen` and commit the result");
-                Ok(ExitCode::FAILURE)
-            }
+            eprintln!(
+                "{} generated file(s) differ from {SPEC}: run `cargo xtask codegen` and commit the result",
+                stale.len()
+            );
+            Ok(ExitCode::FAILURE)
         }
     }
 }
