@@ -237,22 +237,12 @@ impl ListRequest {
 
 /// The query of one page, checked.
 pub(crate) struct PageQuery {
-    status: Option<String>,
+    status: Option<types::ListQualificationSessionsStatus>,
     page_size: Option<NonZeroU64>,
 }
 
 impl ListFilters {
     pub(crate) fn query(&self) -> Result<PageQuery, Error> {
-        if let Some(bad) = self
-            .statuses
-            .iter()
-            .find(|s| s.as_str().is_empty() || s.as_str().contains(','))
-        {
-            return Err(Error::InvalidRequest(format!(
-                "status filter {:?}: a status is a non-empty word without commas",
-                bad.as_str()
-            )));
-        }
         if self.page == Some(0) {
             return Err(Error::InvalidRequest("page numbers start at 1".into()));
         }
@@ -263,13 +253,28 @@ impl ListFilters {
             ),
             None => None,
         };
-        let status = (!self.statuses.is_empty()).then(|| {
-            self.statuses
-                .iter()
-                .map(Status::as_str)
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+        let status = match self.statuses.is_empty() {
+            true => None,
+            false => {
+                let joined = self
+                    .statuses
+                    .iter()
+                    .map(Status::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                // The spec's pattern (lowercase words joined by commas), checked by the
+                // generated type; a comma inside one status would pass it as two.
+                let one_word_each = self.statuses.iter().all(|s| !s.as_str().contains(','));
+                match types::ListQualificationSessionsStatus::from_str(&joined) {
+                    Ok(status) if one_word_each => Some(status),
+                    _ => {
+                        return Err(Error::InvalidRequest(format!(
+                            "status filter {joined:?}: each status is one lowercase word (letters and underscores)"
+                        )))
+                    }
+                }
+            }
+        };
         Ok(PageQuery { status, page_size })
     }
 }

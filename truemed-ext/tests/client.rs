@@ -669,7 +669,23 @@ async fn invalid_requests_are_refused_before_sending() {
                 .send()
                 .await
                 .unwrap_err(),
-            "without commas",
+            "lowercase word",
+        ),
+        (
+            qs.list()
+                .status(Status::from("Approved"))
+                .send()
+                .await
+                .unwrap_err(),
+            "lowercase word",
+        ),
+        (
+            qs.list()
+                .statuses([Status::Approved, Status::from("")])
+                .send()
+                .await
+                .unwrap_err(),
+            "lowercase word",
         ),
         (
             qs.update("qs_1")
