@@ -1,23 +1,4 @@
 //! Listing every page: [`ListRequest::pages`] and [`ListRequest::stream`].
-//!
-//! How a listing proceeds:
-//! - The first page is fetched alone. If its `pagination` gives a `last_page`, the
-//!   remaining pages are fetched up to [`ListRequest::concurrency`] at a time, and yielded
-//!   in page order; at most that many pages are held in memory at once.
-//! - If `pagination` is null or missing, pages are fetched one by one until a page comes
-//!   back shorter than the page size (the requested one, else 30) or empty.
-//! - An empty page ends the listing early (the list shrank while paging).
-//! - Sessions created while paging sort last (the list is in `created_at` order): if the
-//!   planned last page reports a larger `last_page`, the listing goes on to it, up to
-//!   [`MAX_PLAN_EXTENSIONS`] times; a `last_page` that keeps growing past that ends the
-//!   stream with [`Error::Pagination`]. Sessions deleted while paging shift later ones
-//!   back a page, and such a session may then be skipped: list again for an exact
-//!   snapshot.
-//! - A page whose sessions are exactly those of the page before (a server ignoring
-//!   `page`), or whose `current_page` is not the page asked for, ends the stream with
-//!   [`Error::Pagination`] instead of looping.
-//! - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
-//!   still fails ends the stream with its error, after everything before it was yielded.
 
 use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
 
@@ -69,9 +50,27 @@ impl ListRequest {
             .try_flatten()
     }
 
-    /// Every page, in order, as a stream (see the [module docs](crate::ListRequest::pages)
-    /// for how edges are handled). With [`limit`](Self::limit), the last page yielded is
-    /// cut to the limit.
+    /// Every page, in order, as a stream. With [`limit`](Self::limit), the last page
+    /// yielded is cut to the limit.
+    ///
+    /// How a listing proceeds:
+    /// - The first page is fetched alone. If its `pagination` gives a `last_page`, the
+    ///   remaining pages are fetched up to [`ListRequest::concurrency`] at a time, and yielded
+    ///   in page order; at most that many pages are held in memory at once.
+    /// - If `pagination` is null or missing, pages are fetched one by one until a page comes
+    ///   back shorter than the page size (the requested one, else 30) or empty.
+    /// - An empty page ends the listing early (the list shrank while paging).
+    /// - Sessions created while paging sort last (the list is in `created_at` order): if the
+    ///   planned last page reports a larger `last_page`, the listing goes on to it, up to
+    ///   [`MAX_PLAN_EXTENSIONS`](crate::MAX_PLAN_EXTENSIONS) times; a `last_page` that keeps growing past that ends the
+    ///   stream with [`Error::Pagination`]. Sessions deleted while paging shift later ones
+    ///   back a page, and such a session may then be skipped: list again for an exact
+    ///   snapshot.
+    /// - A page whose sessions are exactly those of the page before (a server ignoring
+    ///   `page`), or whose `current_page` is not the page asked for, ends the stream with
+    ///   [`Error::Pagination`] instead of looping.
+    /// - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
+    ///   still fails ends the stream with its error, after everything before it was yielded.
     pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
         async_stream::try_stream! {
             self.validate()?;
