@@ -57,8 +57,8 @@ async fn get_decodes_all_nineteen_fields() {
         .into_inner();
     mock.assert_async().await;
     assert_eq!(session.status, QualificationSessionStatus::Approved);
-    assert_eq!(session.eligible_amount, Some(129.5));
-    assert_eq!(session.fee, Some(4.25));
+    assert_eq!(session.eligible_amount, Some(129.5.into()));
+    assert_eq!(session.fee, Some(4.25.into()));
     assert_eq!(session.email.as_deref(), Some("shopper@example.com"));
     assert_eq!(session.user_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(session.user_id.as_deref(), Some("user_42"));

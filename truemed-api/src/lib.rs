@@ -14,8 +14,11 @@
 // progenitor's own method docs, indented by rustfmt, read as code blocks to rustdoc.
 #![allow(rustdoc::invalid_rust_codeblocks)]
 
-pub use call_context::{CallContext, ResponseHead};
+pub use call_context::{
+    CallContext, Refusal, ResponseHead, DEFAULT_MAX_ERROR_BODY, DEFAULT_MAX_SUCCESS_BODY,
+};
 pub use status::QualificationSessionStatus;
+pub use values::{Amount, Timestamp};
 
 #[cfg(feature = "httpmock")]
 pub mod mock;
@@ -210,11 +213,10 @@ pub mod types {
     pub struct QualificationSession {
         ///When the charge group was created.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub charge_group_created_at:
-            ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub charge_group_created_at: ::std::option::Option<crate::Timestamp>,
         ///When the session was created.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub created_at: ::std::option::Option<crate::Timestamp>,
         ///The customer's status.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub customer_status: ::std::option::Option<::std::string::String>,
@@ -222,19 +224,19 @@ pub mod types {
          **[INFERRED]** Truemed does not say the unit; other Truemed amounts are in cents.
          */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub eligible_amount: ::std::option::Option<f64>,
+        pub eligible_amount: ::std::option::Option<crate::Amount>,
         ///Email address of the shopper who completed the session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
         ///When the Letter of Medical Necessity expires.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub expires_at: ::std::option::Option<crate::Timestamp>,
         ///The fee for this qualification.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fee: ::std::option::Option<f64>,
+        pub fee: ::std::option::Option<crate::Amount>,
         ///When the Letter of Medical Necessity was reviewed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub lmn_reviewed_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub lmn_reviewed_at: ::std::option::Option<crate::Timestamp>,
         ///The session's id.
         pub qualification_session_id: ::std::string::String,
         ///The kind of qualification session.
@@ -255,8 +257,7 @@ pub mod types {
         pub stripe_invoice_number: ::std::option::Option<::std::string::String>,
         ///When the Stripe invoice was paid.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub stripe_invoice_paid_at:
-            ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub stripe_invoice_paid_at: ::std::option::Option<crate::Timestamp>,
         ///The user's business id.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_business_id: ::std::option::Option<::std::string::String>,
@@ -284,7 +285,7 @@ pub mod types {
         pub email: ::std::option::Option<::std::string::String>,
         ///When the Letter of Medical Necessity expires.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub expires_at: ::std::option::Option<crate::Timestamp>,
         ///The session that completed.
         pub qualification_session_id: ::std::string::String,
         ///The `source` given in the session's redirect URL.
@@ -923,11 +924,11 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct QualificationSession {
             charge_group_created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
             created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
             customer_status: ::std::result::Result<
@@ -935,18 +936,18 @@ pub mod types {
                 ::std::string::String,
             >,
             eligible_amount:
-                ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
+                ::std::result::Result<::std::option::Option<crate::Amount>, ::std::string::String>,
             email: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
-            fee: ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
+            fee: ::std::result::Result<::std::option::Option<crate::Amount>, ::std::string::String>,
             lmn_reviewed_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
             qualification_session_id:
@@ -973,7 +974,7 @@ pub mod types {
                 ::std::string::String,
             >,
             stripe_invoice_paid_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
             user_business_id: ::std::result::Result<
@@ -1019,9 +1020,7 @@ pub mod types {
         impl QualificationSession {
             pub fn charge_group_created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.charge_group_created_at = value.try_into().map_err(|e| {
@@ -1031,9 +1030,7 @@ pub mod types {
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -1053,7 +1050,7 @@ pub mod types {
             }
             pub fn eligible_amount<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Amount>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.eligible_amount = value.try_into().map_err(|e| {
@@ -1073,9 +1070,7 @@ pub mod types {
             }
             pub fn expires_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires_at = value
@@ -1085,7 +1080,7 @@ pub mod types {
             }
             pub fn fee<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Amount>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.fee = value
@@ -1095,9 +1090,7 @@ pub mod types {
             }
             pub fn lmn_reviewed_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.lmn_reviewed_at = value.try_into().map_err(|e| {
@@ -1177,9 +1170,7 @@ pub mod types {
             }
             pub fn stripe_invoice_paid_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.stripe_invoice_paid_at = value.try_into().map_err(|e| {
@@ -1278,7 +1269,7 @@ pub mod types {
                 ::std::string::String,
             >,
             expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<crate::Timestamp>,
                 ::std::string::String,
             >,
             qualification_session_id:
@@ -1320,9 +1311,7 @@ pub mod types {
             }
             pub fn expires_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<crate::Timestamp>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires_at = value
@@ -1760,7 +1749,14 @@ impl ClientInfo<crate::CallContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::CallContext> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::CallContext>,
+    {
+    }
+};
 impl Client {
     /**Get one qualification session
 
@@ -1933,15 +1929,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "get_qualification_session",
             };
-            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
-                context.prepare(request)
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
-                context.record(result)
-            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2094,15 +2084,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "list_qualification_sessions",
             };
-            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
-                context.prepare(request)
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
-                context.record(result)
-            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2224,15 +2208,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "update_qualification_session",
             };
-            (|context: &crate::CallContext, request: &mut ::reqwest::Request| {
-                context.prepare(request)
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            (|context: &crate::CallContext, result: &::reqwest::Result<::reqwest::Response>| {
-                context.record(result)
-            })(&client.inner, &result);
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2394,39 +2372,119 @@ pub mod status {
     }
 }
 
-/// Per-call headers, timeout and response record (see [`CallContext`]).
+/// Per-call headers, timeout, bounded reads and response record (see [`CallContext`]).
 pub mod call_context {
-    /// Per-call context of the generated [`Client`](crate::Client) (its inner value).
+    use ::progenitor_client::{ClientInfo as _, OperationInfo};
+
+    /// The longest error body (any non-2xx status) read by default: the rest is discarded.
+    pub const DEFAULT_MAX_ERROR_BODY: usize = 64 * 1024;
+    /// The longest success body read by default; a longer one is refused.
+    pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
+
+    /// Per-call context of the generated [`Client`](crate::Client) (its inner value), and the
+    /// client's hooks.
     ///
-    /// - Before sending, a pre hook adds [`headers`](Self::with_headers) the request does not
-    ///   already carry (e.g. `x-truemed-api-key`; mark secrets with
-    ///   `HeaderValue::set_sensitive`) and applies the [timeout](Self::with_timeout), so these
-    ///   work with any `reqwest::Client`, including one the caller built.
-    /// - After sending, a post hook records the response's status and headers, so a caller
-    ///   keeps them even when the body cannot be decoded (progenitor's
-    ///   `Error::InvalidResponsePayload` carries only the bytes).
+    /// - Before sending, it adds [`headers`](Self::with_headers) the request does not already
+    ///   carry (e.g. `x-truemed-api-key`; mark secrets with `HeaderValue::set_sensitive`) and
+    ///   applies the [timeout](Self::with_timeout), so these work with any `reqwest::Client`,
+    ///   including one the caller built.
+    /// - When the response arrives, it reads the body with a bound: an error body (any
+    ///   non-2xx status) is cut at [`with_max_error_body`](Self::with_max_error_body) bytes and
+    ///   the rest discarded, so a huge error page costs the bound, not its size; a success body
+    ///   longer than [`with_max_success_body`](Self::with_max_success_body) is refused.
+    /// - A response whose final URL is not the one requested (the `reqwest::Client` followed a
+    ///   redirect) is refused instead of decoded: build clients with
+    ///   `reqwest::redirect::Policy::none()`. A 3xx response is left to the caller as an
+    ///   undocumented status.
+    /// - It records the response's status, headers and the body read, so a caller keeps them
+    ///   even when the body cannot be decoded (progenitor's `Error::InvalidResponsePayload`
+    ///   carries only the bytes). A refusal is returned as `Error::Custom` and recorded as a
+    ///   [`Refusal`].
     ///
-    /// Clones share the recorded head: give each concurrent call its own context.
+    /// Clones share the record: give each concurrent call its own context ([`fresh`](Self::fresh)).
     ///
     /// Emitted by `cargo xtask codegen` from `xtask/templates/call_context.rs`.
-    #[derive(Clone, Debug, Default)]
+    #[derive(Clone, Debug)]
     pub struct CallContext {
         headers: ::reqwest::header::HeaderMap,
         timeout: ::std::option::Option<::std::time::Duration>,
-        head: ::std::sync::Arc<::std::sync::Mutex<::std::option::Option<ResponseHead>>>,
+        max_error_body: usize,
+        max_success_body: usize,
+        record: ::std::sync::Arc<::std::sync::Mutex<Record>>,
     }
 
-    /// The status and headers of a response.
+    #[derive(Debug, Default)]
+    struct Record {
+        head: ::std::option::Option<ResponseHead>,
+        refusal: ::std::option::Option<Refusal>,
+    }
+
+    /// The status, headers and (bounded) body of a response.
     #[derive(Clone, Debug)]
+    #[non_exhaustive]
     pub struct ResponseHead {
         /// The HTTP status.
         pub status: ::reqwest::StatusCode,
         /// The response headers.
         pub headers: ::reqwest::header::HeaderMap,
+        /// What was read of the body: all of it, or the first bytes up to the limit.
+        pub body: ::bytes::Bytes,
+        /// Whether the body was longer than what was read.
+        pub truncated: bool,
+    }
+
+    /// Why a response was refused instead of decoded.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum Refusal {
+        /// The HTTP client followed a redirect: the response came from another URL than the
+        /// one requested.
+        RedirectFollowed {
+            /// The status of the final response.
+            status: ::reqwest::StatusCode,
+            /// The URL the response came from.
+            final_url: ::reqwest::Url,
+        },
+        /// A success body longer than the limit.
+        BodyTooLarge {
+            /// The response status.
+            status: ::reqwest::StatusCode,
+            /// The limit, in bytes.
+            limit: usize,
+        },
+    }
+
+    impl ::std::fmt::Display for Refusal {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::RedirectFollowed { status, final_url } => write!(
+                    f,
+                    "the HTTP client followed a redirect; the response ({status}) came from {}{}",
+                    final_url.origin().ascii_serialization(),
+                    final_url.path()
+                ),
+                Self::BodyTooLarge { status, limit } => write!(
+                    f,
+                    "the {status} response body is longer than the limit of {limit} bytes"
+                ),
+            }
+        }
+    }
+
+    impl ::std::default::Default for CallContext {
+        fn default() -> Self {
+            Self {
+                headers: ::reqwest::header::HeaderMap::new(),
+                timeout: None,
+                max_error_body: DEFAULT_MAX_ERROR_BODY,
+                max_success_body: DEFAULT_MAX_SUCCESS_BODY,
+                record: ::std::default::Default::default(),
+            }
+        }
     }
 
     impl CallContext {
-        /// A context that adds nothing and records the response head.
+        /// A context that adds nothing, with the default body limits.
         pub fn new() -> Self {
             Self::default()
         }
@@ -2443,16 +2501,29 @@ pub mod call_context {
             self
         }
 
-        /// The same settings with a fresh, empty response record, for another call.
+        /// How much of an error body (any non-2xx status) is read; the rest is discarded.
+        /// Default [`DEFAULT_MAX_ERROR_BODY`].
+        pub fn with_max_error_body(mut self, bytes: usize) -> Self {
+            self.max_error_body = bytes;
+            self
+        }
+
+        /// The longest success body accepted; a longer one is refused
+        /// ([`Refusal::BodyTooLarge`]). Default [`DEFAULT_MAX_SUCCESS_BODY`].
+        pub fn with_max_success_body(mut self, bytes: usize) -> Self {
+            self.max_success_body = bytes;
+            self
+        }
+
+        /// The same settings with a fresh, empty record, for another call.
         pub fn fresh(&self) -> Self {
             Self {
-                headers: self.headers.clone(),
-                timeout: self.timeout,
-                head: ::std::default::Default::default(),
+                record: ::std::default::Default::default(),
+                ..self.clone()
             }
         }
 
-        /// The pre hook: adds the headers and the timeout to `request`.
+        /// Adds the headers and the timeout to `request` (the pre hook).
         pub fn prepare(&self, request: &mut ::reqwest::Request) {
             for (name, value) in &self.headers {
                 if !request.headers().contains_key(name) {
@@ -2464,26 +2535,399 @@ pub mod call_context {
             }
         }
 
-        /// The post hook: records the head of `result` when it is a response.
-        pub fn record(&self, result: &::reqwest::Result<::reqwest::Response>) {
-            if let Ok(response) = result {
-                *self.lock() = Some(ResponseHead {
-                    status: response.status(),
-                    headers: response.headers().clone(),
-                });
-            }
-        }
-
-        /// The head of the latest response received with this context, if any.
+        /// The latest response received with this context, if any.
         pub fn last_response(&self) -> ::std::option::Option<ResponseHead> {
-            self.lock().clone()
+            self.lock().head.clone()
         }
 
-        fn lock(&self) -> ::std::sync::MutexGuard<'_, ::std::option::Option<ResponseHead>> {
-            // The record is replaced whole, so a poisoned lock still holds a consistent value.
-            self.head
+        /// Why the latest response was refused, if it was.
+        pub fn refusal(&self) -> ::std::option::Option<Refusal> {
+            self.lock().refusal.clone()
+        }
+
+        /// Reads the body of `response` within the limits, records the response, and returns
+        /// it rebuilt around the bytes read (empty when refused).
+        async fn receive(
+            &self,
+            requested: &::reqwest::Url,
+            mut response: ::reqwest::Response,
+        ) -> ::reqwest::Result<::reqwest::Response> {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let version = response.version();
+            let refusal = if response.url() != requested {
+                Some(Refusal::RedirectFollowed {
+                    status,
+                    final_url: response.url().clone(),
+                })
+            } else if status.is_success()
+                && response
+                    .content_length()
+                    .is_some_and(|length| length > self.max_success_body as u64)
+            {
+                Some(Refusal::BodyTooLarge {
+                    status,
+                    limit: self.max_success_body,
+                })
+            } else {
+                None
+            };
+            let (body, truncated) = match refusal {
+                Some(_) => (::bytes::Bytes::new(), true),
+                None => {
+                    let limit = match status.is_success() {
+                        true => self.max_success_body,
+                        false => self.max_error_body,
+                    };
+                    read_bounded(&mut response, limit).await?
+                }
+            };
+            let refusal = refusal.or_else(|| {
+                (truncated && status.is_success()).then_some(Refusal::BodyTooLarge {
+                    status,
+                    limit: self.max_success_body,
+                })
+            });
+            {
+                let mut record = self.lock();
+                record.head = Some(ResponseHead {
+                    status,
+                    headers: headers.clone(),
+                    body: body.clone(),
+                    truncated,
+                });
+                record.refusal = refusal;
+            }
+            let mut rebuilt = ::http::Response::new(body);
+            *rebuilt.status_mut() = status;
+            *rebuilt.version_mut() = version;
+            *rebuilt.headers_mut() = headers;
+            Ok(::reqwest::Response::from(rebuilt))
+        }
+
+        fn lock(&self) -> ::std::sync::MutexGuard<'_, Record> {
+            // Each field is replaced whole, so a poisoned lock still holds a consistent value.
+            self.record
                 .lock()
                 .unwrap_or_else(::std::sync::PoisonError::into_inner)
+        }
+    }
+
+    /// Reads at most `limit` bytes of the body; `true` when more was there (the rest is left
+    /// unread and the connection discarded).
+    async fn read_bounded(
+        response: &mut ::reqwest::Response,
+        limit: usize,
+    ) -> ::reqwest::Result<(::bytes::Bytes, bool)> {
+        // Never trust a declared length for the allocation.
+        let expected = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
+        let mut body = ::bytes::BytesMut::with_capacity(expected.min(limit));
+        while let Some(chunk) = response.chunk().await? {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                return Ok((body.freeze(), true));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body.freeze(), false))
+    }
+
+    impl ::progenitor_client::ClientHooks<CallContext> for crate::Client {
+        async fn pre<E>(
+            &self,
+            request: &mut ::reqwest::Request,
+            _info: &OperationInfo,
+        ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+            self.inner().prepare(request);
+            Ok(())
+        }
+
+        async fn exec(
+            &self,
+            request: ::reqwest::Request,
+            _info: &OperationInfo,
+        ) -> ::reqwest::Result<::reqwest::Response> {
+            let requested = request.url().clone();
+            let response = self.client().execute(request).await?;
+            self.inner().receive(&requested, response).await
+        }
+
+        async fn post<E>(
+            &self,
+            _result: &::reqwest::Result<::reqwest::Response>,
+            _info: &OperationInfo,
+        ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+            match self.inner().refusal() {
+                Some(refusal) => Err(::progenitor_client::Error::Custom(refusal.to_string())),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// Lenient timestamps and amounts (see [`Timestamp`] and [`Amount`]).
+pub mod values {
+    use ::chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+
+    /// A point in time, as the spec's `format: date-time` fields carry it, read leniently.
+    ///
+    /// Decodes every readable form a server sends: RFC 3339 with `Z` or an offset, with or
+    /// without fractional seconds, a date and time without an offset (read as UTC, with `T`
+    /// or a space between them), and a date alone (midnight UTC). Always encodes as RFC 3339
+    /// in UTC. Derefs to [`chrono::DateTime<Utc>`].
+    ///
+    /// ```
+    /// use truemed_api::Timestamp;
+    ///
+    /// let at: Timestamp = serde_json::from_str(r#""2025-06-13T16:03:07""#).unwrap();
+    /// assert_eq!(at.to_string(), "2025-06-13T16:03:07Z");
+    /// let day: Timestamp = serde_json::from_str(r#""2026-01-31""#).unwrap();
+    /// assert_eq!(serde_json::to_string(&day).unwrap(), r#""2026-01-31T00:00:00Z""#);
+    /// ```
+    ///
+    /// Emitted by `cargo xtask codegen` from `xtask/templates/values.rs` in place of
+    /// `chrono::DateTime<Utc>`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct Timestamp(pub DateTime<Utc>);
+
+    impl Timestamp {
+        /// Reads a timestamp in any of the accepted forms.
+        pub fn parse(text: &str) -> ::std::option::Option<Self> {
+            let text = text.trim();
+            if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+                return Some(Self(at.with_timezone(&Utc)));
+            }
+            for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+                if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
+                    return Some(Self(Utc.from_utc_datetime(&at)));
+                }
+            }
+            // An offset after a space separator (`2025-06-13 16:03:07+02:00`).
+            if let Ok(at) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
+                return Some(Self(at.with_timezone(&Utc)));
+            }
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            Some(Self(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)))
+        }
+
+        /// The time as a `chrono` value.
+        pub fn as_datetime(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    impl ::std::ops::Deref for Timestamp {
+        type Target = DateTime<Utc>;
+
+        fn deref(&self) -> &DateTime<Utc> {
+            &self.0
+        }
+    }
+
+    impl ::std::convert::From<DateTime<Utc>> for Timestamp {
+        fn from(at: DateTime<Utc>) -> Self {
+            Self(at)
+        }
+    }
+
+    impl ::std::convert::From<Timestamp> for DateTime<Utc> {
+        fn from(at: Timestamp) -> Self {
+            at.0
+        }
+    }
+
+    impl ::std::cmp::PartialEq<DateTime<Utc>> for Timestamp {
+        fn eq(&self, other: &DateTime<Utc>) -> bool {
+            self.0 == *other
+        }
+    }
+
+    impl ::std::cmp::PartialOrd<DateTime<Utc>> for Timestamp {
+        fn partial_cmp(
+            &self,
+            other: &DateTime<Utc>,
+        ) -> ::std::option::Option<::std::cmp::Ordering> {
+            self.0.partial_cmp(other)
+        }
+    }
+
+    impl ::std::fmt::Display for Timestamp {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(
+                &self
+                    .0
+                    .to_rfc3339_opts(::chrono::SecondsFormat::AutoSi, true),
+            )
+        }
+    }
+
+    impl ::std::str::FromStr for Timestamp {
+        type Err = ::std::string::String;
+
+        fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+            Self::parse(text).ok_or_else(|| {
+                "not a timestamp: expected RFC 3339, a date and time without offset, or a date"
+                    .to_owned()
+            })
+        }
+    }
+
+    impl ::serde::Serialize for Timestamp {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.collect_str(self)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Timestamp {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            // The message names the expected forms, never the value (it may be personal data).
+            let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+            text.parse().map_err(::serde::de::Error::custom)
+        }
+    }
+
+    impl ::schemars::JsonSchema for Timestamp {
+        fn schema_name() -> ::std::string::String {
+            "Timestamp".to_owned()
+        }
+
+        fn json_schema(
+            generator: &mut ::schemars::gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            <DateTime<Utc> as ::schemars::JsonSchema>::json_schema(generator)
+        }
+    }
+
+    /// An amount, as the spec's `type: number` fields carry it, read leniently.
+    ///
+    /// Decodes a JSON number or a string holding a decimal number (`"12.50"`, common from
+    /// Python backends); always encodes as a JSON number.
+    ///
+    /// ```
+    /// use truemed_api::Amount;
+    ///
+    /// let amount: Amount = serde_json::from_str(r#""12.50""#).unwrap();
+    /// assert_eq!(amount, 12.5);
+    /// assert_eq!(serde_json::to_string(&amount).unwrap(), "12.5");
+    /// ```
+    ///
+    /// Emitted by `cargo xtask codegen` from `xtask/templates/values.rs` in place of `f64`.
+    #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+    pub struct Amount(pub f64);
+
+    impl Amount {
+        /// The amount as a number.
+        pub fn as_f64(self) -> f64 {
+            self.0
+        }
+    }
+
+    impl ::std::convert::From<f64> for Amount {
+        fn from(value: f64) -> Self {
+            Self(value)
+        }
+    }
+
+    impl ::std::convert::From<Amount> for f64 {
+        fn from(amount: Amount) -> Self {
+            amount.0
+        }
+    }
+
+    impl ::std::cmp::PartialEq<f64> for Amount {
+        fn eq(&self, other: &f64) -> bool {
+            self.0 == *other
+        }
+    }
+
+    impl ::std::fmt::Display for Amount {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl ::std::str::FromStr for Amount {
+        type Err = ::std::string::String;
+
+        fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+            match text.trim().parse::<f64>() {
+                Ok(value) if value.is_finite() => Ok(Self(value)),
+                _ => Err("not an amount: expected a number or a string holding one".to_owned()),
+            }
+        }
+    }
+
+    impl ::serde::Serialize for Amount {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_f64(self.0)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Amount {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = Amount;
+
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a number or a string holding one")
+                }
+
+                fn visit_f64<E: ::serde::de::Error>(
+                    self,
+                    value: f64,
+                ) -> ::std::result::Result<Amount, E> {
+                    Ok(Amount(value))
+                }
+
+                fn visit_i64<E: ::serde::de::Error>(
+                    self,
+                    value: i64,
+                ) -> ::std::result::Result<Amount, E> {
+                    Ok(Amount(value as f64))
+                }
+
+                fn visit_u64<E: ::serde::de::Error>(
+                    self,
+                    value: u64,
+                ) -> ::std::result::Result<Amount, E> {
+                    Ok(Amount(value as f64))
+                }
+
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    text: &str,
+                ) -> ::std::result::Result<Amount, E> {
+                    // The message names what was expected, never the value.
+                    text.parse().map_err(E::custom)
+                }
+            }
+
+            deserializer.deserialize_any(Visitor)
+        }
+    }
+
+    impl ::schemars::JsonSchema for Amount {
+        fn schema_name() -> ::std::string::String {
+            "Amount".to_owned()
+        }
+
+        fn json_schema(
+            generator: &mut ::schemars::gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            <f64 as ::schemars::JsonSchema>::json_schema(generator)
         }
     }
 }

@@ -9,9 +9,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use truemed_api::CallContext;
 
 use crate::idempotency::KeyGenerator;
-use crate::retry::{self, RetryPolicy, Sleeper};
+use crate::retry::{self, RetryBudget, RetryPolicy, Sleeper, TokenBucket};
 use crate::sessions::QualificationSessions;
-use crate::Error;
+use crate::{Error, IdempotencyKey};
 
 /// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "x-truemed-api-key";
@@ -74,6 +74,7 @@ struct Inner {
     base_url: String,
     context: CallContext,
     retry: RetryPolicy,
+    budget: TokenBucket,
     keys: KeyGenerator,
     sleeper: Sleeper,
 }
@@ -115,8 +116,14 @@ impl Client {
         &self.inner.retry
     }
 
-    /// The generated client, sharing this client's connection pool, key and timeout, for
-    /// what this crate does not wrap. Calls made through it are not retried.
+    /// The retry tokens left in this client's [`RetryBudget`] (shared by its clones), or
+    /// `None` when the budget is unlimited.
+    pub fn retry_budget_available(&self) -> Option<u32> {
+        self.inner.budget.available()
+    }
+
+    /// The generated client, sharing this client's connection pool, key, timeout and body
+    /// limits, for what this crate does not wrap. Calls made through it are not retried.
     pub fn raw(&self) -> truemed_api::Client {
         self.raw_with(self.inner.context.fresh())
     }
@@ -130,14 +137,17 @@ impl Client {
     }
 
     /// Runs one operation of the generated client with retries: `send` makes one attempt
-    /// with a generated client whose context records the response head.
+    /// with a generated client whose context records the response. `idempotency_key` is
+    /// what an update sends, carried by its errors.
     pub(crate) async fn execute<T, F, Fut>(
         &self,
         operation: &'static str,
         policy: Option<&RetryPolicy>,
+        idempotency_key: Option<&IdempotencyKey>,
         send: F,
     ) -> Result<T, Error>
     where
+        T: serde::de::DeserializeOwned,
         F: Fn(truemed_api::Client) -> Fut,
         Fut: std::future::Future<
             Output = Result<
@@ -146,15 +156,20 @@ impl Client {
             >,
         >,
     {
-        let policy = policy.unwrap_or(&self.inner.retry);
-        retry::run(operation, policy, &self.inner.sleeper, |_attempt| {
+        let call = retry::Call {
+            operation,
+            policy: policy.unwrap_or(&self.inner.retry),
+            budget: &self.inner.budget,
+            sleeper: &self.inner.sleeper,
+            idempotency_key,
+        };
+        retry::run(call, |_attempt| {
             let context = self.inner.context.fresh();
-            let raw = self.raw_with(context.clone());
-            let sent = send(raw);
+            let sent = send(self.raw_with(context.clone()));
             async move {
                 match sent.await {
                     Ok(value) => Ok(value.into_inner()),
-                    Err(error) => Err(Error::from_generated(error, context.last_response()).await),
+                    Err(error) => Err(Error::from_generated::<T>(error, &context)),
                 }
             }
         })
@@ -185,6 +200,8 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
+    budget: Option<RetryBudget>,
+    max_response_body: Option<usize>,
     http: Option<reqwest::Client>,
     keys: Option<KeyGenerator>,
     sleeper: Option<Sleeper>,
@@ -200,6 +217,8 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("budget", &self.budget)
+            .field("max_response_body", &self.max_response_body)
             .field("custom_http_client", &self.http.is_some())
             .finish_non_exhaustive()
     }
@@ -261,8 +280,33 @@ impl ClientBuilder {
         self
     }
 
+    /// The retry budget shared by every call of the client (default
+    /// [`RetryBudget::default`]: 500 tokens, 5 per retry).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The longest success body accepted, in bytes (default 32 MiB,
+    /// [`truemed_api::DEFAULT_MAX_SUCCESS_BODY`]); a longer one fails with
+    /// [`Error::UndecodableResponse`] without being read further, so a runaway response
+    /// cannot exhaust memory. Error bodies are always read to at most
+    /// [`ERROR_BODY_LIMIT`](crate::ERROR_BODY_LIMIT) bytes, the rest discarded.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = Some(bytes);
+        self
+    }
+
     /// Sends through your `reqwest::Client` (proxy, TLS roots, middleware-free tuning).
     /// The API key, `User-Agent` and [`timeout`](Self::timeout) are still added per request.
+    ///
+    /// **Build it with `.redirect(reqwest::redirect::Policy::none())`.** A client that
+    /// follows redirects sends the request, API key included, wherever a server or proxy
+    /// points (reqwest strips only `Authorization` across hosts, not `x-truemed-api-key`).
+    /// This crate cannot stop that from happening, but it refuses any response that came
+    /// from another URL than the one requested, with [`Error::Redirect`], instead of
+    /// decoding it. The client this builder makes when you give none never follows
+    /// redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -314,15 +358,20 @@ impl ClientBuilder {
             HeaderValue::from_static(USER_AGENT),
         );
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let context = CallContext::new()
+        let mut context = CallContext::new()
             .with_headers(headers)
             .with_timeout(timeout);
+        if let Some(bytes) = self.max_response_body {
+            context = context.with_max_success_body(bytes);
+        }
 
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                 .user_agent(USER_AGENT)
+                // A redirect would carry the API key to wherever it points.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -333,6 +382,7 @@ impl ClientBuilder {
                 base_url,
                 context,
                 retry: self.retry.unwrap_or_default(),
+                budget: TokenBucket::new(self.budget.unwrap_or_default()),
                 keys: self.keys.unwrap_or_default(),
                 sleeper: self.sleeper.unwrap_or_default(),
             }),
@@ -340,9 +390,11 @@ impl ClientBuilder {
     }
 }
 
-/// Parses and normalises a base URL (no trailing slash).
+/// Parses and normalises a base URL (no trailing slash). Errors show the URL without
+/// credentials, query or fragment.
 fn validate_base_url(raw: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::Configuration(format!("base URL {raw:?}: {why}"));
+    let shown = redact_url(raw);
+    let bad = |why: &str| Error::Configuration(format!("base URL {shown:?}: {why}"));
     let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
     let host = url.host().ok_or_else(|| bad("no host"))?;
     match url.scheme() {
@@ -362,6 +414,22 @@ fn validate_base_url(raw: &str) -> Result<String, Error> {
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `raw` without what may be secret: userinfo (before an `@` in the authority), query and
+/// fragment. Works on text that does not parse as a URL too.
+fn redact_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let raw = &raw[..raw.find(['?', '#']).unwrap_or(raw.len())];
+    let (scheme, rest) = match raw.find("://") {
+        Some(at) => raw.split_at(at + 3),
+        None => ("", raw),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}[redacted]@{}", &rest[at + 1..]),
+        None => format!("{scheme}{rest}"),
+    }
 }
 
 fn is_loopback(host: &url::Host<&str>) -> bool {
@@ -418,5 +486,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn configuration_errors_never_show_credentials_or_queries() {
+        for raw in [
+            "https://user:hunter2@x.com",
+            "http://user:hunter2@10.0.0.1/p",
+            "htp://user:hunter2@x.com",
+            "https://x.com/?token=hunter2",
+            "http://a b:hunter2@host",
+            "user:hunter2@host",
+        ] {
+            let error = validate_base_url(raw).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("hunter2"), "{raw}: {shown}");
+        }
+        assert_eq!(
+            redact_url("https://u:p@h/x?q=1#f"),
+            "https://[redacted]@h/x"
+        );
+        assert_eq!(redact_url("https://h/x"), "https://h/x");
     }
 }

@@ -1,22 +1,33 @@
 //! [`Error`]: everything a call can fail with, one variant per documented API error.
+//!
+//! Everything here reads what a server (or a proxy in between) sent, so it is untrusted:
+//! every parse saturates instead of panicking, and no error text carries a 2xx body, the
+//! URL's query string or credentials.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use truemed_api::types::ApiError;
+use serde::de::DeserializeOwned;
+use truemed_api::{CallContext, Refusal, ResponseHead};
 
-/// How much of an undecodable body an error keeps (bytes, cut at a character boundary).
-pub const BODY_SNIPPET_LIMIT: usize = 512;
-/// How much of an error body an [`ApiErrorResponse`] keeps.
-pub const ERROR_BODY_LIMIT: usize = 16 * 1024;
+use crate::IdempotencyKey;
+
+/// How much of a response body an error keeps (bytes): error bodies are read no further,
+/// and an undecodable success body is cut there. Equal to the generated client's
+/// [`DEFAULT_MAX_ERROR_BODY`](truemed_api::DEFAULT_MAX_ERROR_BODY).
+pub const ERROR_BODY_LIMIT: usize = truemed_api::DEFAULT_MAX_ERROR_BODY;
 
 /// The error code Truemed returns when an update tries to overwrite a `user_id`.
 pub const USER_ID_ALREADY_SET: &str = "user_id_already_set";
 
 /// Headers that carry a request id, in the order they are looked up.
 const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-request-id"];
+/// The longest request id kept; a longer header is cut (it is shown in error text).
+const REQUEST_ID_LIMIT: usize = 128;
+/// The longest server message shown by `Display` ([`Error::message`] has all of it).
+const DISPLAY_MESSAGE_LIMIT: usize = 300;
 
 /// A failed call to Truemed.
 ///
@@ -24,6 +35,20 @@ const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-
 /// (status, error code, message, request id, raw body); transport failures, bodies that
 /// cannot be decoded and requests refused before sending have variants of their own.
 /// New variants may be added: match with a wildcard arm.
+///
+/// `Display` says what happened and what to do, once; the underlying cause (for
+/// [`Timeout`](Self::Timeout) and [`Connection`](Self::Connection), reqwest's error) is
+/// reachable through [`source`](std::error::Error::source) and not repeated, so
+/// error-chain printers show each cause once. Neither `Display` nor `Debug` holds the API
+/// key, URL credentials, the query string (filters carry emails and names) or a success
+/// body; bodies stay reachable through [`body`](Self::body) for whoever chooses to log them.
+///
+/// # After an update fails
+///
+/// Every error of an update that reached the network carries the idempotency key it was
+/// sent with ([`idempotency_key`](Self::idempotency_key)): sending the same update again
+/// with that key applies it at most once. [`may_have_been_applied`](Self::may_have_been_applied)
+/// tells whether it may already have been applied.
 ///
 /// ```
 /// # async fn demo(client: truemed_ext::Client) {
@@ -36,30 +61,25 @@ const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// 400: Truemed refused the request as invalid (`ValidationError`), including an
     /// idempotency key reused with a different payload.
-    #[error(
-        "{0}: Truemed refused the request as invalid; fix the request before sending it again"
-    )]
     Validation(ApiErrorResponse),
-    /// The session already has a `user_id` (`user_id_already_set`, usually 409); it
-    /// cannot be overwritten through the API.
-    #[error("{0}: the session already has a user_id, which cannot be overwritten; corrections go through Truemed support")]
+    /// The session already has a `user_id` (the body's `error` or `code` is
+    /// `user_id_already_set`, usually with 409); it cannot be overwritten through the API.
     UserIdAlreadySet(ApiErrorResponse),
+    /// 409 for any other reason, e.g. another request with the same idempotency key is
+    /// still in progress. Retried with the same key (which makes that safe), like Stripe's
+    /// concurrent-use 409.
+    Conflict(ApiErrorResponse),
     /// 401: the API key is missing or wrong.
-    #[error("{0}: check the API key (sandbox and production keys differ)")]
     Unauthorized(ApiErrorResponse),
     /// 404: no such qualification session for this API key.
-    #[error("{0}: check the id and that the session belongs to this API key's sales channel")]
     NotFound(ApiErrorResponse),
     /// 405: the method is not allowed on this path.
-    #[error("{0}: the endpoint does not accept this method; the base URL may point at the wrong service")]
     MethodNotAllowed(ApiErrorResponse),
     /// 429: too many requests. `retry_after` is the server's `Retry-After`, if any.
-    #[error("{response}: rate limited{}", retry_after_hint(*.retry_after))]
     RateLimited {
         /// The response.
         response: ApiErrorResponse,
@@ -67,48 +87,46 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
     /// 500, 502, 503, 504 and other 5xx except 501: Truemed or a proxy failed.
-    #[error("{0}: Truemed failed to handle the request; it is safe to retry")]
     Server(ApiErrorResponse),
     /// 501: the operation is not implemented for this sales channel.
-    #[error("{0}: the operation is not available for this sales channel")]
     NotImplemented(ApiErrorResponse),
     /// Any other non-success status (403, 408, 422...).
-    #[error("{0}")]
     UnexpectedStatus(ApiErrorResponse),
+    /// A redirect, which this client never follows: a 3xx answer (its target in
+    /// [`ApiErrorResponse::location`]), or a response that came from another URL because
+    /// the `reqwest::Client` given to
+    /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) followed one (the
+    /// URL it came from in `location`). Nothing was decoded; not retried.
+    Redirect(ApiErrorResponse),
     /// No complete response within the configured timeout.
-    #[error("timed out waiting for Truemed: {0}")]
-    Timeout(#[source] reqwest::Error),
-    /// The connection failed or broke before a complete response arrived.
-    #[error("could not reach Truemed: {}", source_chain(.0))]
-    Connection(#[source] reqwest::Error),
-    /// A response arrived but its body is not what the API documents.
-    #[error("Truemed answered {status}{} with a body that cannot be decoded ({reason}): {snippet:?}", request_id_hint(.request_id.as_deref()))]
-    UndecodableResponse {
-        /// The response status.
-        status: StatusCode,
-        /// The request id header, if any.
-        request_id: Option<String>,
-        /// The start of the body (at most [`BODY_SNIPPET_LIMIT`] bytes).
-        snippet: String,
-        /// Why decoding failed.
-        reason: String,
-    },
+    Timeout(TransportError),
+    /// The connection could not be opened, or broke before a complete response arrived.
+    Connection(TransportError),
+    /// A success response whose body is not what the API documents, or is longer than the
+    /// client's limit.
+    UndecodableResponse(UndecodableResponse),
     /// Refused before sending: the request breaks a documented rule. Nothing was sent.
-    #[error("invalid request, nothing was sent: {0}")]
     InvalidRequest(String),
     /// The client is misconfigured (missing API key, bad base URL...).
-    #[error("invalid client configuration: {0}")]
     Configuration(String),
     /// A paginated listing misbehaved (a repeated page, a page count that keeps growing).
-    #[error("pagination stopped: {0}")]
     Pagination(String),
+}
+
+/// What a call adds to the error of its last attempt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallDetails {
+    /// The key the update was sent with.
+    idempotency_key: Option<IdempotencyKey>,
+    /// An earlier attempt ended in a way that may have applied the request.
+    earlier_attempt_unresolved: bool,
 }
 
 impl Error {
     /// The HTTP status, when a response arrived.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::UndecodableResponse { status, .. } => Some(*status),
+            Self::UndecodableResponse(body) => Some(body.status()),
             other => other.api_response().map(ApiErrorResponse::status),
         }
     }
@@ -118,12 +136,14 @@ impl Error {
         match self {
             Self::Validation(r)
             | Self::UserIdAlreadySet(r)
+            | Self::Conflict(r)
             | Self::Unauthorized(r)
             | Self::NotFound(r)
             | Self::MethodNotAllowed(r)
             | Self::Server(r)
             | Self::NotImplemented(r)
             | Self::UnexpectedStatus(r)
+            | Self::Redirect(r)
             | Self::RateLimited { response: r, .. } => Some(r),
             _ => None,
         }
@@ -132,7 +152,7 @@ impl Error {
     /// The request id Truemed (or a proxy) sent in a header, if any.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::UndecodableResponse { request_id, .. } => request_id.as_deref(),
+            Self::UndecodableResponse(body) => body.request_id(),
             other => other.api_response().and_then(ApiErrorResponse::request_id),
         }
     }
@@ -147,10 +167,11 @@ impl Error {
         self.api_response().and_then(ApiErrorResponse::code)
     }
 
-    /// The raw response body (bounded), when a response arrived.
+    /// The response body as received (at most [`ERROR_BODY_LIMIT`] bytes, lossily
+    /// decoded as UTF-8), when a response arrived. Never part of `Display` or `Debug`.
     pub fn body(&self) -> Option<&str> {
         match self {
-            Self::UndecodableResponse { snippet, .. } => Some(snippet),
+            Self::UndecodableResponse(body) => Some(body.body()),
             other => other.api_response().map(ApiErrorResponse::body),
         }
     }
@@ -164,13 +185,46 @@ impl Error {
         }
     }
 
+    /// The idempotency key the failed update was sent with (given, or generated once for
+    /// the call); `None` for other operations and for updates refused before sending.
+    /// Send the same update again with this key to have it applied at most once.
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.details()?.idempotency_key.as_ref()
+    }
+
+    /// Whether the request may have been applied although the call failed, so that
+    /// sending it again must use the same idempotency key:
+    /// - **may have been applied**: a timeout, a connection lost after sending, a 5xx
+    ///   (except 501), a 409 other than `user_id_already_set` (another request with the
+    ///   key is in progress), a redirect, an undecodable success, and any error after an
+    ///   earlier attempt of the same call ended that way (retries exhausted);
+    /// - **not applied**: refused before sending ([`InvalidRequest`](Self::InvalidRequest),
+    ///   [`Configuration`](Self::Configuration)), a connection that could not be opened,
+    ///   and a 4xx answer (the request was refused as it stood).
+    pub fn may_have_been_applied(&self) -> bool {
+        let earlier = self
+            .details()
+            .is_some_and(|details| details.earlier_attempt_unresolved);
+        earlier || self.outcome_unknown()
+    }
+
+    /// Whether this attempt's own outcome leaves the request possibly applied.
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Timeout(transport) | Self::Connection(transport) => !transport.is_connect(),
+            Self::Server(_) | Self::Conflict(_) | Self::Redirect(_) => true,
+            Self::UndecodableResponse(body) => !body.status().is_client_error(),
+            _ => false,
+        }
+    }
+
     /// Whether sending the same request again may succeed: connection failures, timeouts,
-    /// 408, 429 (unless the body says a quota is exhausted), 500, 502, 503 and 504.
-    /// Never another 4xx, 501, an undecodable success, or a request refused before
-    /// sending.
+    /// 408, 409 other than `user_id_already_set`, 429 (unless the body says a quota is
+    /// exhausted), 500, 502, 503 and 504. Never another 4xx, 501, a redirect, an
+    /// undecodable success, or a request refused before sending.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Timeout(_) | Self::Connection(_) => true,
+            Self::Timeout(_) | Self::Connection(_) | Self::Conflict(_) => true,
             Self::RateLimited { response, .. } => !response.says_quota_exhausted(),
             Self::Server(response) => matches!(response.status().as_u16(), 500 | 502 | 503 | 504),
             Self::UnexpectedStatus(response) => response.status() == StatusCode::REQUEST_TIMEOUT,
@@ -183,6 +237,7 @@ impl Error {
         match self {
             Self::Validation(_) => "validation",
             Self::UserIdAlreadySet(_) => "user_id_already_set",
+            Self::Conflict(_) => "conflict",
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -190,115 +245,178 @@ impl Error {
             Self::Server(_) => "server_error",
             Self::NotImplemented(_) => "not_implemented",
             Self::UnexpectedStatus(_) => "unexpected_status",
+            Self::Redirect(_) => "redirect",
             Self::Timeout(_) => "timeout",
             Self::Connection(_) => "connection",
-            Self::UndecodableResponse { .. } => "undecodable_response",
+            Self::UndecodableResponse(_) => "undecodable_response",
             Self::InvalidRequest(_) => "invalid_request",
             Self::Configuration(_) => "configuration",
             Self::Pagination(_) => "pagination",
         }
     }
 
-    /// Maps what the generated client returned into an [`Error`]. `head` is the status and
-    /// headers the call's context recorded, used when the generated layer kept only bytes.
-    pub(crate) async fn from_generated(
-        error: truemed_api::Error<ApiError>,
-        head: Option<truemed_api::ResponseHead>,
+    fn details(&self) -> Option<&CallDetails> {
+        match self {
+            Self::Timeout(transport) | Self::Connection(transport) => Some(&transport.0.details),
+            Self::UndecodableResponse(body) => Some(&body.0.details),
+            other => other.api_response().map(|response| &response.0.details),
+        }
+    }
+
+    fn details_mut(&mut self) -> Option<&mut CallDetails> {
+        match self {
+            Self::Validation(r)
+            | Self::UserIdAlreadySet(r)
+            | Self::Conflict(r)
+            | Self::Unauthorized(r)
+            | Self::NotFound(r)
+            | Self::MethodNotAllowed(r)
+            | Self::Server(r)
+            | Self::NotImplemented(r)
+            | Self::UnexpectedStatus(r)
+            | Self::Redirect(r)
+            | Self::RateLimited { response: r, .. } => Some(&mut r.0.details),
+            Self::Timeout(transport) | Self::Connection(transport) => {
+                Some(&mut transport.0.details)
+            }
+            Self::UndecodableResponse(body) => Some(&mut body.0.details),
+            Self::InvalidRequest(_) | Self::Configuration(_) | Self::Pagination(_) => None,
+        }
+    }
+
+    /// Adds what the call knows to the error of its last attempt. Errors raised before
+    /// sending carry nothing: no key was sent.
+    pub(crate) fn with_call_details(
+        mut self,
+        idempotency_key: Option<&IdempotencyKey>,
+        earlier_attempt_unresolved: bool,
+    ) -> Self {
+        if let Some(details) = self.details_mut() {
+            details.idempotency_key = idempotency_key.cloned();
+            details.earlier_attempt_unresolved = earlier_attempt_unresolved;
+        }
+        self
+    }
+
+    /// Maps what the generated client returned into an [`Error`], with what the call's
+    /// context recorded of the response (status, headers, the body read, a refusal).
+    /// A success body that did not decode as `T` is decoded again to name the item and
+    /// field at fault.
+    pub(crate) fn from_generated<T: DeserializeOwned>(
+        error: truemed_api::Error<truemed_api::types::ApiError>,
+        context: &CallContext,
     ) -> Self {
         use truemed_api::Error as Generated;
+        let head = context.last_response();
         match error {
-            Generated::InvalidRequest(message) | Generated::Custom(message) => {
-                Self::InvalidRequest(message)
-            }
+            Generated::InvalidRequest(message) => Self::InvalidRequest(message),
             Generated::CommunicationError(e)
             | Generated::ResponseBodyError(e)
             | Generated::InvalidUpgrade(e) => Self::from_transport(e),
-            Generated::ErrorResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                let api_error = response.into_inner();
-                let body = serde_json::to_string(&api_error).unwrap_or_default();
-                Self::from_status(ApiErrorResponse::new(status, &headers, api_error, body))
-            }
-            Generated::InvalidResponsePayload(bytes, reason) => match head {
-                Some(head) => Self::from_body(head.status, &head.headers, &bytes, reason),
-                None => Self::UndecodableResponse {
-                    status: StatusCode::OK,
-                    request_id: None,
-                    snippet: snippet(&bytes, BODY_SNIPPET_LIMIT),
-                    reason: reason.to_string(),
-                },
+            Generated::Custom(message) => match (context.refusal(), head) {
+                (Some(refusal), Some(head)) => Self::refused(refusal, &head),
+                _ => Self::InvalidRequest(message),
             },
-            Generated::UnexpectedResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                match read_bounded(response, ERROR_BODY_LIMIT).await {
-                    Ok(bytes) => {
-                        let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
-                            .err()
-                            .map(|e| e.to_string())
-                            .unwrap_or_else(|| "status not documented for this operation".into());
-                        Self::from_body(status, &headers, &bytes, reason)
-                    }
-                    Err(e) => Self::from_transport(e),
+            Generated::InvalidResponsePayload(bytes, reason) => match head {
+                Some(head) if !head.status.is_success() => Self::from_head(&head),
+                Some(head) => Self::undecodable(
+                    head.status,
+                    &head.headers,
+                    &bytes,
+                    describe_decode_failure::<T>(&bytes),
+                ),
+                None => Self::undecodable(
+                    StatusCode::OK,
+                    &HeaderMap::new(),
+                    &bytes,
+                    redact_quoted(&reason.to_string()),
+                ),
+            },
+            Generated::ErrorResponse(response) => match head {
+                Some(head) => Self::from_head(&head),
+                None => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let body = serde_json::to_vec(&*response).unwrap_or_default();
+                    Self::from_response(status, &headers, &body)
                 }
+            },
+            Generated::UnexpectedResponse(response) => match head {
+                Some(head) => Self::from_head(&head),
+                None => Self::from_response(response.status(), response.headers(), b""),
+            },
+        }
+    }
+
+    fn from_transport(mut error: reqwest::Error) -> Self {
+        if let Some(url) = error.url_mut() {
+            // Filters in the query carry emails and names; credentials never belong in logs.
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
+        if error.is_builder() {
+            return Self::InvalidRequest(format!("the request could not be built: {error}"));
+        }
+        let timeout = error.is_timeout();
+        let transport = TransportError(Box::new(TransportFields {
+            error,
+            details: CallDetails::default(),
+        }));
+        match timeout {
+            true => Self::Timeout(transport),
+            false => Self::Connection(transport),
+        }
+    }
+
+    fn refused(refusal: Refusal, head: &ResponseHead) -> Self {
+        match refusal {
+            Refusal::RedirectFollowed { status, final_url } => {
+                let mut response = ApiErrorResponse::read(status, &head.headers, b"");
+                response.0.location = Some(final_url.to_string());
+                Self::Redirect(response)
             }
-        }
-    }
-
-    fn from_transport(error: reqwest::Error) -> Self {
-        if error.is_timeout() {
-            Self::Timeout(error)
-        } else if error.is_builder() {
-            Self::InvalidRequest(error.to_string())
-        } else {
-            Self::Connection(error)
-        }
-    }
-
-    /// A response whose body the generated layer could not decode as documented.
-    pub(crate) fn from_body(
-        status: StatusCode,
-        headers: &HeaderMap,
-        bytes: &[u8],
-        reason: impl fmt::Display,
-    ) -> Self {
-        if status.is_success() {
-            return Self::UndecodableResponse {
+            Refusal::BodyTooLarge { status, limit } => Self::undecodable(
                 status,
-                request_id: request_id(headers),
-                snippet: snippet(bytes, BODY_SNIPPET_LIMIT),
-                reason: reason.to_string(),
-            };
+                &head.headers,
+                &head.body,
+                format!(
+                    "the body is longer than the client's limit of {limit} bytes \
+                     (ClientBuilder::max_response_body)"
+                ),
+            ),
+            other => Self::undecodable(head.status, &head.headers, &head.body, other.to_string()),
         }
-        // Error bodies are decoded leniently: any JSON object with string fields counts;
-        // HTML from a proxy, an empty or a truncated body still yields the status.
-        let api_error = serde_json::from_slice::<serde_json::Value>(bytes)
-            .ok()
-            .map(|value| {
-                let field =
-                    |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-                ApiError {
-                    error: field("error"),
-                    code: field("code"),
-                    message: field("message").or_else(|| field("detail")),
-                }
-            })
-            .unwrap_or_default();
-        let body = snippet(bytes, ERROR_BODY_LIMIT);
-        Self::from_status(ApiErrorResponse::new(status, headers, api_error, body))
     }
 
-    fn from_status(response: ApiErrorResponse) -> Self {
+    fn from_head(head: &ResponseHead) -> Self {
+        Self::from_response(head.status, &head.headers, &head.body)
+    }
+
+    /// An error response: status, headers and the (bounded) body as received. Error
+    /// bodies are decoded leniently: any JSON object with string fields counts; HTML from
+    /// a proxy, an empty or a truncated body still yields the status.
+    pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        if status.is_success() {
+            return Self::undecodable(
+                status,
+                headers,
+                body,
+                "the status is not documented for this operation".to_owned(),
+            );
+        }
+        let response = ApiErrorResponse::read(status, headers, body);
         if response.has_code(USER_ID_ALREADY_SET) {
             return Self::UserIdAlreadySet(response);
         }
-        match response.status().as_u16() {
+        match status.as_u16() {
+            300..=399 => Self::Redirect(response),
             400 => Self::Validation(response),
             401 => Self::Unauthorized(response),
             404 => Self::NotFound(response),
             405 => Self::MethodNotAllowed(response),
-            409 => Self::UserIdAlreadySet(response),
+            409 => Self::Conflict(response),
             429 => Self::RateLimited {
                 retry_after: response.retry_after(),
                 response,
@@ -308,11 +426,152 @@ impl Error {
             _ => Self::UnexpectedStatus(response),
         }
     }
+
+    fn undecodable(status: StatusCode, headers: &HeaderMap, body: &[u8], reason: String) -> Self {
+        Self::UndecodableResponse(UndecodableResponse(Box::new(UndecodableFields {
+            status,
+            request_id: request_id(headers),
+            body: bounded_text(body, ERROR_BODY_LIMIT),
+            reason,
+            details: CallDetails::default(),
+        })))
+    }
 }
 
-/// An error response from Truemed: status, error code, message, request id and body.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Validation(r) => write!(
+                f,
+                "{r}: Truemed refused the request as invalid; fix the request before sending it again"
+            ),
+            Self::UserIdAlreadySet(r) => write!(
+                f,
+                "{r}: the session already has a user_id, which cannot be overwritten; corrections go through Truemed support"
+            ),
+            Self::Conflict(r) => write!(
+                f,
+                "{r}: the request conflicts with another one in progress; sending it again with the same idempotency key is safe"
+            ),
+            Self::Unauthorized(r) => {
+                write!(f, "{r}: check the API key (sandbox and production keys differ)")
+            }
+            Self::NotFound(r) => write!(
+                f,
+                "{r}: check the id and that the session belongs to this API key's sales channel"
+            ),
+            Self::MethodNotAllowed(r) => write!(
+                f,
+                "{r}: the endpoint does not accept this method; the base URL may point at the wrong service"
+            ),
+            Self::RateLimited {
+                response,
+                retry_after,
+            } => match retry_after {
+                Some(wait) => write!(
+                    f,
+                    "{response}: rate limited; Truemed asked to wait {} s before retrying",
+                    wait.as_secs_f64()
+                ),
+                None => write!(f, "{response}: rate limited; slow down and retry later"),
+            },
+            Self::Server(r) => write!(f, "{r}: Truemed failed to handle the request; it is safe to retry"),
+            Self::NotImplemented(r) => {
+                write!(f, "{r}: the operation is not available for this sales channel")
+            }
+            Self::UnexpectedStatus(r) => write!(f, "{r}"),
+            Self::Redirect(r) => {
+                let target = r.location().map(without_query).unwrap_or("nowhere stated");
+                if r.status().is_redirection() {
+                    write!(
+                        f,
+                        "{r}: a redirect to {target}, which this client never follows (the API key would go with it); check the base URL and any proxy in between"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the HTTP client followed a redirect and the response ({}) came from {target}; it was refused: build the reqwest::Client given to http_client with redirect::Policy::none()",
+                        r.status()
+                    )
+                }
+            }
+            Self::Timeout(_) => f.write_str(
+                "timed out waiting for Truemed; the request may have reached it (resend an update with the same idempotency key)",
+            ),
+            Self::Connection(transport) if transport.is_connect() => {
+                f.write_str("could not connect to Truemed; nothing was sent")
+            }
+            Self::Connection(_) => f.write_str(
+                "the connection to Truemed broke before a complete response arrived; the request may have reached it",
+            ),
+            Self::UndecodableResponse(body) => write!(
+                f,
+                "Truemed answered {}{} with a body that cannot be decoded: {}",
+                body.status(),
+                request_id_hint(body.request_id()),
+                body.reason()
+            ),
+            Self::InvalidRequest(message) => write!(f, "invalid request, nothing was sent: {message}"),
+            Self::Configuration(message) => write!(f, "invalid client configuration: {message}"),
+            Self::Pagination(message) => write!(f, "pagination stopped: {message}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Each payload's Debug is written to leave out bodies and query strings.
+        let name = match self {
+            Self::RateLimited {
+                response,
+                retry_after,
+            } => {
+                return f
+                    .debug_struct("RateLimited")
+                    .field("response", response)
+                    .field("retry_after", retry_after)
+                    .finish()
+            }
+            Self::Validation(_) => "Validation",
+            Self::UserIdAlreadySet(_) => "UserIdAlreadySet",
+            Self::Conflict(_) => "Conflict",
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::NotFound(_) => "NotFound",
+            Self::MethodNotAllowed(_) => "MethodNotAllowed",
+            Self::Server(_) => "Server",
+            Self::NotImplemented(_) => "NotImplemented",
+            Self::UnexpectedStatus(_) => "UnexpectedStatus",
+            Self::Redirect(_) => "Redirect",
+            Self::Timeout(t) => return f.debug_tuple("Timeout").field(t).finish(),
+            Self::Connection(t) => return f.debug_tuple("Connection").field(t).finish(),
+            Self::UndecodableResponse(b) => {
+                return f.debug_tuple("UndecodableResponse").field(b).finish()
+            }
+            Self::InvalidRequest(m) => return f.debug_tuple("InvalidRequest").field(m).finish(),
+            Self::Configuration(m) => return f.debug_tuple("Configuration").field(m).finish(),
+            Self::Pagination(m) => return f.debug_tuple("Pagination").field(m).finish(),
+        };
+        let response = self
+            .api_response()
+            .expect("API error variants carry a response");
+        f.debug_tuple(name).field(response).finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Timeout(transport) | Self::Connection(transport) => Some(&transport.0.error),
+            _ => None,
+        }
+    }
+}
+
+/// An error response from Truemed (or a proxy): status, error code, message, request id
+/// and the body as received.
 ///
-/// Boxed inside, so [`Error`] stays small enough to return cheaply.
+/// Boxed inside, so [`Error`] stays small enough to return cheaply. `Debug` shows the
+/// body's length, not its text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiErrorResponse(Box<ApiErrorFields>);
 
@@ -324,19 +583,26 @@ struct ApiErrorFields {
     message: Option<String>,
     request_id: Option<String>,
     retry_after: Option<Duration>,
+    location: Option<String>,
     body: String,
+    details: CallDetails,
 }
 
 impl ApiErrorResponse {
-    fn new(status: StatusCode, headers: &HeaderMap, api_error: ApiError, body: String) -> Self {
+    fn read(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        let fields = ErrorBodyFields::parse(body);
         Self(Box::new(ApiErrorFields {
             status,
-            error: api_error.error,
-            code: api_error.code,
-            message: api_error.message,
+            error: fields.error,
+            code: fields.code,
+            message: fields.message,
             request_id: request_id(headers),
             retry_after: retry_after(headers, SystemTime::now()),
-            body,
+            location: headers
+                .get(reqwest::header::LOCATION)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            body: bounded_text(body, ERROR_BODY_LIMIT),
+            details: CallDetails::default(),
         }))
     }
 
@@ -356,24 +622,29 @@ impl ApiErrorResponse {
         self.0.error.as_deref()
     }
 
-    /// The body's `message`, for a person.
+    /// The body's `message` (or `detail`), for a person.
     pub fn message(&self) -> Option<&str> {
         self.0.message.as_deref()
     }
 
-    /// The request id header, if any.
+    /// The request id header, if any (at most 128 characters).
     pub fn request_id(&self) -> Option<&str> {
         self.0.request_id.as_deref()
     }
 
-    /// The server's `Retry-After` (or `retry-after-ms`), if sent.
+    /// The server's `Retry-After` (or `retry-after-ms`), if sent and readable.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }
 
-    /// The raw body, at most [`ERROR_BODY_LIMIT`] bytes. For a documented error status
-    /// whose body decoded, it is the JSON of the documented fields (`error`, `code`,
-    /// `message`) as the generated layer read them.
+    /// Where a redirect pointed: the `Location` header of a 3xx answer, or the URL a
+    /// followed redirect ended at. Not followed, and not shown whole in `Display`.
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+
+    /// The body as received: at most [`ERROR_BODY_LIMIT`] bytes, lossily decoded as
+    /// UTF-8 (the rest was never read).
     pub fn body(&self) -> &str {
         &self.0.body
     }
@@ -392,7 +663,6 @@ impl ApiErrorResponse {
 
 impl fmt::Debug for ApiErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The body may hold personal data; Debug shows its size, not its text.
         f.debug_struct("ApiErrorResponse")
             .field("status", &self.0.status)
             .field("error", &self.0.error)
@@ -400,7 +670,9 @@ impl fmt::Debug for ApiErrorResponse {
             .field("message", &self.0.message)
             .field("request_id", &self.0.request_id)
             .field("retry_after", &self.0.retry_after)
+            .field("location", &self.0.location.as_deref().map(without_query))
             .field("body_len", &self.0.body.len())
+            .field("idempotency_key", &self.0.details.idempotency_key)
             .finish()
     }
 }
@@ -408,7 +680,10 @@ impl fmt::Debug for ApiErrorResponse {
 impl fmt::Display for ApiErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Truemed answered {}", self.0.status)?;
-        match (self.code(), self.message()) {
+        let message = self
+            .message()
+            .map(|message| printable(message, DISPLAY_MESSAGE_LIMIT));
+        match (self.code().map(|code| printable(code, 100)), message) {
             (Some(code), Some(message)) => write!(f, " ({code}: {message})")?,
             (Some(code), None) => write!(f, " ({code})")?,
             (None, Some(message)) => write!(f, " ({message})")?,
@@ -418,88 +693,284 @@ impl fmt::Display for ApiErrorResponse {
     }
 }
 
-fn request_id_hint(request_id: Option<&str>) -> String {
-    request_id
-        .map(|id| format!(" [request id {id}]"))
-        .unwrap_or_default()
+/// A transport failure: the connection, or a timeout. The underlying reqwest error is
+/// the error's [`source`](std::error::Error::source); its URL carries no query string.
+pub struct TransportError(Box<TransportFields>);
+
+struct TransportFields {
+    error: reqwest::Error,
+    details: CallDetails,
 }
 
-fn retry_after_hint(retry_after: Option<Duration>) -> String {
-    match retry_after {
-        Some(wait) => format!(
-            "; Truemed asked to wait {} s before retrying",
-            wait.as_secs_f64()
-        ),
-        None => "; slow down and retry later".to_owned(),
+impl TransportError {
+    /// Whether the connection could not be opened (nothing was sent).
+    pub fn is_connect(&self) -> bool {
+        self.0.error.is_connect()
+    }
+
+    /// The underlying reqwest error.
+    pub fn reqwest_error(&self) -> &reqwest::Error {
+        &self.0.error
     }
 }
 
-/// The error and its sources, so "error sending request" says why.
-fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("error", &self.0.error)
+            .field("idempotency_key", &self.0.details.idempotency_key)
+            .finish()
     }
-    text
 }
 
+/// A success response whose body could not be decoded: its status, request id, why (the
+/// item and field at fault), and the body (reachable, never displayed).
+pub struct UndecodableResponse(Box<UndecodableFields>);
+
+struct UndecodableFields {
+    status: StatusCode,
+    request_id: Option<String>,
+    body: String,
+    reason: String,
+    details: CallDetails,
+}
+
+impl UndecodableResponse {
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The request id header, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+
+    /// Why decoding failed: the item and field path at fault and what was expected. Holds
+    /// no value from the body.
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The start of the body (at most [`ERROR_BODY_LIMIT`] bytes, lossily decoded). It may
+    /// hold personal data: it is never part of `Display` or `Debug`.
+    pub fn body(&self) -> &str {
+        &self.0.body
+    }
+}
+
+impl fmt::Debug for UndecodableResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UndecodableResponse")
+            .field("status", &self.0.status)
+            .field("request_id", &self.0.request_id)
+            .field("reason", &self.0.reason)
+            .field("body_len", &self.0.body.len())
+            .field("idempotency_key", &self.0.details.idempotency_key)
+            .finish()
+    }
+}
+
+/// The fields of an error body, read leniently: `{"error", "code", "message"}`,
+/// `detail` for the message, or an `error` object holding them (Stripe's shape).
+#[derive(Default)]
+struct ErrorBodyFields {
+    error: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl ErrorBodyFields {
+    fn parse(body: &[u8]) -> Self {
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
+            return Self::default();
+        };
+        let text = |map: &serde_json::Map<String, serde_json::Value>, name: &str| {
+            map.get(name)
+                .and_then(|value| value.as_str())
+                .map(str::to_owned)
+        };
+        let nested = object.get("error").and_then(|value| value.as_object());
+        let from = nested.unwrap_or(&object);
+        Self {
+            error: match nested {
+                Some(inner) => text(inner, "type").or_else(|| text(inner, "error")),
+                None => text(&object, "error"),
+            },
+            code: text(from, "code"),
+            message: text(from, "message").or_else(|| text(from, "detail")),
+        }
+    }
+}
+
+/// The request id from the first header that has a readable one, cut to 128 characters.
 fn request_id(headers: &HeaderMap) -> Option<String> {
     REQUEST_ID_HEADERS
         .iter()
         .find_map(|name| headers.get(*name)?.to_str().ok())
-        .map(str::to_owned)
+        .map(|id| id.trim().chars().take(REQUEST_ID_LIMIT).collect::<String>())
+        .filter(|id| !id.is_empty())
 }
 
-/// `Retry-After` (seconds or an HTTP date) or `retry-after-ms`, relative to `now`.
+/// How long the server asked to wait, from `retry-after-ms` (milliseconds, fractions
+/// allowed) or else `Retry-After` (seconds, or an HTTP date relative to `now`). The one
+/// place these headers are read: any value parses without panicking, a huge one saturates
+/// at `Duration::MAX`, and a negative, NaN or garbage one counts as absent.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-    {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = header("retry-after-ms").and_then(|text| wait_of(text, Unit::Millis)) {
+        return Some(ms);
     }
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    let value = header(reqwest::header::RETRY_AFTER.as_str())?;
+    if let Some(wait) = wait_of(value, Unit::Seconds) {
+        return Some(wait);
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+#[derive(Clone, Copy)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// A non-negative number of `unit`s as a duration, saturating at `Duration::MAX`.
+fn wait_of(text: &str, unit: Unit) -> Option<Duration> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Integers are exact however long: one too big for u64 saturates.
+        return Some(match (text.parse::<u64>(), unit) {
+            (Ok(whole), Unit::Seconds) => Duration::from_secs(whole),
+            (Ok(whole), Unit::Millis) => Duration::from_millis(whole),
+            (Err(_), _) => Duration::MAX,
+        });
+    }
+    let value = text.parse::<f64>().ok()?;
+    if value.is_nan() || value.is_sign_negative() {
+        return None;
+    }
+    let seconds = match unit {
+        Unit::Seconds => value,
+        Unit::Millis => value / 1000.0,
+    };
+    Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+}
+
 /// At most `limit` bytes of `bytes` as text, cut at a character boundary.
-fn snippet(bytes: &[u8], limit: usize) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]);
-    let mut text = text.into_owned();
-    if bytes.len() > limit {
+fn bounded_text(bytes: &[u8], limit: usize) -> String {
+    let cut = &bytes[..bytes.len().min(limit)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if cut.len() < bytes.len() {
         // A cut through a multi-byte character shows as U+FFFD; drop it.
         while text.ends_with('\u{FFFD}') {
             text.pop();
         }
-        text.push('…');
     }
     text
 }
 
-/// Reads at most `limit` bytes of a body, so a huge error page cannot exhaust memory.
-async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit + 1 - bytes.len().min(limit + 1);
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if bytes.len() > limit {
-            break;
+/// `text` with control characters replaced (no log injection through a server's
+/// message) and cut to `limit` characters.
+fn printable(text: &str, limit: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(limit)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(limit).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A URL (or a relative reference) without its query and fragment.
+fn without_query(url: &str) -> &str {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    &url[..end]
+}
+
+fn request_id_hint(request_id: Option<&str>) -> String {
+    request_id
+        .map(|id| format!(" [request id {}]", printable(id, REQUEST_ID_LIMIT)))
+        .unwrap_or_default()
+}
+
+/// Why `body` does not decode as `T`, naming the item (index and id) and the field path,
+/// and holding no value from the body.
+fn describe_decode_failure<T: DeserializeOwned>(body: &[u8]) -> String {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(_) => return "the body decoded on a second reading".to_owned(),
+        Err(error) => error,
+    };
+    let reason = redact_quoted(&error.inner().to_string());
+    let path = error.path();
+    if path.iter().next().is_none() {
+        return reason;
+    }
+    // The id of the session the failing field belongs to, when the body says.
+    let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let mut node = value.as_ref();
+    let mut id = None;
+    for segment in path.iter() {
+        if let Some(found) = node
+            .and_then(|n| n.get("qualification_session_id"))
+            .and_then(|v| v.as_str())
+        {
+            id = Some(found);
+        }
+        node = match segment {
+            serde_path_to_error::Segment::Seq { index } => node.and_then(|n| n.get(*index)),
+            serde_path_to_error::Segment::Map { key } => node.and_then(|n| n.get(key.as_str())),
+            _ => None,
+        };
+    }
+    match id {
+        Some(id) => format!("{path} (session {}): {reason}", printable(id, 100)),
+        None => format!("{path}: {reason}"),
+    }
+}
+
+/// `text` with every double-quoted string replaced by `"…"`: serde's messages quote the
+/// value that failed, which may be personal data.
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            let mut escaped = false;
+            for inner in chars.by_ref() {
+                match (escaped, inner) {
+                    (false, '\\') => escaped = true,
+                    (false, '"') => break,
+                    _ => escaped = false,
+                }
+            }
+            out.push_str("…\"");
         }
     }
-    Ok(bytes)
+    out
+}
+
+#[cfg(fuzzing)]
+/// Entry points for the fuzz targets: everything read from a response head or error body.
+pub mod fuzzing {
+    use super::*;
+
+    /// Reads a response as an error would: status, headers and body.
+    pub fn read_response(status: u16, headers: &HeaderMap, body: &[u8]) -> String {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let error = Error::from_response(status, headers, body);
+        let _ = (error.retry_after(), error.is_retryable(), error.code());
+        let _ = describe_decode_failure::<crate::ListQualificationSessionsResponse>(body);
+        format!("{error} {error:?}")
+    }
 }
 
 #[cfg(test)]
@@ -543,51 +1014,150 @@ mod tests {
             ),
             Some(Duration::from_millis(1500))
         );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "2.5")]), now),
+            Some(Duration::from_micros(2500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1.5")]), now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 
     #[test]
-    fn snippet_is_bounded_at_a_char_boundary() {
-        assert_eq!(snippet(b"short", 10), "short");
-        assert_eq!(snippet("ééé".as_bytes(), 3), "é…");
-        assert_eq!(
-            snippet(&[b'a'; 600], BODY_SNIPPET_LIMIT).chars().count(),
-            BODY_SNIPPET_LIMIT + 1
-        );
-    }
-
-    #[test]
-    fn user_id_already_set_wins_over_status_in_either_field() {
-        for body in [
-            r#"{"error":"user_id_already_set","message":"m"}"#,
-            r#"{"error":"ValidationError","code":"user_id_already_set"}"#,
+    fn absurd_retry_after_values_saturate_or_are_ignored() {
+        let now = SystemTime::now();
+        for (name, value, expected) in [
+            ("retry-after-ms", "1e30", Some(Duration::MAX)),
+            ("retry-after-ms", "inf", Some(Duration::MAX)),
+            (
+                "retry-after-ms",
+                "99999999999999999999999",
+                Some(Duration::MAX),
+            ),
+            ("retry-after-ms", "NaN", None),
+            ("retry-after-ms", "-1", None),
+            ("retry-after-ms", "-0", None),
+            (
+                "retry-after",
+                "99999999999999999999999",
+                Some(Duration::MAX),
+            ),
+            ("retry-after", "1e300", Some(Duration::MAX)),
+            ("retry-after", "18446744073709551616", Some(Duration::MAX)),
+            ("retry-after", "", None),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT", None),
         ] {
-            let error = Error::from_body(
-                StatusCode::BAD_REQUEST,
-                &HeaderMap::new(),
-                body.as_bytes(),
-                "x",
-            );
-            assert!(
-                matches!(error, Error::UserIdAlreadySet(_)),
-                "{body}: {error:?}"
-            );
+            let got = retry_after(&headers(&[(name, value)]), now);
+            if name == "retry-after" && value.starts_with("Fri") {
+                assert!(got.is_some(), "{value}");
+                continue;
+            }
+            assert_eq!(got, expected, "{name}: {value}");
         }
     }
 
     #[test]
+    fn bounded_text_cuts_at_a_char_boundary() {
+        assert_eq!(bounded_text(b"short", 10), "short");
+        assert_eq!(bounded_text("ééé".as_bytes(), 3), "é");
+        assert_eq!(bounded_text(&[0xff, b'a'], 10), "\u{FFFD}a");
+    }
+
+    #[test]
+    fn user_id_already_set_only_when_the_body_says_so() {
+        for body in [
+            r#"{"error":"user_id_already_set","message":"m"}"#,
+            r#"{"error":"ValidationError","code":"user_id_already_set"}"#,
+        ] {
+            for status in [StatusCode::BAD_REQUEST, StatusCode::CONFLICT] {
+                let error = Error::from_response(status, &HeaderMap::new(), body.as_bytes());
+                assert!(
+                    matches!(error, Error::UserIdAlreadySet(_)),
+                    "{body}: {error:?}"
+                );
+            }
+        }
+        let other = Error::from_response(
+            StatusCode::CONFLICT,
+            &HeaderMap::new(),
+            br#"{"error":"Conflict","message":"another request with this key is in progress"}"#,
+        );
+        assert!(matches!(other, Error::Conflict(_)), "{other:?}");
+        assert_eq!(other.code(), Some("Conflict"));
+        assert!(other.is_retryable());
+    }
+
+    #[test]
     fn quota_exhausted_429_is_not_retryable() {
-        let quota = Error::from_body(
+        let quota = Error::from_response(
             StatusCode::TOO_MANY_REQUESTS,
             &HeaderMap::new(),
             br#"{"error":"QuotaExceeded"}"#,
-            "x",
         );
         assert!(matches!(quota, Error::RateLimited { .. }));
         assert!(!quota.is_retryable());
-        let plain = Error::from_body(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b"", "x");
+        let plain = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b"");
         assert!(plain.is_retryable());
+    }
+
+    #[test]
+    fn error_bodies_are_read_leniently() {
+        let nested = Error::from_response(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":{"type":"invalid_request","code":"bad_id","message":"m"}}"#,
+        );
+        assert_eq!(nested.code(), Some("bad_id"));
+        assert_eq!(nested.message(), Some("m"));
+        let detail = Error::from_response(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            br#"{"detail":"gone"}"#,
+        );
+        assert_eq!(detail.message(), Some("gone"));
+        for garbage in [
+            &b"\xff\xfe\x00"[..],
+            b"[1,2]",
+            b"<html>",
+            b"",
+            b"{\"error\":7}",
+        ] {
+            let error = Error::from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), garbage);
+            assert_eq!(error.status(), Some(StatusCode::BAD_GATEWAY));
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_redacted_from_reasons() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "ada@example.com", expected f64 at line 1"#),
+            r#"invalid type: string "…", expected f64 at line 1"#
+        );
+        assert_eq!(redact_quoted(r#"a "b\"c" d"#), r#"a "…" d"#);
+        assert_eq!(redact_quoted(r#"open "quote"#), r#"open "…""#);
+    }
+
+    #[test]
+    fn decode_failures_name_the_item_and_field() {
+        let body = br#"{"qualification_sessions":[
+            {"qualification_session_id":"qs_1","status":"approved"},
+            {"qualification_session_id":"qs_2","status":"approved","created_at":"ada@example.com"}
+        ]}"#;
+        let reason = describe_decode_failure::<crate::ListQualificationSessionsResponse>(body);
+        assert!(
+            reason.starts_with("qualification_sessions[1].created_at (session qs_2): "),
+            "{reason}"
+        );
+        assert!(!reason.contains("ada"), "{reason}");
+    }
+
+    #[test]
+    fn printable_strips_controls_and_bounds() {
+        assert_eq!(printable("a\nb\x1b[31m", 100), "a b [31m");
+        assert_eq!(printable("abcdef", 3), "abc…");
     }
 }

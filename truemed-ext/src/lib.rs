@@ -39,7 +39,8 @@
 //! - [`Client`] / [`ClientBuilder`]: API key, environment or base URL, timeouts, retries.
 //! - [`Error`]: one variant per documented API error, with status, code, message,
 //!   request id and body; [`Error::is_retryable`].
-//! - [`RetryPolicy`]: exponential backoff with jitter, `Retry-After` honoured.
+//! - [`RetryPolicy`]: exponential backoff with jitter, `Retry-After` honoured;
+//!   [`RetryBudget`]: a per-client cap on retries under a sustained outage.
 //! - [`IdempotencyKey`]: random, derived from your ids, or fixed.
 //! - [`webhook`]: verification of signed and unsigned webhook deliveries.
 //! - `testing` (feature `testing`): a stateful fake Truemed server for your tests.
@@ -59,12 +60,16 @@ pub use client::{
     Client, ClientBuilder, Environment, API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
 };
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use error::fuzzing;
 pub use error::{
-    ApiErrorResponse, Error, BODY_SNIPPET_LIMIT, ERROR_BODY_LIMIT, USER_ID_ALREADY_SET,
+    ApiErrorResponse, Error, TransportError, UndecodableResponse, ERROR_BODY_LIMIT,
+    USER_ID_ALREADY_SET,
 };
 pub use idempotency::{IdempotencyKey, KeyGenerator};
 pub use pagination::{DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PLAN_EXTENSIONS};
-pub use retry::{RetryPolicy, Sleeper};
+pub use retry::{RetryBudget, RetryPolicy, Sleeper};
 pub use sessions::{
     GetRequest, ListRequest, Page, QualificationSessions, UpdateOutcome, UpdateRequest,
 };
@@ -79,6 +84,9 @@ pub use truemed_api::types::{
 /// The status of a qualification session: an open enum, so a status Truemed adds later
 /// decodes as [`Status::Unknown`] instead of failing.
 pub use truemed_api::QualificationSessionStatus as Status;
+/// Lenient value types of the model: timestamps and amounts that decode every readable
+/// form a server sends.
+pub use truemed_api::{Amount, Timestamp};
 
 /// The workspace README's examples, compiled as doctests so the README cannot drift.
 #[doc = include_str!("../../README.md")]

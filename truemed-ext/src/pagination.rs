@@ -57,8 +57,12 @@ impl ListRequest {
     /// - The first page is fetched alone. If its `pagination` gives a `last_page`, the
     ///   remaining pages are fetched up to [`ListRequest::concurrency`] at a time, and yielded
     ///   in page order; at most that many pages are held in memory at once.
-    /// - If `pagination` is null or missing, pages are fetched one by one until a page comes
-    ///   back shorter than the page size (the requested one, else 30) or empty.
+    /// - If `pagination` is null, missing or has no `last_page`, pages are fetched one by one
+    ///   until a page comes back empty, or a page past the first answers 404. When the
+    ///   `pagination` object gives the server's `page_size`, a page shorter than that ends
+    ///   the listing without the extra request. Without it, a short page is not trusted to
+    ///   be the last (a server may cap the page size it was asked for, e.g. 100 of 500), so
+    ///   a listing costs one request more than its pages.
     /// - An empty page ends the listing early (the list shrank while paging).
     /// - Sessions created while paging sort last (the list is in `created_at` order): if the
     ///   planned last page reports a larger `last_page`, the listing goes on to it, up to
@@ -84,11 +88,9 @@ impl ListRequest {
             let first = fetch_page(&client, &filters, retry, start).await?;
             let mut guard = RepeatGuard::default();
             guard.check(&first, start)?;
-            let page_size = filters
-                .page_size
-                .or_else(|| first.pagination.as_ref().and_then(|p| p.page_size).and_then(|n| u64::try_from(n).ok()))
-                .unwrap_or(DEFAULT_PAGE_SIZE)
-                .max(1);
+            // The server's own page size wins: it may cap the one requested.
+            let reported_size = first.pagination.as_ref().and_then(|p| p.page_size).and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0);
+            let page_size = reported_size.or(filters.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
             let planned_last = first.last_page();
             let first_len = first.items.len() as u64;
             let (page, done) = cut(first, &mut remaining);
@@ -136,11 +138,16 @@ impl ListRequest {
                     }
                 }
                 None => {
+                    // No usable pagination: a short page ends the listing only when the
+                    // server said its page size; otherwise go on to an empty page (or a 404).
                     let mut number = start;
                     let mut last_len = first_len;
-                    while last_len >= page_size {
+                    while reported_size.is_none_or(|size| last_len >= size) {
                         number += 1;
-                        let page = fetch_page(&client, &filters, retry, number).await?;
+                        let page = match fetch_page(&client, &filters, retry, number).await {
+                            Err(Error::NotFound(_)) => return,
+                            other => other?,
+                        };
                         guard.check(&page, number)?;
                         last_len = page.items.len() as u64;
                         if last_len == 0 {

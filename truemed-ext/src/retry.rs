@@ -3,22 +3,29 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use tracing::Instrument as _;
 
-use crate::Error;
+use crate::{Error, IdempotencyKey};
 
 /// How a call is retried.
 ///
-/// Retried: connection failures, timeouts, 408, 429, 500, 502, 503, 504 (see
-/// [`Error::is_retryable`]). Never another 4xx. The wait before retry `n` (from 0) is
+/// Retried: connection failures, timeouts, 408, 409 other than `user_id_already_set`,
+/// 429, 500, 502, 503, 504 (see [`Error::is_retryable`]). Never another 4xx, a redirect or
+/// an undecodable response. The wait before retry `n` (from 0) is
 /// `initial_backoff × 2ⁿ`, capped at `max_backoff`, times a random factor in
-/// `[1 - jitter, 1]`; a `Retry-After` from the server replaces it. A `Retry-After` longer
-/// than `max_retry_after` is not waited out: the call returns [`Error::RateLimited`]
-/// carrying it.
+/// `[1 - jitter, 1]`; a `Retry-After` from the server (on any status) replaces it.
+///
+/// A `Retry-After` longer than `max_retry_after` is not waited out: the call returns at
+/// once with the error as received, [`Error::RateLimited`] for a 429 and
+/// [`Error::Server`] for a 503 alike, whose [`Error::retry_after`] is the server's wait.
+///
+/// Retries also draw on the client's [`RetryBudget`], so a sustained outage does not
+/// multiply traffic.
 ///
 /// The default (2 retries, 0.5 s doubling to at most 8 s, jitter 0.25, `Retry-After` up to
 /// 60 s) matches the best SDKs. Updates are always retried safely: each call sends one
@@ -80,8 +87,9 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest server `Retry-After` the client waits out; a longer one ends the call
-    /// with [`Error::RateLimited`].
+    /// The longest server `Retry-After` the client waits out (default 60 s); a longer one
+    /// ends the call at once with the error as received ([`Error::RateLimited`] for a 429,
+    /// [`Error::Server`] for a 503), carrying the server's wait.
     pub fn max_retry_after(mut self, wait: Duration) -> Self {
         self.max_retry_after = wait;
         self
@@ -129,6 +137,129 @@ impl RetryPolicy {
     }
 }
 
+/// A per-client budget of retries, on by default, so that under a sustained outage a busy
+/// service stops multiplying its traffic (the AWS SDK's standard retry mode).
+///
+/// The client holds a bucket of tokens, full at the start. Each retry takes
+/// [`retry_cost`](Self::retry_cost) tokens (after a timeout,
+/// [`timeout_retry_cost`](Self::timeout_retry_cost)); a call that succeeds without
+/// retrying returns one token, and a call that succeeds after retrying returns what its
+/// last retry took. When the bucket cannot pay for a retry, the call returns its retryable
+/// error at once. Defaults: 500 tokens, 5 per retry, 10 per retry after a timeout: 100
+/// retries in a row with no success in between, after which each call makes one attempt
+/// until successes refill the bucket. Clones of a client share its bucket.
+///
+/// ```
+/// use truemed_ext::{Client, RetryBudget};
+///
+/// let client = Client::builder()
+///     .api_key("sk_test_123")
+///     .retry_budget(RetryBudget::default().capacity(1_000))
+///     .build()?;
+/// assert_eq!(client.retry_budget_available(), Some(1_000));
+/// let unlimited = Client::builder().api_key("k").retry_budget(RetryBudget::unlimited()).build()?;
+/// assert_eq!(unlimited.retry_budget_available(), None);
+/// # Ok::<(), truemed_ext::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryBudget {
+    capacity: Option<u32>,
+    retry_cost: u32,
+    timeout_retry_cost: u32,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            capacity: Some(500),
+            retry_cost: 5,
+            timeout_retry_cost: 10,
+        }
+    }
+}
+
+impl RetryBudget {
+    /// No budget: every retry the [`RetryPolicy`] allows is made.
+    pub fn unlimited() -> Self {
+        Self {
+            capacity: None,
+            ..Self::default()
+        }
+    }
+
+    /// The tokens in a full bucket (default 500).
+    pub fn capacity(mut self, tokens: u32) -> Self {
+        self.capacity = Some(tokens);
+        self
+    }
+
+    /// The tokens a retry takes (default 5).
+    pub fn retry_cost(mut self, tokens: u32) -> Self {
+        self.retry_cost = tokens;
+        self
+    }
+
+    /// The tokens a retry after a timeout takes (default 10).
+    pub fn timeout_retry_cost(mut self, tokens: u32) -> Self {
+        self.timeout_retry_cost = tokens;
+        self
+    }
+
+    fn cost(&self, error: &Error) -> u32 {
+        match error {
+            Error::Timeout(_) => self.timeout_retry_cost,
+            _ => self.retry_cost,
+        }
+    }
+}
+
+/// A client's bucket of retry tokens (see [`RetryBudget`]).
+#[derive(Debug)]
+pub(crate) struct TokenBucket {
+    budget: RetryBudget,
+    tokens: AtomicU32,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(budget: RetryBudget) -> Self {
+        let tokens = AtomicU32::new(budget.capacity.unwrap_or(0));
+        Self { budget, tokens }
+    }
+
+    /// The tokens left, or `None` without a budget.
+    pub(crate) fn available(&self) -> Option<u32> {
+        self.budget
+            .capacity
+            .map(|_| self.tokens.load(Ordering::Relaxed))
+    }
+
+    /// Takes the cost of retrying after `error`: the tokens taken, or `None` when the
+    /// bucket cannot pay.
+    fn withdraw(&self, error: &Error) -> Option<u32> {
+        if self.budget.capacity.is_none() {
+            return Some(0);
+        }
+        let cost = self.budget.cost(error);
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                tokens.checked_sub(cost)
+            })
+            .ok()
+            .map(|_| cost)
+    }
+
+    /// Returns tokens after a success, never above the capacity.
+    fn deposit(&self, tokens: u32) {
+        if let Some(capacity) = self.budget.capacity {
+            let _ = self
+                .tokens
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                    Some(current.saturating_add(tokens).min(capacity))
+                });
+        }
+    }
+}
+
 type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Waits between attempts. The default is `tokio::time::sleep`; tests can install one that
@@ -165,18 +296,26 @@ impl fmt::Debug for Sleeper {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the policy gives up, in a span per
-/// call and a span per attempt. `attempt` gets the attempt number (from 1).
-pub(crate) async fn run<T, F, Fut>(
-    operation: &'static str,
-    policy: &RetryPolicy,
-    sleeper: &Sleeper,
-    mut attempt: F,
-) -> Result<T, Error>
+/// What one call brings to [`run`]: its operation, policy, the client's budget and
+/// sleeper, and the idempotency key it sends, if any.
+pub(crate) struct Call<'a> {
+    pub(crate) operation: &'static str,
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) budget: &'a TokenBucket,
+    pub(crate) sleeper: &'a Sleeper,
+    pub(crate) idempotency_key: Option<&'a IdempotencyKey>,
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy or the budget gives up,
+/// in a span per call and a span per attempt. `attempt` gets the attempt number (from 1).
+/// The error returned carries the call's idempotency key and whether an earlier attempt
+/// may have applied the request.
+pub(crate) async fn run<T, F, Fut>(call: Call<'_>, mut attempt: F) -> Result<T, Error>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
+    let operation = call.operation;
     let call_span = tracing::info_span!(
         "truemed.call",
         operation,
@@ -187,6 +326,8 @@ where
     async {
         let started = Instant::now();
         let mut number = 1;
+        let mut unresolved = false;
+        let mut last_retry_cost = None;
         loop {
             let attempt_started = Instant::now();
             let span = tracing::debug_span!(
@@ -206,22 +347,39 @@ where
             }
             span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
             let outcome = match result {
-                Ok(value) => Ok(value),
-                Err(error) => match policy.delay_after(&error, number - 1) {
-                    Some(wait) => {
-                        tracing::info!(
-                            parent: &span,
-                            error = %error.kind_name(),
-                            wait_ms = wait.as_millis() as u64,
-                            "retrying"
-                        );
-                        sleeper.sleep(wait).await;
-                        number += 1;
-                        continue;
-                    }
+                Ok(value) => {
+                    call.budget.deposit(last_retry_cost.unwrap_or(1));
+                    Ok(value)
+                }
+                Err(error) => match call.policy.delay_after(&error, number - 1) {
+                    Some(wait) => match call.budget.withdraw(&error) {
+                        Some(cost) => {
+                            tracing::info!(
+                                parent: &span,
+                                error = %error.kind_name(),
+                                wait_ms = wait.as_millis() as u64,
+                                "retrying"
+                            );
+                            unresolved |= error.outcome_unknown();
+                            last_retry_cost = Some(cost);
+                            call.sleeper.sleep(wait).await;
+                            number += 1;
+                            continue;
+                        }
+                        None => {
+                            tracing::info!(
+                                parent: &span,
+                                error = %error.kind_name(),
+                                "retry budget exhausted; not retrying"
+                            );
+                            Err(error)
+                        }
+                    },
                     None => Err(error),
                 },
             };
+            let outcome =
+                outcome.map_err(|error| error.with_call_details(call.idempotency_key, unresolved));
             let current = tracing::Span::current();
             current.record("attempts", number);
             if let Some(status) = status {
@@ -262,11 +420,10 @@ mod tests {
                 )
             })
             .collect();
-        Error::from_body(
+        Error::from_response(
             reqwest::StatusCode::from_u16(status).unwrap(),
             &headers,
             b"",
-            "test",
         )
     }
 
@@ -296,13 +453,13 @@ mod tests {
         let policy = RetryPolicy::default();
         assert!(policy.delay_after(&status_error(503, &[]), 1).is_some());
         assert!(policy.delay_after(&status_error(503, &[]), 2).is_none());
-        for status in [400, 401, 403, 404, 405, 409, 422, 501] {
+        for status in [400, 401, 403, 404, 405, 422, 501, 302] {
             assert!(
                 policy.delay_after(&status_error(status, &[]), 0).is_none(),
                 "{status}"
             );
         }
-        for status in [408, 429, 500, 502, 503, 504] {
+        for status in [408, 409, 429, 500, 502, 503, 504] {
             assert!(
                 policy.delay_after(&status_error(status, &[]), 0).is_some(),
                 "{status}"
@@ -325,6 +482,33 @@ mod tests {
             raised.delay_after(&too_long, 0),
             Some(Duration::from_secs(61))
         );
+    }
+
+    #[test]
+    fn retry_after_over_the_cap_gives_up_for_429_and_503_alike() {
+        let policy = RetryPolicy::default();
+        for status in [429, 503] {
+            let error = status_error(status, &[("retry-after", "3600")]);
+            assert_eq!(policy.delay_after(&error, 0), None, "{status}");
+            assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
+        }
+    }
+
+    #[test]
+    fn budget_pays_for_retries_until_empty_and_successes_refill_it() {
+        let bucket = TokenBucket::new(RetryBudget::default().capacity(12));
+        let error = status_error(503, &[]);
+        assert_eq!(bucket.withdraw(&error), Some(5));
+        assert_eq!(bucket.withdraw(&error), Some(5));
+        assert_eq!(bucket.withdraw(&error), None);
+        assert_eq!(bucket.available(), Some(2));
+        bucket.deposit(5);
+        assert_eq!(bucket.available(), Some(7));
+        bucket.deposit(100);
+        assert_eq!(bucket.available(), Some(12), "never above the capacity");
+        let unlimited = TokenBucket::new(RetryBudget::unlimited());
+        assert_eq!(unlimited.withdraw(&error), Some(0));
+        assert_eq!(unlimited.available(), None);
     }
 
     #[test]

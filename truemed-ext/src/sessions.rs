@@ -75,10 +75,25 @@ impl QualificationSessions {
     }
 }
 
-/// The id as the generated path parameter type, refusing an empty one before sending.
+/// The id as the generated path parameter type, refusing before sending any id that
+/// would not stay inside its one path segment.
+///
+/// The generated client percent-encodes `/`, `?`, `#`, `%`, spaces and controls, but URL
+/// parsing still resolves `.` and `..` segments and reads `\` as `/`: such an id would
+/// reach another path of the API with the key attached.
 fn checked_id<T: FromStr>(id: &str) -> Result<T, Error> {
-    T::from_str(id)
-        .map_err(|_| Error::InvalidRequest("the qualification session id is empty".into()))
+    let refuse = |why: &str| Error::InvalidRequest(format!("the qualification session id {why}"));
+    match id {
+        "" => return Err(refuse("is empty")),
+        "." | ".." => return Err(refuse("is `.` or `..`, a path segment, not an id")),
+        _ if id.contains('\\') => {
+            return Err(refuse(
+                "contains a backslash, which URL parsing reads as a path separator",
+            ))
+        }
+        _ => {}
+    }
+    T::from_str(id).map_err(|_| refuse("is refused by the spec's rules"))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -103,15 +118,20 @@ impl GetRequest {
     pub async fn send(self) -> Result<QualificationSession, Error> {
         let id: GetId = checked_id(&self.id)?;
         self.client
-            .execute("get_qualification_session", self.retry.as_ref(), |raw| {
-                let id = id.clone();
-                async move {
-                    raw.get_qualification_session()
-                        .qualification_session_id(id)
-                        .send()
-                        .await
-                }
-            })
+            .execute(
+                "get_qualification_session",
+                self.retry.as_ref(),
+                None,
+                |raw| {
+                    let id = id.clone();
+                    async move {
+                        raw.get_qualification_session()
+                            .qualification_session_id(id)
+                            .send()
+                            .await
+                    }
+                },
+            )
             .await
     }
 }
@@ -185,14 +205,15 @@ impl ListRequest {
         self
     }
 
-    /// Only sessions carrying this `user_id`.
+    /// Only sessions carrying this `user_id`. An empty or blank one is refused at
+    /// [`send`](Self::send) (it would match every shopper's sessions).
     pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
         self.filters.user_id = Some(user_id.into());
         self
     }
 
     /// Free text matched against user name, email, `user_business_id`, UTM and external
-    /// user id.
+    /// user id. An empty or blank one is refused at [`send`](Self::send).
     pub fn search(mut self, text: impl Into<String>) -> Self {
         self.filters.search = Some(text.into());
         self
@@ -243,6 +264,13 @@ pub(crate) struct PageQuery {
 
 impl ListFilters {
     pub(crate) fn query(&self) -> Result<PageQuery, Error> {
+        for (name, value) in [("user_id", &self.user_id), ("search", &self.search)] {
+            if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
+                return Err(Error::InvalidRequest(format!(
+                    "the {name} filter is empty; an empty filter would match every session, so leave it unset instead"
+                )));
+            }
+        }
         if self.page == Some(0) {
             return Err(Error::InvalidRequest("page numbers start at 1".into()));
         }
@@ -290,7 +318,7 @@ pub(crate) async fn fetch_page(
     let number = NonZeroU64::new(page)
         .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
     let response = client
-        .execute("list_qualification_sessions", retry, |raw| {
+        .execute("list_qualification_sessions", retry, None, |raw| {
             let query = &query;
             async move {
                 let mut request = raw.list_qualification_sessions().page(number);
@@ -447,6 +475,24 @@ impl UpdateRequest {
 
     /// Sends the update. Every attempt sends the same body, with the same idempotency key,
     /// so retries never apply it twice.
+    ///
+    /// When it fails, the error carries the key ([`Error::idempotency_key`]) and says
+    /// whether the update may have been applied ([`Error::may_have_been_applied`]): send
+    /// the same update again with that key, and it is applied at most once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+    /// let sessions = client.qualification_sessions();
+    /// let update = || sessions.update("qs_123").user_id("user_42");
+    /// let outcome = match update().send().await {
+    ///     Err(error) if error.may_have_been_applied() => {
+    ///         let key = error.idempotency_key().cloned().expect("sent updates carry their key");
+    ///         update().idempotency_key(key).send().await?
+    ///     }
+    ///     other => other?,
+    /// };
+    /// # let _ = outcome; Ok(()) }
+    /// ```
     pub async fn send(self) -> Result<UpdateOutcome, Error> {
         let id: UpdateId = checked_id(&self.id)?;
         let key = self
@@ -459,16 +505,21 @@ impl UpdateRequest {
             .map_err(|e: types::error::ConversionError| Error::InvalidRequest(e.to_string()))?;
         let response = self
             .client
-            .execute("update_qualification_session", self.retry.as_ref(), |raw| {
-                let (id, body) = (id.clone(), body.clone());
-                async move {
-                    raw.update_qualification_session()
-                        .qualification_session_id(id)
-                        .body(body)
-                        .send()
-                        .await
-                }
-            })
+            .execute(
+                "update_qualification_session",
+                self.retry.as_ref(),
+                Some(&key),
+                |raw| {
+                    let (id, body) = (id.clone(), body.clone());
+                    async move {
+                        raw.update_qualification_session()
+                            .qualification_session_id(id)
+                            .body(body)
+                            .send()
+                            .await
+                    }
+                },
+            )
             .await?;
         Ok(UpdateOutcome {
             qualification_session_id: response.qualification_session_id,

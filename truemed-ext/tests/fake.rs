@@ -218,8 +218,8 @@ async fn get_returns_the_seeded_session_with_every_field() {
         .unwrap();
     assert_eq!(session.status, Status::Approved);
     assert_eq!(session.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(session.expires_at, Some(at(30, 12)));
-    assert_eq!(session.eligible_amount, Some(12_500.0));
+    assert_eq!(session.expires_at, Some(at(30, 12).into()));
+    assert_eq!(session.eligible_amount, Some(12_500.0.into()));
 
     // On the wire every documented field is present; unset ones are null.
     let body: Value = raw(

@@ -16,6 +16,8 @@ enum Meta {
     Full,
     Null,
     Missing,
+    /// A pagination object with the page size only: no `last_page`.
+    SizeOnly,
 }
 
 fn id(n: usize) -> String {
@@ -41,6 +43,7 @@ fn page_reply(total: usize, meta: Meta, request: &Recorded) -> Reply {
             })
         }
         Meta::Null => body["pagination"] = serde_json::Value::Null,
+        Meta::SizeOnly => body["pagination"] = json!({ "page_size": size }),
         Meta::Missing => {}
     }
     Reply::json(200, body)
@@ -68,21 +71,27 @@ fn expected(total: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn edges_with_every_kind_of_pagination_object() {
-    // (total, page size, meta, requests expected)
+    // (total, page size, meta, requests expected). Without a usable pagination object a
+    // short page is not trusted to be the last: one more request finds the empty end.
     let cases = [
         (0, 10, Meta::Full, 1),
         (0, 10, Meta::Null, 1),
         (0, 10, Meta::Missing, 1),
+        (0, 10, Meta::SizeOnly, 1),
         (5, 10, Meta::Full, 1),
-        (5, 10, Meta::Null, 1),
+        (5, 10, Meta::Null, 2),
+        (5, 10, Meta::SizeOnly, 1), // the server said its page size: 5 < 10 is the end
         (10, 10, Meta::Full, 1),
-        (10, 10, Meta::Null, 2), // a full page: one more request finds the end
+        (10, 10, Meta::Null, 2),
+        (10, 10, Meta::SizeOnly, 2),
         (30, 10, Meta::Full, 3),
         (30, 10, Meta::Null, 4),
         (30, 10, Meta::Missing, 4),
+        (30, 10, Meta::SizeOnly, 4),
         (25, 10, Meta::Full, 3),
-        (25, 10, Meta::Null, 3),
-        (25, 10, Meta::Missing, 3),
+        (25, 10, Meta::Null, 4),
+        (25, 10, Meta::Missing, 4),
+        (25, 10, Meta::SizeOnly, 3),
         (1, 1, Meta::Full, 1),
         (3, 1, Meta::Null, 4),
     ];
@@ -95,7 +104,7 @@ async fn edges_with_every_kind_of_pagination_object() {
 }
 
 #[tokio::test]
-async fn default_page_size_is_thirty_without_pagination() {
+async fn without_pagination_a_short_page_is_not_trusted() {
     let server = listing(45, Meta::Null).await;
     let (client, _) = server.client();
     let all: Vec<_> = client
@@ -106,7 +115,7 @@ async fn default_page_size_is_thirty_without_pagination() {
         .await
         .unwrap();
     assert_eq!(all.len(), 45);
-    assert_eq!(server.count(), 2);
+    assert_eq!(server.count(), 3, "30, 15, then the empty end");
 }
 
 #[tokio::test]
@@ -471,7 +480,7 @@ async fn unknown_status_items_do_not_fail_a_page() {
     let server = Scripted::sequence(vec![Reply::json(200, json!({
         "qualification_sessions": [session("qs_1", "approved"), session("qs_2", "brand_new_state")],
         "pagination": null
-    }))])
+    })), Reply::json(200, json!({"qualification_sessions": []}))])
     .await;
     let (client, _) = server.client();
     let all: Vec<_> = client

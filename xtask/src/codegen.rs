@@ -6,7 +6,8 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context as _, Result};
 use openapiv3::OpenAPI;
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use schemars::schema::{InstanceType, SchemaObject};
 use sha2::{Digest as _, Sha256};
 
 /// The spec, relative to the workspace root.
@@ -20,10 +21,16 @@ const MOCK_OUT: &str = "truemed-api/src/mock.rs";
 /// status decodes instead of failing the whole response.
 const STATUS_TEMPLATE: &str = include_str!("../templates/status.rs");
 
-/// The generated client's inner value: headers and timeout added by a pre hook, each
-/// response's status and headers recorded by a post hook (progenitor's
-/// `InvalidResponsePayload` error keeps only the body).
+/// The generated client's inner value and its hand-written `ClientHooks`: headers and
+/// timeout added before sending, bodies read with a bound, redirects followed by the HTTP
+/// client refused, each response recorded (progenitor's `InvalidResponsePayload` error
+/// keeps only the body).
 const CALL_CONTEXT_TEMPLATE: &str = include_str!("../templates/call_context.rs");
+
+/// Lenient value types the spec's `date-time` strings and numbers decode into, so a
+/// readable-but-odd value (no offset, a date alone, a number in a string) does not fail a
+/// whole response.
+const VALUES_TEMPLATE: &str = include_str!("../templates/values.rs");
 
 /// Write the generated files, or only compare them with what is checked in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,15 +112,20 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\
          // progenitor's own method docs, indented by rustfmt, read as code blocks to rustdoc.\n\
          #![allow(rustdoc::invalid_rust_codeblocks)]\n\n\
-         pub use call_context::{{CallContext, ResponseHead}};\n\
-         pub use status::QualificationSessionStatus;\n\n\
+         pub use call_context::{{\n\
+             CallContext, Refusal, ResponseHead, DEFAULT_MAX_ERROR_BODY, DEFAULT_MAX_SUCCESS_BODY,\n\
+         }};\n\
+         pub use status::QualificationSessionStatus;\n\
+         pub use values::{{Amount, Timestamp}};\n\n\
          #[cfg(feature = \"httpmock\")]\n\
          pub mod mock;\n\n\
          {}\n\n\
          /// The open status enum (see [`QualificationSessionStatus`]).\n\
          pub mod status {{\n{STATUS_TEMPLATE}\n}}\n\n\
-         /// Per-call headers, timeout and response record (see [`CallContext`]).\n\
-         pub mod call_context {{\n{CALL_CONTEXT_TEMPLATE}\n}}\n",
+         /// Per-call headers, timeout, bounded reads and response record (see [`CallContext`]).\n\
+         pub mod call_context {{\n{CALL_CONTEXT_TEMPLATE}\n}}\n\n\
+         /// Lenient timestamps and amounts (see [`Timestamp`] and [`Amount`]).\n\
+         pub mod values {{\n{VALUES_TEMPLATE}\n}}\n",
         unparse(client, "client")?
     );
     let mock_file = format!(
@@ -159,21 +171,37 @@ fn settings() -> GenerationSettings {
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
         .with_inner_type(quote::quote!(crate::CallContext))
-        .with_pre_hook(quote::quote!(
-            |context: &crate::CallContext, request: &mut ::reqwest::Request| {
-                context.prepare(request)
-            }
-        ))
-        .with_post_hook(quote::quote!(|context: &crate::CallContext,
-                                       result: &::reqwest::Result<
-            ::reqwest::Response,
-        >| { context.record(result) }))
+        // `ClientHooks` is implemented by hand in `call_context` (bounded reads, refusals).
+        .with_hooks(HooksMode::Expected)
+        .with_conversion(
+            string_format("date-time"),
+            "crate::Timestamp",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        )
+        .with_conversion(
+            SchemaObject {
+                instance_type: Some(InstanceType::Number.into()),
+                format: Some("double".to_owned()),
+                ..Default::default()
+            },
+            "crate::Amount",
+            [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
         .with_replacement(
             "QualificationSessionStatus",
             "crate::QualificationSessionStatus",
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
     settings
+}
+
+/// The schema of a string with this `format`, as progenitor hands it to typify.
+fn string_format(format: &str) -> SchemaObject {
+    SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        format: Some(format.to_owned()),
+        ..Default::default()
+    }
 }
 
 /// Parses the spec, naming the place of any error: the YAML line and column and the

@@ -1,34 +1,114 @@
-/// Per-call context of the generated [`Client`](crate::Client) (its inner value).
+use ::progenitor_client::{ClientInfo as _, OperationInfo};
+
+/// The longest error body (any non-2xx status) read by default: the rest is discarded.
+pub const DEFAULT_MAX_ERROR_BODY: usize = 64 * 1024;
+/// The longest success body read by default; a longer one is refused.
+pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
+
+/// Per-call context of the generated [`Client`](crate::Client) (its inner value), and the
+/// client's hooks.
 ///
-/// - Before sending, a pre hook adds [`headers`](Self::with_headers) the request does not
-///   already carry (e.g. `x-truemed-api-key`; mark secrets with
-///   `HeaderValue::set_sensitive`) and applies the [timeout](Self::with_timeout), so these
-///   work with any `reqwest::Client`, including one the caller built.
-/// - After sending, a post hook records the response's status and headers, so a caller
-///   keeps them even when the body cannot be decoded (progenitor's
-///   `Error::InvalidResponsePayload` carries only the bytes).
+/// - Before sending, it adds [`headers`](Self::with_headers) the request does not already
+///   carry (e.g. `x-truemed-api-key`; mark secrets with `HeaderValue::set_sensitive`) and
+///   applies the [timeout](Self::with_timeout), so these work with any `reqwest::Client`,
+///   including one the caller built.
+/// - When the response arrives, it reads the body with a bound: an error body (any
+///   non-2xx status) is cut at [`with_max_error_body`](Self::with_max_error_body) bytes and
+///   the rest discarded, so a huge error page costs the bound, not its size; a success body
+///   longer than [`with_max_success_body`](Self::with_max_success_body) is refused.
+/// - A response whose final URL is not the one requested (the `reqwest::Client` followed a
+///   redirect) is refused instead of decoded: build clients with
+///   `reqwest::redirect::Policy::none()`. A 3xx response is left to the caller as an
+///   undocumented status.
+/// - It records the response's status, headers and the body read, so a caller keeps them
+///   even when the body cannot be decoded (progenitor's `Error::InvalidResponsePayload`
+///   carries only the bytes). A refusal is returned as `Error::Custom` and recorded as a
+///   [`Refusal`].
 ///
-/// Clones share the recorded head: give each concurrent call its own context.
+/// Clones share the record: give each concurrent call its own context ([`fresh`](Self::fresh)).
 ///
 /// Emitted by `cargo xtask codegen` from `xtask/templates/call_context.rs`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CallContext {
     headers: ::reqwest::header::HeaderMap,
     timeout: ::std::option::Option<::std::time::Duration>,
-    head: ::std::sync::Arc<::std::sync::Mutex<::std::option::Option<ResponseHead>>>,
+    max_error_body: usize,
+    max_success_body: usize,
+    record: ::std::sync::Arc<::std::sync::Mutex<Record>>,
 }
 
-/// The status and headers of a response.
+#[derive(Debug, Default)]
+struct Record {
+    head: ::std::option::Option<ResponseHead>,
+    refusal: ::std::option::Option<Refusal>,
+}
+
+/// The status, headers and (bounded) body of a response.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ResponseHead {
     /// The HTTP status.
     pub status: ::reqwest::StatusCode,
     /// The response headers.
     pub headers: ::reqwest::header::HeaderMap,
+    /// What was read of the body: all of it, or the first bytes up to the limit.
+    pub body: ::bytes::Bytes,
+    /// Whether the body was longer than what was read.
+    pub truncated: bool,
+}
+
+/// Why a response was refused instead of decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The HTTP client followed a redirect: the response came from another URL than the
+    /// one requested.
+    RedirectFollowed {
+        /// The status of the final response.
+        status: ::reqwest::StatusCode,
+        /// The URL the response came from.
+        final_url: ::reqwest::Url,
+    },
+    /// A success body longer than the limit.
+    BodyTooLarge {
+        /// The response status.
+        status: ::reqwest::StatusCode,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+impl ::std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::RedirectFollowed { status, final_url } => write!(
+                f,
+                "the HTTP client followed a redirect; the response ({status}) came from {}{}",
+                final_url.origin().ascii_serialization(),
+                final_url.path()
+            ),
+            Self::BodyTooLarge { status, limit } => write!(
+                f,
+                "the {status} response body is longer than the limit of {limit} bytes"
+            ),
+        }
+    }
+}
+
+impl ::std::default::Default for CallContext {
+    fn default() -> Self {
+        Self {
+            headers: ::reqwest::header::HeaderMap::new(),
+            timeout: None,
+            max_error_body: DEFAULT_MAX_ERROR_BODY,
+            max_success_body: DEFAULT_MAX_SUCCESS_BODY,
+            record: ::std::default::Default::default(),
+        }
+    }
 }
 
 impl CallContext {
-    /// A context that adds nothing and records the response head.
+    /// A context that adds nothing, with the default body limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -45,16 +125,29 @@ impl CallContext {
         self
     }
 
-    /// The same settings with a fresh, empty response record, for another call.
+    /// How much of an error body (any non-2xx status) is read; the rest is discarded.
+    /// Default [`DEFAULT_MAX_ERROR_BODY`].
+    pub fn with_max_error_body(mut self, bytes: usize) -> Self {
+        self.max_error_body = bytes;
+        self
+    }
+
+    /// The longest success body accepted; a longer one is refused
+    /// ([`Refusal::BodyTooLarge`]). Default [`DEFAULT_MAX_SUCCESS_BODY`].
+    pub fn with_max_success_body(mut self, bytes: usize) -> Self {
+        self.max_success_body = bytes;
+        self
+    }
+
+    /// The same settings with a fresh, empty record, for another call.
     pub fn fresh(&self) -> Self {
         Self {
-            headers: self.headers.clone(),
-            timeout: self.timeout,
-            head: ::std::default::Default::default(),
+            record: ::std::default::Default::default(),
+            ..self.clone()
         }
     }
 
-    /// The pre hook: adds the headers and the timeout to `request`.
+    /// Adds the headers and the timeout to `request` (the pre hook).
     pub fn prepare(&self, request: &mut ::reqwest::Request) {
         for (name, value) in &self.headers {
             if !request.headers().contains_key(name) {
@@ -66,23 +159,132 @@ impl CallContext {
         }
     }
 
-    /// The post hook: records the head of `result` when it is a response.
-    pub fn record(&self, result: &::reqwest::Result<::reqwest::Response>) {
-        if let Ok(response) = result {
-            *self.lock() = Some(ResponseHead {
-                status: response.status(),
-                headers: response.headers().clone(),
-            });
-        }
-    }
-
-    /// The head of the latest response received with this context, if any.
+    /// The latest response received with this context, if any.
     pub fn last_response(&self) -> ::std::option::Option<ResponseHead> {
-        self.lock().clone()
+        self.lock().head.clone()
     }
 
-    fn lock(&self) -> ::std::sync::MutexGuard<'_, ::std::option::Option<ResponseHead>> {
-        // The record is replaced whole, so a poisoned lock still holds a consistent value.
-        self.head.lock().unwrap_or_else(::std::sync::PoisonError::into_inner)
+    /// Why the latest response was refused, if it was.
+    pub fn refusal(&self) -> ::std::option::Option<Refusal> {
+        self.lock().refusal.clone()
+    }
+
+    /// Reads the body of `response` within the limits, records the response, and returns
+    /// it rebuilt around the bytes read (empty when refused).
+    async fn receive(
+        &self,
+        requested: &::reqwest::Url,
+        mut response: ::reqwest::Response,
+    ) -> ::reqwest::Result<::reqwest::Response> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let version = response.version();
+        let refusal = if response.url() != requested {
+            Some(Refusal::RedirectFollowed {
+                status,
+                final_url: response.url().clone(),
+            })
+        } else if status.is_success()
+            && response
+                .content_length()
+                .is_some_and(|length| length > self.max_success_body as u64)
+        {
+            Some(Refusal::BodyTooLarge {
+                status,
+                limit: self.max_success_body,
+            })
+        } else {
+            None
+        };
+        let (body, truncated) = match refusal {
+            Some(_) => (::bytes::Bytes::new(), true),
+            None => {
+                let limit = match status.is_success() {
+                    true => self.max_success_body,
+                    false => self.max_error_body,
+                };
+                read_bounded(&mut response, limit).await?
+            }
+        };
+        let refusal = refusal.or_else(|| {
+            (truncated && status.is_success()).then_some(Refusal::BodyTooLarge {
+                status,
+                limit: self.max_success_body,
+            })
+        });
+        {
+            let mut record = self.lock();
+            record.head = Some(ResponseHead {
+                status,
+                headers: headers.clone(),
+                body: body.clone(),
+                truncated,
+            });
+            record.refusal = refusal;
+        }
+        let mut rebuilt = ::http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(::reqwest::Response::from(rebuilt))
+    }
+
+    fn lock(&self) -> ::std::sync::MutexGuard<'_, Record> {
+        // Each field is replaced whole, so a poisoned lock still holds a consistent value.
+        self.record
+            .lock()
+            .unwrap_or_else(::std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Reads at most `limit` bytes of the body; `true` when more was there (the rest is left
+/// unread and the connection discarded).
+async fn read_bounded(
+    response: &mut ::reqwest::Response,
+    limit: usize,
+) -> ::reqwest::Result<(::bytes::Bytes, bool)> {
+    // Never trust a declared length for the allocation.
+    let expected = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
+    let mut body = ::bytes::BytesMut::with_capacity(expected.min(limit));
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body.freeze(), true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body.freeze(), false))
+}
+
+impl ::progenitor_client::ClientHooks<CallContext> for crate::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut ::reqwest::Request,
+        _info: &OperationInfo,
+    ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+        self.inner().prepare(request);
+        Ok(())
+    }
+
+    async fn exec(
+        &self,
+        request: ::reqwest::Request,
+        _info: &OperationInfo,
+    ) -> ::reqwest::Result<::reqwest::Response> {
+        let requested = request.url().clone();
+        let response = self.client().execute(request).await?;
+        self.inner().receive(&requested, response).await
+    }
+
+    async fn post<E>(
+        &self,
+        _result: &::reqwest::Result<::reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+        match self.inner().refusal() {
+            Some(refusal) => Err(::progenitor_client::Error::Custom(refusal.to_string())),
+            None => Ok(()),
+        }
     }
 }

@@ -46,7 +46,7 @@ macro_rules! time_setters {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
         pub fn $name(mut self, at: DateTime<Utc>) -> Self {
-            self.session.$name = Some(at);
+            self.session.$name = Some(at.into());
             self
         }
     )*};
@@ -57,7 +57,7 @@ impl SessionSeed {
     pub fn new(id: impl Into<String>) -> Self {
         Self::from(QualificationSession {
             charge_group_created_at: None,
-            created_at: Some(Utc::now()),
+            created_at: Some(Utc::now().into()),
             customer_status: None,
             eligible_amount: None,
             email: None,
@@ -129,13 +129,13 @@ impl SessionSeed {
 
     /// The eligible amount.
     pub fn eligible_amount(mut self, amount: f64) -> Self {
-        self.session.eligible_amount = Some(amount);
+        self.session.eligible_amount = Some(amount.into());
         self
     }
 
     /// The fee.
     pub fn fee(mut self, fee: f64) -> Self {
-        self.session.fee = Some(fee);
+        self.session.fee = Some(fee.into());
         self
     }
 

@@ -249,10 +249,10 @@ impl State {
         let was_terminal = session.status.is_terminal();
         let now = Utc::now();
         if status.is_terminal() && session.lmn_reviewed_at.is_none() {
-            session.lmn_reviewed_at = Some(now);
+            session.lmn_reviewed_at = Some(now.into());
         }
         if status == Status::Approved && session.expires_at.is_none() {
-            session.expires_at = Some(now + chrono::Duration::days(365));
+            session.expires_at = Some((now + chrono::Duration::days(365)).into());
         }
         let became_terminal = status.is_terminal() && !was_terminal;
         session.status = status;
