@@ -549,3 +549,107 @@ async fn call_context_adds_headers_without_overriding_the_request() {
         .unwrap();
     mock.assert_async().await;
 }
+
+/// The raw client reads error bodies to the bound, refuses success bodies over the limit,
+/// and records what it read.
+#[tokio::test]
+async fn raw_client_bounds_bodies_and_records_what_it_read() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.path("/api/v1/qualification_session/big_error");
+            then.status(500).body("<".repeat(300 * 1024));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path("/api/v1/qualification_session/big_success");
+            then.status(200).body(" ".repeat(2048));
+        })
+        .await;
+    let context = CallContext::new().with_max_success_body(1024);
+    let client = Client::new(&server.base_url(), context.clone());
+    let error = client
+        .get_qualification_session()
+        .qualification_session_id("big_error")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidResponsePayload(..)),
+        "{error:?}"
+    );
+    let head = context.last_response().unwrap();
+    assert_eq!(head.body.len(), truemed_api::DEFAULT_MAX_ERROR_BODY);
+    assert!(head.truncated);
+
+    let context = context.fresh();
+    let error = Client::new(&server.base_url(), context.clone())
+        .get_qualification_session()
+        .qualification_session_id("big_success")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Custom(_)), "{error:?}");
+    assert_eq!(
+        context.refusal(),
+        Some(truemed_api::Refusal::BodyTooLarge {
+            status: reqwest::StatusCode::OK,
+            limit: 1024
+        })
+    );
+}
+
+/// A client that follows a redirect gets the response refused, not decoded.
+#[tokio::test]
+async fn raw_client_refuses_a_response_from_a_followed_redirect() {
+    let elsewhere = MockServer::start_async().await;
+    elsewhere
+        .mock_async(|_when, then| {
+            then.status(200)
+                .json_body(json!({"qualification_session_id": "qs_1", "status": "approved"}));
+        })
+        .await;
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|_when, then| {
+            then.status(302).header("location", elsewhere.url("/moved"));
+        })
+        .await;
+    let context = CallContext::new();
+    let error =
+        Client::new_with_client(&server.base_url(), reqwest::Client::new(), context.clone())
+            .get_qualification_session()
+            .qualification_session_id("qs_1")
+            .send()
+            .await
+            .unwrap_err();
+    assert!(matches!(error, Error::Custom(_)), "{error:?}");
+    assert!(matches!(
+        context.refusal(),
+        Some(truemed_api::Refusal::RedirectFollowed { .. })
+    ));
+}
+
+/// Odd-but-readable timestamps and amounts decode in the generated types themselves.
+#[test]
+fn generated_types_decode_lenient_values() {
+    let session: truemed_api::types::QualificationSession = serde_json::from_value(json!({
+        "qualification_session_id": "qs_1", "status": "approved",
+        "expires_at": "2026-01-31", "created_at": "2025-06-13T16:03:07",
+        "eligible_amount": "12.50", "fee": 1
+    }))
+    .unwrap();
+    assert_eq!(
+        session.expires_at.unwrap().to_string(),
+        "2026-01-31T00:00:00Z"
+    );
+    assert_eq!(
+        session.created_at.unwrap().to_string(),
+        "2025-06-13T16:03:07Z"
+    );
+    assert_eq!(session.eligible_amount.unwrap(), 12.5);
+    let back = serde_json::to_value(&session).unwrap();
+    assert_eq!(back["eligible_amount"], json!(12.5));
+    assert_eq!(back["fee"], json!(1.0));
+}

@@ -481,7 +481,10 @@ impl fmt::Display for Error {
             }
             Self::UnexpectedStatus(r) => write!(f, "{r}"),
             Self::Redirect(r) => {
-                let target = r.location().map(without_query).unwrap_or("nowhere stated");
+                let target = r
+                    .location()
+                    .map(|location| printable(without_query(location), 200))
+                    .unwrap_or_else(|| "nowhere stated".to_owned());
                 if r.status().is_redirection() {
                     write!(
                         f,
@@ -963,13 +966,15 @@ fn redact_quoted(text: &str) -> String {
 pub mod fuzzing {
     use super::*;
 
-    /// Reads a response as an error would: status, headers and body.
+    /// Reads a response as an error would (status, headers and body) and returns the
+    /// error's `Display`, after formatting its `Debug` and naming a decode failure.
     pub fn read_response(status: u16, headers: &HeaderMap, body: &[u8]) -> String {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
         let error = Error::from_response(status, headers, body);
         let _ = (error.retry_after(), error.is_retryable(), error.code());
+        let _ = format!("{error:?}");
         let _ = describe_decode_failure::<crate::ListQualificationSessionsResponse>(body);
-        format!("{error} {error:?}")
+        error.to_string()
     }
 }
 

@@ -150,3 +150,152 @@ pub const API_KEY: &str = "sk_test_SECRET_9f8b7c6d";
 pub fn session(id: &str, status: &str) -> serde_json::Value {
     serde_json::json!({"qualification_session_id": id, "status": status})
 }
+
+/// What a [`RawServer`] writes back: bytes exactly as given (any header, any body), then
+/// an optional body of `repeat` copies of `chunk` streamed without buffering it whole.
+#[derive(Clone, Debug)]
+pub struct RawReply {
+    pub head: Vec<u8>,
+    pub chunk: &'static [u8],
+    pub repeat: usize,
+}
+
+impl RawReply {
+    /// A response with `status`, extra raw header lines, and `body`.
+    pub fn new(status: u16, headers: &[&[u8]], body: &[u8]) -> Self {
+        let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n").into_bytes();
+        for line in headers {
+            head.extend_from_slice(line);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        head.extend_from_slice(body);
+        Self {
+            head,
+            chunk: b"",
+            repeat: 0,
+        }
+    }
+
+    /// A response whose body is `chunk` repeated `repeat` times, with or without a
+    /// `content-length` (without: the end of the connection ends the body).
+    pub fn streamed(
+        status: u16,
+        content_type: &str,
+        chunk: &'static [u8],
+        repeat: usize,
+        with_length: bool,
+    ) -> Self {
+        let length = match with_length {
+            true => format!("content-length: {}\r\n", chunk.len() * repeat),
+            false => String::new(),
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nconnection: close\r\ncontent-type: {content_type}\r\n{length}\r\n"
+        )
+        .into_bytes();
+        Self {
+            head,
+            chunk,
+            repeat,
+        }
+    }
+}
+
+/// A bare TCP server speaking just enough HTTP/1.1 to send [`RawReply`]s: each connection
+/// gets one reply, then is closed. Records each request (head and body, lossily) and how
+/// many body bytes it managed to write.
+pub struct RawServer {
+    pub base_url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    written: Arc<AtomicUsize>,
+}
+
+impl RawServer {
+    pub async fn start(reply: impl Fn(usize, &str) -> RawReply + Send + Sync + 'static) -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let written = Arc::new(AtomicUsize::new(0));
+        let (log, count) = (requests.clone(), written.clone());
+        let reply = Arc::new(reply);
+        tokio::spawn(async move {
+            let counter = AtomicUsize::new(0);
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let (log, count, reply) = (log.clone(), count.clone(), reply.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    // Read the head, then the body its content-length announces.
+                    loop {
+                        let Ok(read) = socket.read(&mut buffer).await else {
+                            return;
+                        };
+                        if read == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buffer[..read]);
+                        let text = String::from_utf8_lossy(&request).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|line| {
+                                    let (name, value) = line.split_once(':')?;
+                                    name.eq_ignore_ascii_case("content-length")
+                                        .then(|| value.trim().parse::<usize>().ok())?
+                                })
+                                .unwrap_or(0);
+                            if request.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    log.lock().unwrap().push(text.clone());
+                    let answer = reply(n, &text);
+                    if socket.write_all(&answer.head).await.is_err() {
+                        return;
+                    }
+                    for _ in 0..answer.repeat {
+                        if socket.write_all(answer.chunk).await.is_err() {
+                            return;
+                        }
+                        count.fetch_add(answer.chunk.len(), Ordering::SeqCst);
+                    }
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Self {
+            base_url,
+            requests,
+            written,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    /// Body bytes written before the client stopped reading (or all of them).
+    pub fn body_bytes_written(&self) -> usize {
+        self.written.load(Ordering::SeqCst)
+    }
+
+    /// A client for this server, with retries that do not sleep.
+    pub fn client_builder(&self) -> truemed_ext::ClientBuilder {
+        truemed_ext::Client::builder()
+            .api_key(API_KEY)
+            .base_url(&self.base_url)
+            .sleeper(truemed_ext::Sleeper::from_fn(|_| Box::pin(async {})))
+    }
+}
