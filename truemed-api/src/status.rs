@@ -1,11 +1,15 @@
+//! The open status enum the generated types use in place of typify's strict one.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+
 /// Where a qualification session is in the qualification flow.
 ///
 /// An open enum: Truemed adds states over time, so a value this crate does not know
 /// decodes into [`QualificationSessionStatus::Unknown`], keeping the string, instead of
 /// failing the whole response.
-///
-/// Emitted by `cargo xtask codegen` in place of the strict enum typify would derive from
-/// the spec's `QualificationSessionStatus` schema (see `xtask/templates/status.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum QualificationSessionStatus {
@@ -18,7 +22,7 @@ pub enum QualificationSessionStatus {
     /// The shopper cannot get a Letter of Medical Necessity for the items.
     Rejected,
     /// A status this version of the crate does not know, as Truemed sent it.
-    Unknown(::std::string::String),
+    Unknown(String),
 }
 
 impl QualificationSessionStatus {
@@ -47,21 +51,21 @@ impl QualificationSessionStatus {
     }
 }
 
-impl ::std::fmt::Display for QualificationSessionStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+impl fmt::Display for QualificationSessionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl ::std::str::FromStr for QualificationSessionStatus {
-    type Err = ::std::convert::Infallible;
+impl FromStr for QualificationSessionStatus {
+    type Err = Infallible;
 
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(value))
     }
 }
 
-impl ::std::convert::From<&str> for QualificationSessionStatus {
+impl From<&str> for QualificationSessionStatus {
     fn from(value: &str) -> Self {
         match value {
             "pending" => Self::Pending,
@@ -73,37 +77,42 @@ impl ::std::convert::From<&str> for QualificationSessionStatus {
     }
 }
 
-impl ::std::convert::From<::std::string::String> for QualificationSessionStatus {
-    fn from(value: ::std::string::String) -> Self {
+impl From<String> for QualificationSessionStatus {
+    fn from(value: String) -> Self {
         Self::from(value.as_str())
     }
 }
 
-impl ::serde::Serialize for QualificationSessionStatus {
-    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+impl serde::Serialize for QualificationSessionStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
 
-impl<'de> ::serde::Deserialize<'de> for QualificationSessionStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+impl<'de> serde::Deserialize<'de> for QualificationSessionStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = <Cow<'de, str>>::deserialize(deserializer)?;
         Ok(Self::from(value.as_ref()))
     }
 }
 
-impl ::schemars::JsonSchema for QualificationSessionStatus {
-    fn schema_name() -> ::std::string::String {
+impl schemars::JsonSchema for QualificationSessionStatus {
+    fn schema_name() -> String {
         "QualificationSessionStatus".to_owned()
     }
 
-    fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
         // Open: any string is accepted; the known values are listed as examples.
-        ::schemars::schema::SchemaObject {
-            instance_type: Some(::schemars::schema::InstanceType::String.into()),
-            metadata: Some(Box::new(::schemars::schema::Metadata {
-                description: Some("pending | processing | approved | rejected, or a newer status".to_owned()),
-                examples: Self::KNOWN.iter().map(|s| ::serde_json::Value::from(s.as_str())).collect(),
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            metadata: Some(Box::new(schemars::schema::Metadata {
+                description: Some(
+                    "pending | processing | approved | rejected, or a newer status".to_owned(),
+                ),
+                examples: Self::KNOWN
+                    .iter()
+                    .map(|s| serde_json::Value::from(s.as_str()))
+                    .collect(),
                 ..Default::default()
             })),
             ..Default::default()

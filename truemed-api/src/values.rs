@@ -1,4 +1,14 @@
-use ::chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+//! Lenient value types the spec's `date-time` strings and numbers decode into, so a
+//! readable-but-odd value (no offset, a date alone, a number in a string) does not fail a
+//! whole response. The xtask maps the spec's formats to them (typify conversions).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 
 /// A point in time, as the spec's `format: date-time` fields carry it, read leniently.
 ///
@@ -15,15 +25,12 @@ use ::chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 /// let day: Timestamp = serde_json::from_str(r#""2026-01-31""#).unwrap();
 /// assert_eq!(serde_json::to_string(&day).unwrap(), r#""2026-01-31T00:00:00Z""#);
 /// ```
-///
-/// Emitted by `cargo xtask codegen` from `xtask/templates/values.rs` in place of
-/// `chrono::DateTime<Utc>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
     /// Reads a timestamp in any of the accepted forms.
-    pub fn parse(text: &str) -> ::std::option::Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if let Ok(at) = DateTime::parse_from_rfc3339(text) {
             return Some(Self(at.with_timezone(&Utc)));
@@ -47,7 +54,7 @@ impl Timestamp {
     }
 }
 
-impl ::std::ops::Deref for Timestamp {
+impl Deref for Timestamp {
     type Target = DateTime<Utc>;
 
     fn deref(&self) -> &DateTime<Utc> {
@@ -55,40 +62,40 @@ impl ::std::ops::Deref for Timestamp {
     }
 }
 
-impl ::std::convert::From<DateTime<Utc>> for Timestamp {
+impl From<DateTime<Utc>> for Timestamp {
     fn from(at: DateTime<Utc>) -> Self {
         Self(at)
     }
 }
 
-impl ::std::convert::From<Timestamp> for DateTime<Utc> {
+impl From<Timestamp> for DateTime<Utc> {
     fn from(at: Timestamp) -> Self {
         at.0
     }
 }
 
-impl ::std::cmp::PartialEq<DateTime<Utc>> for Timestamp {
+impl PartialEq<DateTime<Utc>> for Timestamp {
     fn eq(&self, other: &DateTime<Utc>) -> bool {
         self.0 == *other
     }
 }
 
-impl ::std::cmp::PartialOrd<DateTime<Utc>> for Timestamp {
-    fn partial_cmp(&self, other: &DateTime<Utc>) -> ::std::option::Option<::std::cmp::Ordering> {
+impl PartialOrd<DateTime<Utc>> for Timestamp {
+    fn partial_cmp(&self, other: &DateTime<Utc>) -> Option<Ordering> {
         self.0.partial_cmp(other)
     }
 }
 
-impl ::std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(::chrono::SecondsFormat::AutoSi, true))
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
     }
 }
 
-impl ::std::str::FromStr for Timestamp {
-    type Err = ::std::string::String;
+impl FromStr for Timestamp {
+    type Err = String;
 
-    fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         Self::parse(text).ok_or_else(|| {
             "not a timestamp: expected RFC 3339, a date and time without offset, or a date"
                 .to_owned()
@@ -96,32 +103,27 @@ impl ::std::str::FromStr for Timestamp {
     }
 }
 
-impl ::serde::Serialize for Timestamp {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
-impl<'de> ::serde::Deserialize<'de> for Timestamp {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // The message names the expected forms, never the value (it may be personal data).
-        let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(::serde::de::Error::custom)
+        let text = <Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
-impl ::schemars::JsonSchema for Timestamp {
-    fn schema_name() -> ::std::string::String {
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> String {
         "Timestamp".to_owned()
     }
 
-    fn json_schema(generator: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
-        <DateTime<Utc> as ::schemars::JsonSchema>::json_schema(generator)
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        <DateTime<Utc> as schemars::JsonSchema>::json_schema(generator)
     }
 }
 
@@ -137,8 +139,6 @@ impl ::schemars::JsonSchema for Timestamp {
 /// assert_eq!(amount, 12.5);
 /// assert_eq!(serde_json::to_string(&amount).unwrap(), "12.5");
 /// ```
-///
-/// Emitted by `cargo xtask codegen` from `xtask/templates/values.rs` in place of `f64`.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
 pub struct Amount(pub f64);
 
@@ -149,34 +149,34 @@ impl Amount {
     }
 }
 
-impl ::std::convert::From<f64> for Amount {
+impl From<f64> for Amount {
     fn from(value: f64) -> Self {
         Self(value)
     }
 }
 
-impl ::std::convert::From<Amount> for f64 {
+impl From<Amount> for f64 {
     fn from(amount: Amount) -> Self {
         amount.0
     }
 }
 
-impl ::std::cmp::PartialEq<f64> for Amount {
+impl PartialEq<f64> for Amount {
     fn eq(&self, other: &f64) -> bool {
         self.0 == *other
     }
 }
 
-impl ::std::fmt::Display for Amount {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        ::std::fmt::Display::fmt(&self.0, f)
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl ::std::str::FromStr for Amount {
-    type Err = ::std::string::String;
+impl FromStr for Amount {
+    type Err = String;
 
-    fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim().parse::<f64>() {
             Ok(value) if value.is_finite() => Ok(Self(value)),
             _ => Err("not an amount: expected a number or a string holding one".to_owned()),
@@ -184,41 +184,36 @@ impl ::std::str::FromStr for Amount {
     }
 }
 
-impl ::serde::Serialize for Amount {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_f64(self.0)
     }
 }
 
-impl<'de> ::serde::Deserialize<'de> for Amount {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+impl<'de> serde::Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
 
-        impl ::serde::de::Visitor<'_> for Visitor {
+        impl serde::de::Visitor<'_> for Visitor {
             type Value = Amount;
 
-            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a number or a string holding one")
             }
 
-            fn visit_f64<E: ::serde::de::Error>(self, value: f64) -> ::std::result::Result<Amount, E> {
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Amount, E> {
                 Ok(Amount(value))
             }
 
-            fn visit_i64<E: ::serde::de::Error>(self, value: i64) -> ::std::result::Result<Amount, E> {
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Amount, E> {
                 Ok(Amount(value as f64))
             }
 
-            fn visit_u64<E: ::serde::de::Error>(self, value: u64) -> ::std::result::Result<Amount, E> {
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Amount, E> {
                 Ok(Amount(value as f64))
             }
 
-            fn visit_str<E: ::serde::de::Error>(self, text: &str) -> ::std::result::Result<Amount, E> {
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Amount, E> {
                 // The message names what was expected, never the value.
                 text.parse().map_err(E::custom)
             }
@@ -228,12 +223,12 @@ impl<'de> ::serde::Deserialize<'de> for Amount {
     }
 }
 
-impl ::schemars::JsonSchema for Amount {
-    fn schema_name() -> ::std::string::String {
+impl schemars::JsonSchema for Amount {
+    fn schema_name() -> String {
         "Amount".to_owned()
     }
 
-    fn json_schema(generator: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
-        <f64 as ::schemars::JsonSchema>::json_schema(generator)
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        <f64 as schemars::JsonSchema>::json_schema(generator)
     }
 }

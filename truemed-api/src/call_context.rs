@@ -1,4 +1,11 @@
-use ::progenitor_client::{ClientInfo as _, OperationInfo};
+//! The generated client's inner value, [`CallContext`], and its hand-written
+//! `ClientHooks` (the xtask asks progenitor for `HooksMode::Expected`).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use progenitor_client::{ClientInfo as _, OperationInfo};
 
 /// The longest error body (any non-2xx status) read by default: the rest is discarded.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 64 * 1024;
@@ -26,21 +33,19 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 ///   [`Refusal`].
 ///
 /// Clones share the record: give each concurrent call its own context ([`fresh`](Self::fresh)).
-///
-/// Emitted by `cargo xtask codegen` from `xtask/templates/call_context.rs`.
 #[derive(Clone, Debug)]
 pub struct CallContext {
-    headers: ::reqwest::header::HeaderMap,
-    timeout: ::std::option::Option<::std::time::Duration>,
+    headers: reqwest::header::HeaderMap,
+    timeout: Option<Duration>,
     max_error_body: usize,
     max_success_body: usize,
-    record: ::std::sync::Arc<::std::sync::Mutex<Record>>,
+    record: Arc<Mutex<Record>>,
 }
 
 #[derive(Debug, Default)]
 struct Record {
-    head: ::std::option::Option<ResponseHead>,
-    refusal: ::std::option::Option<Refusal>,
+    head: Option<ResponseHead>,
+    refusal: Option<Refusal>,
 }
 
 /// The status, headers and (bounded) body of a response.
@@ -48,11 +53,11 @@ struct Record {
 #[non_exhaustive]
 pub struct ResponseHead {
     /// The HTTP status.
-    pub status: ::reqwest::StatusCode,
+    pub status: reqwest::StatusCode,
     /// The response headers.
-    pub headers: ::reqwest::header::HeaderMap,
+    pub headers: reqwest::header::HeaderMap,
     /// What was read of the body: all of it, or the first bytes up to the limit.
-    pub body: ::bytes::Bytes,
+    pub body: bytes::Bytes,
     /// Whether the body was longer than what was read.
     pub truncated: bool,
 }
@@ -65,21 +70,21 @@ pub enum Refusal {
     /// one requested.
     RedirectFollowed {
         /// The status of the final response.
-        status: ::reqwest::StatusCode,
+        status: reqwest::StatusCode,
         /// The URL the response came from.
-        final_url: ::reqwest::Url,
+        final_url: reqwest::Url,
     },
     /// A success body longer than the limit.
     BodyTooLarge {
         /// The response status.
-        status: ::reqwest::StatusCode,
+        status: reqwest::StatusCode,
         /// The limit, in bytes.
         limit: usize,
     },
 }
 
-impl ::std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::RedirectFollowed { status, final_url } => write!(
                 f,
@@ -95,14 +100,14 @@ impl ::std::fmt::Display for Refusal {
     }
 }
 
-impl ::std::default::Default for CallContext {
+impl Default for CallContext {
     fn default() -> Self {
         Self {
-            headers: ::reqwest::header::HeaderMap::new(),
+            headers: reqwest::header::HeaderMap::new(),
             timeout: None,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
             max_success_body: DEFAULT_MAX_SUCCESS_BODY,
-            record: ::std::default::Default::default(),
+            record: Default::default(),
         }
     }
 }
@@ -114,13 +119,13 @@ impl CallContext {
     }
 
     /// Headers added to every request that does not already carry them.
-    pub fn with_headers(mut self, headers: ::reqwest::header::HeaderMap) -> Self {
+    pub fn with_headers(mut self, headers: reqwest::header::HeaderMap) -> Self {
         self.headers = headers;
         self
     }
 
     /// The total time allowed for each request, from sending to the end of the body.
-    pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
@@ -142,13 +147,13 @@ impl CallContext {
     /// The same settings with a fresh, empty record, for another call.
     pub fn fresh(&self) -> Self {
         Self {
-            record: ::std::default::Default::default(),
+            record: Default::default(),
             ..self.clone()
         }
     }
 
     /// Adds the headers and the timeout to `request` (the pre hook).
-    pub fn prepare(&self, request: &mut ::reqwest::Request) {
+    pub fn prepare(&self, request: &mut reqwest::Request) {
         for (name, value) in &self.headers {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
@@ -160,12 +165,12 @@ impl CallContext {
     }
 
     /// The latest response received with this context, if any.
-    pub fn last_response(&self) -> ::std::option::Option<ResponseHead> {
+    pub fn last_response(&self) -> Option<ResponseHead> {
         self.lock().head.clone()
     }
 
     /// Why the latest response was refused, if it was.
-    pub fn refusal(&self) -> ::std::option::Option<Refusal> {
+    pub fn refusal(&self) -> Option<Refusal> {
         self.lock().refusal.clone()
     }
 
@@ -173,9 +178,9 @@ impl CallContext {
     /// it rebuilt around the bytes read (empty when refused).
     async fn receive(
         &self,
-        requested: &::reqwest::Url,
-        mut response: ::reqwest::Response,
-    ) -> ::reqwest::Result<::reqwest::Response> {
+        requested: &reqwest::Url,
+        mut response: reqwest::Response,
+    ) -> reqwest::Result<reqwest::Response> {
         let status = response.status();
         let headers = response.headers().clone();
         let version = response.version();
@@ -197,7 +202,7 @@ impl CallContext {
             None
         };
         let (body, truncated) = match refusal {
-            Some(_) => (::bytes::Bytes::new(), true),
+            Some(_) => (bytes::Bytes::new(), true),
             None => {
                 let limit = match status.is_success() {
                     true => self.max_success_body,
@@ -222,30 +227,28 @@ impl CallContext {
             });
             record.refusal = refusal;
         }
-        let mut rebuilt = ::http::Response::new(body);
+        let mut rebuilt = http::Response::new(body);
         *rebuilt.status_mut() = status;
         *rebuilt.version_mut() = version;
         *rebuilt.headers_mut() = headers;
-        Ok(::reqwest::Response::from(rebuilt))
+        Ok(reqwest::Response::from(rebuilt))
     }
 
-    fn lock(&self) -> ::std::sync::MutexGuard<'_, Record> {
+    fn lock(&self) -> MutexGuard<'_, Record> {
         // Each field is replaced whole, so a poisoned lock still holds a consistent value.
-        self.record
-            .lock()
-            .unwrap_or_else(::std::sync::PoisonError::into_inner)
+        self.record.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Reads at most `limit` bytes of the body; `true` when more was there (the rest is left
 /// unread and the connection discarded).
 async fn read_bounded(
-    response: &mut ::reqwest::Response,
+    response: &mut reqwest::Response,
     limit: usize,
-) -> ::reqwest::Result<(::bytes::Bytes, bool)> {
+) -> reqwest::Result<(bytes::Bytes, bool)> {
     // Never trust a declared length for the allocation.
     let expected = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
-    let mut body = ::bytes::BytesMut::with_capacity(expected.min(limit));
+    let mut body = bytes::BytesMut::with_capacity(expected.min(limit));
     while let Some(chunk) = response.chunk().await? {
         let room = limit - body.len();
         if chunk.len() > room {
@@ -257,21 +260,21 @@ async fn read_bounded(
     Ok((body.freeze(), false))
 }
 
-impl ::progenitor_client::ClientHooks<CallContext> for crate::Client {
+impl progenitor_client::ClientHooks<CallContext> for crate::Client {
     async fn pre<E>(
         &self,
-        request: &mut ::reqwest::Request,
+        request: &mut reqwest::Request,
         _info: &OperationInfo,
-    ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+    ) -> Result<(), progenitor_client::Error<E>> {
         self.inner().prepare(request);
         Ok(())
     }
 
     async fn exec(
         &self,
-        request: ::reqwest::Request,
+        request: reqwest::Request,
         _info: &OperationInfo,
-    ) -> ::reqwest::Result<::reqwest::Response> {
+    ) -> reqwest::Result<reqwest::Response> {
         let requested = request.url().clone();
         let response = self.client().execute(request).await?;
         self.inner().receive(&requested, response).await
@@ -279,11 +282,11 @@ impl ::progenitor_client::ClientHooks<CallContext> for crate::Client {
 
     async fn post<E>(
         &self,
-        _result: &::reqwest::Result<::reqwest::Response>,
+        _result: &reqwest::Result<reqwest::Response>,
         _info: &OperationInfo,
-    ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
+    ) -> Result<(), progenitor_client::Error<E>> {
         match self.inner().refusal() {
-            Some(refusal) => Err(::progenitor_client::Error::Custom(refusal.to_string())),
+            Some(refusal) => Err(progenitor_client::Error::Custom(refusal.to_string())),
             None => Ok(()),
         }
     }
