@@ -84,7 +84,7 @@ fn child(mode: &str) {
                     .unwrap_err();
                 assert_eq!(
                     error.body().map(str::len),
-                    Some(truemed_ext::ERROR_BODY_LIMIT)
+                    Some(truemed_ext::raw::DEFAULT_MAX_ERROR_BODY)
                 );
             }
             _ => {

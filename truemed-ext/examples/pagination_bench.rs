@@ -124,8 +124,9 @@ async fn stream_count(client: &Client, page_size: u64, concurrency: usize) -> u6
             .qualification_sessions()
             .list()
             .page_size(page_size)
+            .paginate()
             .concurrency(concurrency)
-            .stream(),
+            .items(),
     );
     let mut seen = 0;
     while let Some(item) = stream.next().await {

@@ -11,7 +11,7 @@
 //! `TRUEMED_BASE_URL`), it runs only the read-only steps against that environment.
 
 use futures::TryStreamExt as _;
-use truemed_ext::testing::FakeTruemed;
+use truemed_ext::testing::{FakeTruemed, Fault};
 use truemed_ext::{Client, Error, Status};
 
 #[tokio::main]
@@ -54,8 +54,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let pending: Vec<_> = sessions
         .list()
         .status(Status::Pending)
+        .paginate()
         .limit(2)
-        .stream()
+        .items()
         .try_collect()
         .await?;
     let (first, second) = (
@@ -65,7 +66,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let out = sessions
         .update(first)
         .user_id("crm-user-1001")
-        .metadata(&serde_json::json!({"crm_id": 1001, "channel": "quickstart"}))?
+        .metadata(&serde_json::json!({"crm_id": 1001, "channel": "quickstart"}))
         .success_url("https://shop.example/checkout/success")
         .send()
         .await?;
@@ -75,7 +76,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     step("4. A 503 from Truemed is retried with the same key, and applied once");
-    fake.fail_next(1, 503);
+    fake.inject(Fault::status(503).times(1));
     let before = fake.stats();
     let out = sessions
         .update(second)
@@ -111,8 +112,9 @@ async fn read_only(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
         .list()
         .statuses([Status::Approved, Status::Rejected])
         .page_size(10)
+        .paginate()
         .limit(200)
-        .stream()
+        .items()
         .try_collect()
         .await?;
     let approved = decided

@@ -8,25 +8,24 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use truemed_api::CallContext;
 
-use crate::idempotency::KeyGenerator;
+use crate::error::Error;
+use crate::idempotency::{IdempotencyKey, KeyGenerator};
+use crate::operation::Operation;
 use crate::retry::{self, RetryBudget, RetryPolicy, Sleeper, TokenBucket};
-use crate::sessions::QualificationSessions;
-use crate::{Error, IdempotencyKey};
+use crate::wire::API_KEY_HEADER;
 
-/// The header that carries the API key.
-pub const API_KEY_HEADER: &str = "x-truemed-api-key";
 /// The environment variable [`Client::from_env`] reads the API key from.
 pub const API_KEY_ENV: &str = "TRUEMED_API_KEY";
 /// The environment variable [`Client::from_env`] reads an optional base URL from.
 pub const BASE_URL_ENV: &str = "TRUEMED_BASE_URL";
 
-/// The `User-Agent` every request carries.
-pub const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
+/// The `User-Agent` every request carries: `truemed-rs/` and this crate's version.
+pub(crate) const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
 
 /// Default time allowed to open a connection.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time allowed for one attempt, from sending to the end of the body.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which Truemed deployment to talk to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -101,11 +100,6 @@ impl Client {
         Self::builder().from_env().build()
     }
 
-    /// The qualification sessions of the API key's sales channel.
-    pub fn qualification_sessions(&self) -> QualificationSessions {
-        QualificationSessions::new(self.clone())
-    }
-
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
@@ -132,7 +126,7 @@ impl Client {
         truemed_api::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), context)
     }
 
-    pub(crate) fn next_idempotency_key(&self) -> crate::IdempotencyKey {
+    pub(crate) fn next_idempotency_key(&self) -> IdempotencyKey {
         self.inner.keys.generate()
     }
 
@@ -141,7 +135,7 @@ impl Client {
     /// what an update sends, carried by its errors.
     pub(crate) async fn execute<T, F, Fut>(
         &self,
-        operation: &'static str,
+        operation: Operation,
         policy: Option<&RetryPolicy>,
         idempotency_key: Option<&IdempotencyKey>,
         send: F,
@@ -291,7 +285,7 @@ impl ClientBuilder {
     /// [`truemed_api::DEFAULT_MAX_SUCCESS_BODY`]); a longer one fails with
     /// [`Error::UndecodableResponse`] without being read further, so a runaway response
     /// cannot exhaust memory. Error bodies are always read to at most
-    /// [`ERROR_BODY_LIMIT`](crate::ERROR_BODY_LIMIT) bytes, the rest discarded.
+    /// 64 KiB, the rest discarded.
     pub fn max_response_body(mut self, bytes: usize) -> Self {
         self.max_response_body = Some(bytes);
         self

@@ -12,15 +12,12 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use truemed_api::{CallContext, Refusal, ResponseHead};
 
-use crate::IdempotencyKey;
+use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+use crate::wire::USER_ID_ALREADY_SET;
 
 /// How much of a response body an error keeps (bytes): error bodies are read no further,
-/// and an undecodable success body is cut there. Equal to the generated client's
-/// [`DEFAULT_MAX_ERROR_BODY`](truemed_api::DEFAULT_MAX_ERROR_BODY).
-pub const ERROR_BODY_LIMIT: usize = truemed_api::DEFAULT_MAX_ERROR_BODY;
-
-/// The error code Truemed returns when an update tries to overwrite a `user_id`.
-pub const USER_ID_ALREADY_SET: &str = "user_id_already_set";
+/// and an undecodable success body is cut there.
+const ERROR_BODY_LIMIT: usize = truemed_api::DEFAULT_MAX_ERROR_BODY;
 
 /// Headers that carry a request id, in the order they are looked up.
 const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-request-id"];
@@ -167,7 +164,7 @@ impl Error {
         self.api_response().and_then(ApiErrorResponse::code)
     }
 
-    /// The response body as received (at most [`ERROR_BODY_LIMIT`] bytes, lossily
+    /// The response body as received (at most 64 KiB, lossily
     /// decoded as UTF-8), when a response arrived. Never part of `Display` or `Debug`.
     pub fn body(&self) -> Option<&str> {
         match self {
@@ -561,6 +558,12 @@ impl fmt::Debug for Error {
     }
 }
 
+impl From<InvalidIdempotencyKey> for Error {
+    fn from(error: InvalidIdempotencyKey) -> Self {
+        Self::InvalidRequest(error.to_string())
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -646,7 +649,7 @@ impl ApiErrorResponse {
         self.0.location.as_deref()
     }
 
-    /// The body as received: at most [`ERROR_BODY_LIMIT`] bytes, lossily decoded as
+    /// The body as received: at most 64 KiB, lossily decoded as
     /// UTF-8 (the rest was never read).
     pub fn body(&self) -> &str {
         &self.0.body
@@ -755,7 +758,7 @@ impl UndecodableResponse {
         &self.0.reason
     }
 
-    /// The start of the body (at most [`ERROR_BODY_LIMIT`] bytes, lossily decoded). It may
+    /// The start of the body (at most 64 KiB, lossily decoded). It may
     /// hold personal data: it is never part of `Display` or `Debug`.
     pub fn body(&self) -> &str {
         &self.0.body
@@ -973,7 +976,8 @@ pub mod fuzzing {
         let error = Error::from_response(status, headers, body);
         let _ = (error.retry_after(), error.is_retryable(), error.code());
         let _ = format!("{error:?}");
-        let _ = describe_decode_failure::<crate::ListQualificationSessionsResponse>(body);
+        let _ =
+            describe_decode_failure::<truemed_api::types::ListQualificationSessionsResponse>(body);
         error.to_string()
     }
 }
@@ -1152,7 +1156,8 @@ mod tests {
             {"qualification_session_id":"qs_1","status":"approved"},
             {"qualification_session_id":"qs_2","status":"approved","created_at":"ada@example.com"}
         ]}"#;
-        let reason = describe_decode_failure::<crate::ListQualificationSessionsResponse>(body);
+        let reason =
+            describe_decode_failure::<truemed_api::types::ListQualificationSessionsResponse>(body);
         assert!(
             reason.starts_with("qualification_sessions[1].created_at (session qs_2): "),
             "{reason}"

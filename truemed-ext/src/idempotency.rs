@@ -7,8 +7,6 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use truemed_api::types::UpdateQualificationSessionRequestIdempotencyKey as WireKey;
 
-use crate::Error;
-
 /// A key that makes an update safe to retry: Truemed applies an update once per key and
 /// session, and answers a repeat with the original response.
 ///
@@ -38,12 +36,14 @@ impl IdempotencyKey {
     /// The longest key Truemed accepts, in characters.
     pub const MAX_LEN: usize = 255;
 
-    /// A key from your own string; fails with [`Error::InvalidRequest`] when it is empty
-    /// or longer than [`Self::MAX_LEN`] characters.
-    pub fn new(key: impl Into<String>) -> Result<Self, Error> {
+    /// A key from your own string; fails when it is empty or longer than
+    /// [`Self::MAX_LEN`] characters. The error converts into
+    /// [`Error::InvalidRequest`](crate::Error::InvalidRequest), so `?` works in functions
+    /// returning [`crate::Error`].
+    pub fn new(key: impl Into<String>) -> Result<Self, InvalidIdempotencyKey> {
         let key = key.into();
         WireKey::from_str(&key).map_err(|e| {
-            Error::InvalidRequest(format!(
+            InvalidIdempotencyKey(format!(
                 "idempotency key of {} characters: {e} (1 to {} allowed)",
                 key.chars().count(),
                 Self::MAX_LEN
@@ -94,28 +94,34 @@ impl fmt::Display for IdempotencyKey {
 }
 
 impl FromStr for IdempotencyKey {
-    type Err = Error;
+    type Err = InvalidIdempotencyKey;
 
-    fn from_str(key: &str) -> Result<Self, Error> {
+    fn from_str(key: &str) -> Result<Self, Self::Err> {
         Self::new(key)
     }
 }
 
 impl TryFrom<String> for IdempotencyKey {
-    type Error = Error;
+    type Error = InvalidIdempotencyKey;
 
-    fn try_from(key: String) -> Result<Self, Error> {
+    fn try_from(key: String) -> Result<Self, Self::Error> {
         Self::new(key)
     }
 }
 
 impl TryFrom<&str> for IdempotencyKey {
-    type Error = Error;
+    type Error = InvalidIdempotencyKey;
 
-    fn try_from(key: &str) -> Result<Self, Error> {
+    fn try_from(key: &str) -> Result<Self, Self::Error> {
         Self::new(key)
     }
 }
+
+/// A string that cannot be an idempotency key (empty, or over 255 characters). Converts
+/// into [`Error::InvalidRequest`](crate::Error::InvalidRequest).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidIdempotencyKey(String);
 
 impl AsRef<str> for IdempotencyKey {
     fn as_ref(&self) -> &str {
@@ -167,7 +173,6 @@ mod tests {
         assert!(IdempotencyKey::new("k").is_ok());
         assert!(IdempotencyKey::new("é".repeat(255)).is_ok());
         let error = IdempotencyKey::new("k".repeat(256)).unwrap_err();
-        assert!(matches!(error, Error::InvalidRequest(_)));
         assert!(error.to_string().contains("256 characters"), "{error}");
         assert!(IdempotencyKey::new("").is_err());
     }

@@ -27,7 +27,7 @@
 //! let out = sessions
 //!     .update("qs_123")
 //!     .user_id("user_42")
-//!     .metadata(&serde_json::json!({"crm_id": 7}))?
+//!     .metadata(&serde_json::json!({"crm_id": 7}))
 //!     .send() // one idempotency key, reused on every retry
 //!     .await?;
 //! println!("{} {} {}", out.qualification_session_id, out.status, out.idempotency_key);
@@ -36,43 +36,55 @@
 //! # }
 //! ```
 //!
-//! - [`Client`] / [`ClientBuilder`]: API key, environment or base URL, timeouts, retries.
-//! - [`Error`]: one variant per documented API error, with status, code, message,
-//!   request id and body; [`Error::is_retryable`].
-//! - [`RetryPolicy`]: exponential backoff with jitter, `Retry-After` honoured;
-//!   [`RetryBudget`]: a per-client cap on retries under a sustained outage.
-//! - [`IdempotencyKey`]: random, derived from your ids, or fixed.
-//! - [`webhook`]: verification of signed and unsigned webhook deliveries.
-//! - `testing` (feature `testing`): a stateful fake Truemed server for your tests.
+//! # Crate organization
+//!
+//! Where to look, by what you want to do:
+//!
+//! | you want to | look at |
+//! |---|---|
+//! | configure a client: key, environment or base URL, timeouts, your own `reqwest::Client` | [`Client`], [`ClientBuilder`], [`Environment`] |
+//! | get, list or update sessions | [`QualificationSessions`]: [`GetRequest`], [`ListRequest`] (one [`Page`]), [`UpdateRequest`] ([`UpdateOutcome`]) |
+//! | every page or every session of a listing | [`Paginator`] (from [`ListRequest::paginate`]), [`PageStream`], [`ItemStream`] |
+//! | handle failures | [`Error`] (with [`ApiErrorResponse`], [`TransportError`], [`UndecodableResponse`]); [`Error::may_have_been_applied`] and [`Error::idempotency_key`] after a failed update |
+//! | tune retries | [`RetryPolicy`] (per client or per call), [`RetryBudget`] (per client), [`Sleeper`] |
+//! | make updates safe to resend | [`IdempotencyKey`], [`KeyGenerator`] |
+//! | receive webhooks | [`webhook`] |
+//! | test without Truemed | `testing` (feature `testing`): the fake Truemed server |
+//! | the model types | [`QualificationSession`], [`Status`], [`Timestamp`], [`Amount`], ...; the generated client itself: [`raw`] |
+//!
+//! Inside, modules import in one direction: `idempotency` and `operation` and `wire`
+//! (leaves) ← `error` ← `retry` ← `client` ← `page` ← `pagination` ← `sessions`;
+//! `webhook` and `testing` build on those.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod client;
 mod error;
 mod idempotency;
+mod operation;
+mod page;
 mod pagination;
 mod retry;
 mod sessions;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod webhook;
+mod wire;
 
-pub use client::{
-    Client, ClientBuilder, Environment, API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
-};
+pub use client::{Client, ClientBuilder, Environment, API_KEY_ENV, BASE_URL_ENV};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use error::fuzzing;
-pub use error::{
-    ApiErrorResponse, Error, TransportError, UndecodableResponse, ERROR_BODY_LIMIT,
-    USER_ID_ALREADY_SET,
-};
-pub use idempotency::{IdempotencyKey, KeyGenerator};
-pub use pagination::{DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PLAN_EXTENSIONS};
+pub use error::{ApiErrorResponse, Error, TransportError, UndecodableResponse};
+pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey, KeyGenerator};
+pub use operation::Operation;
+pub use page::Page;
+pub use pagination::{ItemStream, PageStream, Paginator};
 pub use retry::{RetryBudget, RetryPolicy, Sleeper};
-pub use sessions::{
-    GetRequest, ListRequest, Page, QualificationSessions, UpdateOutcome, UpdateRequest,
-};
+pub use sessions::{GetRequest, ListRequest, QualificationSessions, UpdateOutcome, UpdateRequest};
+pub use wire::{API_KEY_HEADER, USER_ID_ALREADY_SET};
 
 /// The generated raw client crate, for what this crate does not wrap.
 pub use truemed_api as raw;

@@ -1,61 +1,71 @@
-//! Listing every page: [`ListRequest::pages`] and [`ListRequest::stream`].
+//! Whole listings: [`Paginator`], and the streams it makes, [`PageStream`] and
+//! [`ItemStream`].
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
+use truemed_api::types::QualificationSession;
 
-use crate::sessions::{fetch_page, ListFilters, ListRequest, Page};
-use crate::{Client, Error, QualificationSession, RetryPolicy};
+use crate::error::Error;
+use crate::page::{Listing, Page};
 
 /// Pages fetched at once by default, once the page count is known.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
 /// Truemed's page size when none is requested.
-pub const DEFAULT_PAGE_SIZE: u64 = 30;
+pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;
 /// How many times a listing follows a `last_page` that grew while paging.
-pub const MAX_PLAN_EXTENSIONS: u32 = 5;
+pub(crate) const MAX_PLAN_EXTENSIONS: u32 = 5;
 
-impl ListRequest {
+/// Every page of a listing, from [`ListRequest::paginate`](crate::ListRequest::paginate):
+/// set an item limit and the prefetch, then stream [`pages`](Self::pages) or
+/// [`items`](Self::items).
+#[derive(Clone, Debug)]
+#[must_use = "a paginator does nothing until streamed"]
+pub struct Paginator {
+    listing: Listing,
+    limit: Option<usize>,
+    concurrency: usize,
+}
+
+impl Paginator {
+    pub(crate) fn new(listing: Listing) -> Self {
+        Self {
+            listing,
+            limit: None,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
     /// At most this many sessions in all (pages fetched stop there too).
     pub fn limit(mut self, items: usize) -> Self {
         self.limit = Some(items);
         self
     }
 
-    /// How many pages to fetch at once once the page count is known (default
-    /// [`DEFAULT_CONCURRENCY`]; 1 is sequential; 0 counts as 1).
+    /// How many pages to fetch at once once the page count is known (default 4; 1 is
+    /// sequential; 0 counts as 1). Memory is bounded by this many pages.
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
     }
 
-    /// Every session on every page, in order, as a stream.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
-    /// use futures::TryStreamExt as _;
-    /// let approved: Vec<_> = client
-    ///     .qualification_sessions()
-    ///     .list()
-    ///     .status(truemed_ext::Status::Approved)
-    ///     .page_size(100)
-    ///     .limit(5_000)
-    ///     .stream()
-    ///     .try_collect()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn stream(
-        self,
-    ) -> impl Stream<Item = Result<QualificationSession, Error>> + Send + 'static {
-        self.pages()
+    /// Every session on every page, in order.
+    pub fn items(self) -> ItemStream {
+        let items = self
+            .pages()
             .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
-            .try_flatten()
+            .try_flatten();
+        ItemStream(Box::pin(items))
     }
 
-    /// Every page, in order, as a stream. With [`limit`](Self::limit), the last page
+    /// Every page, in order. With [`limit`](Self::limit), the last page
     /// yielded is cut to the limit.
     ///
     /// How a listing proceeds:
     /// - The first page is fetched alone. If its `pagination` gives a `last_page`, the
-    ///   remaining pages are fetched up to [`ListRequest::concurrency`] at a time, and yielded
+    ///   remaining pages are fetched up to [`concurrency`](Self::concurrency) at a time, and yielded
     ///   in page order; at most that many pages are held in memory at once.
     /// - If `pagination` is null, missing or has no `last_page`, pages are fetched one by one
     ///   until a page comes back empty, or a page past the first answers 404. When the
@@ -66,7 +76,7 @@ impl ListRequest {
     /// - An empty page ends the listing early (the list shrank while paging).
     /// - Sessions created while paging sort last (the list is in `created_at` order): if the
     ///   planned last page reports a larger `last_page`, the listing goes on to it, up to
-    ///   [`MAX_PLAN_EXTENSIONS`](crate::MAX_PLAN_EXTENSIONS) times; a `last_page` that keeps growing past that ends the
+    ///   5 times; a `last_page` that keeps growing past that ends the
     ///   stream with [`Error::Pagination`]. Sessions deleted while paging shift later ones
     ///   back a page, and such a session may then be skipped: list again for an exact
     ///   snapshot.
@@ -75,22 +85,21 @@ impl ListRequest {
     ///   [`Error::Pagination`] instead of looping.
     /// - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
     ///   still fails ends the stream with its error, after everything before it was yielded.
-    pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
-        async_stream::try_stream! {
-            self.validate()?;
-            let ListRequest { client, filters, retry, limit, concurrency } = self;
-            let retry = retry.as_ref();
+    pub fn pages(self) -> PageStream {
+        let pages = async_stream::try_stream! {
+            let Paginator { listing, limit, concurrency } = self;
+            listing.validate()?;
             let mut remaining = limit.unwrap_or(usize::MAX);
             if remaining == 0 {
                 return;
             }
-            let start = filters.page.unwrap_or(1);
-            let first = fetch_page(&client, &filters, retry, start).await?;
+            let start = listing.start();
+            let first = listing.fetch(start).await?;
             let mut guard = RepeatGuard::default();
             guard.check(&first, start)?;
             // The server's own page size wins: it may cap the one requested.
             let reported_size = first.pagination.as_ref().and_then(|p| p.page_size).and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0);
-            let page_size = reported_size.or(filters.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
+            let page_size = reported_size.or(listing.filters.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
             let planned_last = first.last_page();
             let first_len = first.items.len() as u64;
             let (page, done) = cut(first, &mut remaining);
@@ -109,7 +118,7 @@ impl ListRequest {
                         let needed = (remaining as u64).div_ceil(page_size).max(1);
                         let end = plan_end.min(next.saturating_add(needed - 1));
                         let mut pages = stream::iter(next..=end)
-                            .map(|number| spawn_page(&client, &filters, retry, number))
+                            .map(|number| spawn_page(&listing, number))
                             .buffered(concurrency);
                         while let Some(page) = pages.next().await {
                             let page = page?;
@@ -144,7 +153,7 @@ impl ListRequest {
                     let mut last_len = first_len;
                     while reported_size.is_none_or(|size| last_len >= size) {
                         number += 1;
-                        let page = match fetch_page(&client, &filters, retry, number).await {
+                        let page = match listing.fetch(number).await {
                             Err(Error::NotFound(_)) => return,
                             other => other?,
                         };
@@ -161,22 +170,57 @@ impl ListRequest {
                     }
                 }
             }
-        }
+        };
+        PageStream(Box::pin(pages))
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
+
+/// The pages of a listing, in order: a [`Stream`] of `Result<Page, Error>`, from
+/// [`Paginator::pages`] or [`ListRequest::pages`](crate::ListRequest::pages).
+#[must_use = "streams do nothing unless polled"]
+pub struct PageStream(BoxStream<Page>);
+
+/// The sessions of a listing, in order: a [`Stream`] of
+/// `Result<QualificationSession, Error>`, from [`Paginator::items`] or
+/// [`ListRequest::stream`](crate::ListRequest::stream).
+#[must_use = "streams do nothing unless polled"]
+pub struct ItemStream(BoxStream<QualificationSession>);
+
+impl Stream for PageStream {
+    type Item = Result<Page, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl Stream for ItemStream {
+    type Item = Result<QualificationSession, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl fmt::Debug for PageStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageStream").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ItemStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemStream").finish_non_exhaustive()
     }
 }
 
 /// Fetches a page in a task of its own, so pages fetched at once are also decoded at once
 /// on every core. The task is aborted when the listing is dropped before it finishes.
-async fn spawn_page(
-    client: &Client,
-    filters: &ListFilters,
-    retry: Option<&RetryPolicy>,
-    number: u64,
-) -> Result<Page, Error> {
-    let (client, filters, retry) = (client.clone(), filters.clone(), retry.cloned());
-    let mut task = AbortOnDrop(tokio::spawn(async move {
-        fetch_page(&client, &filters, retry.as_ref(), number).await
-    }));
+async fn spawn_page(listing: &Listing, number: u64) -> Result<Page, Error> {
+    let listing = listing.clone();
+    let mut task = AbortOnDrop(tokio::spawn(async move { listing.fetch(number).await }));
     match (&mut task.0).await {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),

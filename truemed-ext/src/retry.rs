@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use tracing::Instrument as _;
 
-use crate::{Error, IdempotencyKey};
+use crate::error::Error;
+use crate::idempotency::IdempotencyKey;
+use crate::operation::Operation;
 
 /// How a call is retried.
 ///
@@ -299,7 +301,7 @@ impl fmt::Debug for Sleeper {
 /// What one call brings to [`run`]: its operation, policy, the client's budget and
 /// sleeper, and the idempotency key it sends, if any.
 pub(crate) struct Call<'a> {
-    pub(crate) operation: &'static str,
+    pub(crate) operation: Operation,
     pub(crate) policy: &'a RetryPolicy,
     pub(crate) budget: &'a TokenBucket,
     pub(crate) sleeper: &'a Sleeper,
@@ -315,7 +317,7 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let operation = call.operation;
+    let operation = call.operation.id();
     let call_span = tracing::info_span!(
         "truemed.call",
         operation,

@@ -2,18 +2,33 @@
 //! [`list`](QualificationSessions::list) and [`update`](QualificationSessions::update).
 
 use std::future::{Future, IntoFuture};
-use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use truemed_api::types::{
-    self, GetQualificationSessionQualificationSessionId as GetId,
+    self, GetQualificationSessionQualificationSessionId as GetId, QualificationSession,
     UpdateQualificationSessionQualificationSessionId as UpdateId,
 };
+use truemed_api::QualificationSessionStatus as Status;
 
-use crate::{Client, Error, IdempotencyKey, Pagination, QualificationSession, RetryPolicy, Status};
+use crate::client::Client;
+use crate::error::Error;
+use crate::idempotency::IdempotencyKey;
+use crate::operation::Operation;
+use crate::page::{ListFilters, Listing, Page};
+use crate::pagination::{ItemStream, PageStream, Paginator};
+use crate::retry::RetryPolicy;
+
+impl Client {
+    /// The qualification sessions of the API key's sales channel.
+    pub fn qualification_sessions(&self) -> QualificationSessions {
+        QualificationSessions {
+            client: self.clone(),
+        }
+    }
+}
 
 /// The qualification sessions of the API key's sales channel; from
 /// [`Client::qualification_sessions`].
@@ -23,10 +38,6 @@ pub struct QualificationSessions {
 }
 
 impl QualificationSessions {
-    pub(crate) fn new(client: Client) -> Self {
-        Self { client }
-    }
-
     /// One session by id. Await it directly, or set a per-call retry policy first.
     ///
     /// ```no_run
@@ -43,10 +54,15 @@ impl QualificationSessions {
         }
     }
 
-    /// A listing: set filters, then [`send`](ListRequest::send) for one page, or
-    /// [`stream`](ListRequest::stream) / [`pages`](ListRequest::pages) for all of them.
+    /// A listing: set filters, then [`send`](ListRequest::send) (or `.await`) for one
+    /// page, or [`stream`](ListRequest::stream) / [`pages`](ListRequest::pages) /
+    /// [`paginate`](ListRequest::paginate) for all of them.
     pub fn list(&self) -> ListRequest {
-        ListRequest::new(self.client.clone())
+        ListRequest {
+            client: self.client.clone(),
+            filters: ListFilters::default(),
+            retry: None,
+        }
     }
 
     /// An update of one session: set the fields to change, then
@@ -58,7 +74,7 @@ impl QualificationSessions {
     ///     .qualification_sessions()
     ///     .update("qs_123")
     ///     .user_id("user_42")
-    ///     .metadata(&serde_json::json!({"crm_id": 7}))?
+    ///     .metadata(&serde_json::json!({"crm_id": 7}))
     ///     .send()
     ///     .await?;
     /// println!("{} {} {}", out.qualification_session_id, out.status, out.idempotency_key);
@@ -118,20 +134,15 @@ impl GetRequest {
     pub async fn send(self) -> Result<QualificationSession, Error> {
         let id: GetId = checked_id(&self.id)?;
         self.client
-            .execute(
-                "get_qualification_session",
-                self.retry.as_ref(),
-                None,
-                |raw| {
-                    let id = id.clone();
-                    async move {
-                        raw.get_qualification_session()
-                            .qualification_session_id(id)
-                            .send()
-                            .await
-                    }
-                },
-            )
+            .execute(Operation::Get, self.retry.as_ref(), None, |raw| {
+                let id = id.clone();
+                async move {
+                    raw.get_qualification_session()
+                        .qualification_session_id(id)
+                        .send()
+                        .await
+                }
+            })
             .await
     }
 }
@@ -165,35 +176,12 @@ impl IntoFuture for GetRequest {
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until sent"]
 pub struct ListRequest {
-    pub(crate) client: Client,
-    pub(crate) filters: ListFilters,
-    pub(crate) retry: Option<RetryPolicy>,
-    pub(crate) limit: Option<usize>,
-    pub(crate) concurrency: usize,
-}
-
-/// The query of a listing.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct ListFilters {
-    pub(crate) statuses: Vec<Status>,
-    pub(crate) user_id: Option<String>,
-    pub(crate) search: Option<String>,
-    pub(crate) expires_at: Option<NaiveDate>,
-    pub(crate) page: Option<u64>,
-    pub(crate) page_size: Option<u64>,
+    client: Client,
+    filters: ListFilters,
+    retry: Option<RetryPolicy>,
 }
 
 impl ListRequest {
-    fn new(client: Client) -> Self {
-        Self {
-            client,
-            filters: ListFilters::default(),
-            retry: None,
-            limit: None,
-            concurrency: crate::DEFAULT_CONCURRENCY,
-        }
-    }
-
     /// Only sessions in this status (replaces earlier status filters).
     pub fn status(self, status: Status) -> Self {
         self.statuses([status])
@@ -225,8 +213,7 @@ impl ListRequest {
         self
     }
 
-    /// The page to fetch, from 1 (default 1). With [`stream`](Self::stream) and
-    /// [`pages`](Self::pages), the first page fetched.
+    /// The page to fetch, from 1 (default 1). When paginating, the first page fetched.
     pub fn page(mut self, page: u64) -> Self {
         self.filters.page = Some(page);
         self
@@ -244,137 +231,63 @@ impl ListRequest {
         self
     }
 
-    /// Fetches one page.
+    /// Fetches one page (the one [`page`](Self::page) set, else the first). Awaiting the
+    /// request does the same.
     pub async fn send(self) -> Result<Page, Error> {
-        let page = self.filters.page.unwrap_or(1);
-        fetch_page(&self.client, &self.filters, self.retry.as_ref(), page).await
+        let listing = self.into_listing();
+        listing.fetch(listing.start()).await
     }
 
-    /// Refuses filters the API cannot take, before anything is sent.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
-        self.filters.query().map(|_| ())
+    /// Every page: a [`Paginator`] whose item limit and prefetch can be set before
+    /// streaming, like the AWS SDK's `into_paginator()`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
+    /// use futures::TryStreamExt as _;
+    /// let approved: Vec<_> = client
+    ///     .qualification_sessions()
+    ///     .list()
+    ///     .status(truemed_ext::Status::Approved)
+    ///     .page_size(100)
+    ///     .paginate()
+    ///     .limit(5_000)
+    ///     .concurrency(8)
+    ///     .items()
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn paginate(self) -> Paginator {
+        Paginator::new(self.into_listing())
     }
-}
 
-/// The query of one page, checked.
-pub(crate) struct PageQuery {
-    status: Option<types::ListQualificationSessionsStatus>,
-    page_size: Option<NonZeroU64>,
-}
+    /// Every page, in order, with the default prefetch: `self.paginate().pages()`. See
+    /// [`Paginator::pages`] for how a listing proceeds.
+    pub fn pages(self) -> PageStream {
+        self.paginate().pages()
+    }
 
-impl ListFilters {
-    pub(crate) fn query(&self) -> Result<PageQuery, Error> {
-        for (name, value) in [("user_id", &self.user_id), ("search", &self.search)] {
-            if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
-                return Err(Error::InvalidRequest(format!(
-                    "the {name} filter is empty; an empty filter would match every session, so leave it unset instead"
-                )));
-            }
+    /// Every session on every page, in order, with the default prefetch:
+    /// `self.paginate().items()`.
+    pub fn stream(self) -> ItemStream {
+        self.paginate().items()
+    }
+
+    fn into_listing(self) -> Listing {
+        Listing {
+            client: self.client,
+            filters: self.filters,
+            retry: self.retry,
         }
-        if self.page == Some(0) {
-            return Err(Error::InvalidRequest("page numbers start at 1".into()));
-        }
-        let page_size = match self.page_size {
-            Some(size) => Some(
-                NonZeroU64::new(size)
-                    .ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
-            ),
-            None => None,
-        };
-        let status = match self.statuses.is_empty() {
-            true => None,
-            false => {
-                let joined = self
-                    .statuses
-                    .iter()
-                    .map(Status::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                // The spec's pattern (lowercase words joined by commas), checked by the
-                // generated type; a comma inside one status would pass it as two.
-                let one_word_each = self.statuses.iter().all(|s| !s.as_str().contains(','));
-                match types::ListQualificationSessionsStatus::from_str(&joined) {
-                    Ok(status) if one_word_each => Some(status),
-                    _ => {
-                        return Err(Error::InvalidRequest(format!(
-                            "status filter {joined:?}: each status is one lowercase word (letters and underscores)"
-                        )))
-                    }
-                }
-            }
-        };
-        Ok(PageQuery { status, page_size })
     }
 }
 
-/// Fetches page `page` of a listing, with retries.
-pub(crate) async fn fetch_page(
-    client: &Client,
-    filters: &ListFilters,
-    retry: Option<&RetryPolicy>,
-    page: u64,
-) -> Result<Page, Error> {
-    let query = filters.query()?;
-    let number = NonZeroU64::new(page)
-        .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
-    let response = client
-        .execute("list_qualification_sessions", retry, None, |raw| {
-            let query = &query;
-            async move {
-                let mut request = raw.list_qualification_sessions().page(number);
-                if let Some(status) = &query.status {
-                    request = request.status(status.clone());
-                }
-                if let Some(size) = query.page_size {
-                    request = request.page_size(size);
-                }
-                if let Some(user_id) = &filters.user_id {
-                    request = request.user_id(user_id.clone());
-                }
-                if let Some(search) = &filters.search {
-                    request = request.search(search.clone());
-                }
-                if let Some(date) = filters.expires_at {
-                    request = request.expires_at(date);
-                }
-                request.send().await
-            }
-        })
-        .await?;
-    Ok(Page {
-        number: page,
-        items: response.qualification_sessions,
-        pagination: response.pagination,
-    })
-}
+impl IntoFuture for ListRequest {
+    type Output = Result<Page, Error>;
+    type IntoFuture = BoxFuture<Self::Output>;
 
-/// One page of a listing.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Page {
-    /// The page number that was requested (from 1).
-    pub number: u64,
-    /// The sessions on this page, in `created_at` order.
-    pub items: Vec<QualificationSession>,
-    /// Where the page sits in the whole list, when the server said.
-    pub pagination: Option<Pagination>,
-}
-
-impl Page {
-    /// The last page's number, when the server said.
-    pub fn last_page(&self) -> Option<u64> {
-        self.pagination
-            .as_ref()
-            .and_then(|p| p.last_page)
-            .and_then(|n| u64::try_from(n).ok())
-    }
-
-    /// How many sessions match on all pages, when the server said.
-    pub fn total_count(&self) -> Option<u64> {
-        self.pagination
-            .as_ref()
-            .and_then(|p| p.count)
-            .and_then(|n| u64::try_from(n).ok())
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 
@@ -448,12 +361,20 @@ impl UpdateRequest {
     }
 
     /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
-    /// once encoded. Fails if `value` cannot be serialized to JSON.
-    pub fn metadata(self, value: &impl Serialize) -> Result<Self, Error> {
-        let json = serde_json::to_string(value).map_err(|e| {
-            Error::InvalidRequest(format!("metadata cannot be encoded as JSON: {e}"))
-        })?;
-        Ok(self.metadata_raw(json))
+    /// once encoded. A value that cannot be serialized to JSON fails the request at
+    /// [`send`](Self::send), like every other setter's bad input.
+    pub fn metadata(mut self, value: &impl Serialize) -> Self {
+        match serde_json::to_string(value) {
+            Ok(json) => self.metadata_raw(json),
+            Err(e) => {
+                if self.body.is_ok() {
+                    self.body = Err(Error::InvalidRequest(format!(
+                        "metadata cannot be encoded as JSON: {e}"
+                    )));
+                }
+                self
+            }
+        }
     }
 
     /// Metadata as a string you already encoded. At most 4096 characters.
@@ -505,21 +426,16 @@ impl UpdateRequest {
             .map_err(|e: types::error::ConversionError| Error::InvalidRequest(e.to_string()))?;
         let response = self
             .client
-            .execute(
-                "update_qualification_session",
-                self.retry.as_ref(),
-                Some(&key),
-                |raw| {
-                    let (id, body) = (id.clone(), body.clone());
-                    async move {
-                        raw.update_qualification_session()
-                            .qualification_session_id(id)
-                            .body(body)
-                            .send()
-                            .await
-                    }
-                },
-            )
+            .execute(Operation::Update, self.retry.as_ref(), Some(&key), |raw| {
+                let (id, body) = (id.clone(), body.clone());
+                async move {
+                    raw.update_qualification_session()
+                        .qualification_session_id(id)
+                        .body(body)
+                        .send()
+                        .await
+                }
+            })
             .await?;
         Ok(UpdateOutcome {
             qualification_session_id: response.qualification_session_id,

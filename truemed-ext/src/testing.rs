@@ -83,8 +83,10 @@
 
 mod delivery;
 mod fault;
+mod lock;
 mod seed;
 mod server;
+mod shared;
 mod state;
 
 use std::fmt;
@@ -100,9 +102,13 @@ pub use seed::{demo_sessions, demo_sessions_n, SessionSeed, DEMO_SESSION_COUNT, 
 pub use state::{AppliedUpdate, SessionRecord, Stats};
 
 use delivery::{WebhookTarget, Webhooks};
-use server::Shared;
+use shared::Shared;
 
-use crate::{Client, ClientBuilder, QualificationSession, RetryPolicy, Status};
+use truemed_api::types::QualificationSession;
+use truemed_api::QualificationSessionStatus as Status;
+
+use crate::client::{Client, ClientBuilder};
+use crate::retry::RetryPolicy;
 
 /// The API key a fake accepts unless [`FakeTruemedBuilder::api_key`] says otherwise.
 pub const DEFAULT_API_KEY: &str = "sk_test_fake_truemed";
@@ -248,7 +254,7 @@ impl FakeTruemed {
     pub fn set_status(&self, id: &str, status: Status) -> Option<QualificationSession> {
         let (session, became_terminal) = self.shared.state().set_status(id, status)?;
         if became_terminal {
-            delivery::deliver(&self.shared, &self.runtime, session.clone());
+            self.shared.deliver(&self.runtime, session.clone());
         }
         Some(session)
     }
@@ -262,27 +268,6 @@ impl FakeTruemed {
     /// Queues a fault for the next requests it applies to (see [`Fault`]).
     pub fn inject(&self, fault: Fault) {
         self.shared.state().inject(fault);
-    }
-
-    /// The next `n` requests are answered with `status` (e.g. 503), without handling them.
-    pub fn fail_next(&self, n: u32, status: u16) {
-        if n > 0 {
-            self.inject(Fault::status(status).times(n));
-        }
-    }
-
-    /// The next `n` requests are answered with `status` and a `Retry-After` of `wait`.
-    pub fn fail_next_with_retry_after(&self, n: u32, status: u16, wait: Duration) {
-        if n > 0 {
-            self.inject(Fault::status(status).times(n).retry_after(wait));
-        }
-    }
-
-    /// The connections of the next `n` requests are closed without an answer.
-    pub fn drop_next(&self, n: u32) {
-        if n > 0 {
-            self.inject(Fault::drop_connection().times(n));
-        }
     }
 
     /// How many request hits the queued faults still have.

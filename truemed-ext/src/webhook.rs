@@ -81,13 +81,12 @@ use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::wire::API_KEY_HEADER;
+
 pub use error::WebhookError;
 pub use signature::{HeaderProblem, SignatureHeader};
 pub use truemed_api::types::{QualificationSessionCompleteWebhook, WebhookEnvelope};
-pub use truemed_api::QualificationSessionStatus;
-pub use wire::{
-    API_KEY_HEADER, DEFAULT_TOLERANCE, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER,
-};
+pub use wire::{DEFAULT_TOLERANCE, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER};
 
 /// A webhook secret: the HMAC key of signed deliveries, or the shared secret of unsigned ones.
 ///

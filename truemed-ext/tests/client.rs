@@ -11,6 +11,9 @@ use serde_json::json;
 use support::{session, Reply, Scripted, API_KEY};
 use truemed_ext::{Client, Error, IdempotencyKey, KeyGenerator, RetryPolicy, Status};
 
+/// The `User-Agent` the client documents: `truemed-rs/` and the crate's version.
+const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
+
 fn client_for(server: &MockServer) -> Client {
     Client::builder()
         .api_key(API_KEY)
@@ -28,7 +31,7 @@ async fn get_sends_key_user_agent_and_encoded_path() {
             when.method(GET)
                 .path("/api/v1/qualification_session/qs%2F9%20x")
                 .header("x-truemed-api-key", API_KEY)
-                .header("user-agent", truemed_ext::USER_AGENT);
+                .header("user-agent", USER_AGENT);
             then.status(200).json_body(session("qs/9 x", "processing"));
         })
         .await;
@@ -39,7 +42,7 @@ async fn get_sends_key_user_agent_and_encoded_path() {
         .unwrap();
     mock.assert_async().await;
     assert_eq!(got.status, Status::Processing);
-    assert!(truemed_ext::USER_AGENT.starts_with("truemed-rs/"));
+    assert!(USER_AGENT.starts_with("truemed-rs/"));
 }
 
 #[tokio::test]
@@ -122,7 +125,6 @@ async fn update_body_on_the_wire_and_outcome() {
         .update("qs_1")
         .user_id("user_42")
         .metadata(&json!({"crm_id": 7, "tags": ["a"]}))
-        .unwrap()
         .success_url("https://shop.example/ok")
         .failure_url("https://shop.example/no")
         .idempotency_key(IdempotencyKey::new("fixed-key-1").unwrap())
@@ -308,7 +310,7 @@ async fn error_accessors_and_display() {
 #[tokio::test]
 async fn huge_error_body_is_bounded() {
     let error = error_for(Reply::raw(418, &"y".repeat(1_000_000))).await;
-    assert!(error.body().unwrap().len() <= truemed_ext::ERROR_BODY_LIMIT + 3);
+    assert!(error.body().unwrap().len() <= truemed_ext::raw::DEFAULT_MAX_ERROR_BODY + 3);
 }
 
 #[tokio::test]
@@ -580,7 +582,6 @@ async fn update_retries_send_identical_bytes_and_return_the_key() {
         .update("qs_1")
         .user_id("user_42")
         .metadata(&json!({"crm_id": 7}))
-        .unwrap()
         .send()
         .await
         .unwrap();
@@ -710,7 +711,9 @@ async fn invalid_requests_are_refused_before_sending() {
                     (1, 2),
                     "tuple keys are not JSON",
                 )]))
-                .map(|_| ())
+                .user_id("later setters keep the first error")
+                .send()
+                .await
                 .unwrap_err(),
             "cannot be encoded",
         ),
@@ -795,7 +798,7 @@ async fn caller_supplied_reqwest_client_still_sends_key_and_user_agent() {
     let mock = server
         .mock_async(|when, then| {
             when.header("x-truemed-api-key", API_KEY)
-                .header("user-agent", truemed_ext::USER_AGENT);
+                .header("user-agent", USER_AGENT);
             then.status(200).json_body(session("qs_1", "pending"));
         })
         .await;

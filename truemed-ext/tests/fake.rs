@@ -494,7 +494,6 @@ async fn update_changes_only_the_fields_sent_and_never_the_status() {
     let out = sessions
         .update("qs_1")
         .metadata(&json!({"crm_id": 7}))
-        .unwrap()
         .send()
         .await
         .unwrap();
@@ -851,7 +850,7 @@ async fn demo_sessions_are_realistic_and_listable() {
 async fn two_503s_then_success_is_retried_and_applied_once() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    fake.fail_next(2, 503);
+    fake.inject(Fault::status(503).times(2));
     assert_eq!(fake.pending_faults(), 2);
     let out = fake
         .client()
@@ -886,7 +885,7 @@ async fn an_injected_error_without_retries_is_typed() {
         .unwrap();
     let sessions = once.qualification_sessions();
 
-    fake.fail_next(1, 503);
+    fake.inject(Fault::status(503).times(1));
     let error = sessions.get("qs_1").await.unwrap_err();
     assert!(
         matches!(error, Error::Server(_)) && error.is_retryable(),
@@ -897,7 +896,7 @@ async fn an_injected_error_without_retries_is_typed() {
         .request_id()
         .is_some_and(|id| id.starts_with("req_fake_")));
 
-    fake.fail_next(1, 501);
+    fake.inject(Fault::status(501).times(1));
     let error = fake
         .client()
         .qualification_sessions()
@@ -922,7 +921,11 @@ async fn an_injected_error_without_retries_is_typed() {
 async fn a_429_with_retry_after_is_waited_out() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    fake.fail_next_with_retry_after(1, 429, Duration::from_millis(300));
+    fake.inject(
+        Fault::status(429)
+            .times(1)
+            .retry_after(Duration::from_millis(300)),
+    );
     let started = Instant::now();
     fake.client()
         .qualification_sessions()
@@ -964,7 +967,7 @@ async fn a_429_with_retry_after_is_waited_out() {
 async fn a_dropped_connection_is_retried() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    fake.drop_next(2);
+    fake.inject(Fault::drop_connection().times(2));
     let out = fake
         .client()
         .qualification_sessions()
@@ -980,7 +983,7 @@ async fn a_dropped_connection_is_retried() {
     assert_eq!(stats.updates_applied, 1);
 
     // Without retries the client reports a connection error.
-    fake.drop_next(1);
+    fake.inject(Fault::drop_connection().times(1));
     let once = fake
         .client_builder()
         .retry_policy(RetryPolicy::none())
@@ -1032,7 +1035,7 @@ async fn faults_can_target_one_operation_and_run_in_order() {
     );
     assert_eq!(fake.pending_faults(), 0);
 
-    fake.fail_next(5, 503);
+    fake.inject(Fault::status(503).times(5));
     fake.clear_faults();
     assert!(sessions.get("qs_1").await.is_ok());
 }

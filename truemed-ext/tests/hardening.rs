@@ -208,7 +208,10 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
-        assert_eq!(error.body().unwrap().len(), truemed_ext::ERROR_BODY_LIMIT);
+        assert_eq!(
+            error.body().unwrap().len(),
+            truemed_ext::raw::DEFAULT_MAX_ERROR_BODY
+        );
         // The server could write what fits the socket buffers, never the whole 20 MB.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(

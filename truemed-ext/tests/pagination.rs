@@ -219,8 +219,9 @@ async fn wrong_current_page_stops_with_an_error() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .concurrency(1)
-        .stream()
+        .items()
         .try_collect()
         .await;
     let error = result.unwrap_err();
@@ -250,7 +251,7 @@ async fn last_page_that_keeps_growing_stops_with_an_error() {
     let error = result.unwrap_err();
     assert!(matches!(error, Error::Pagination(_)));
     assert!(error.to_string().contains("kept growing"), "{error}");
-    assert_eq!(server.count() as u32, 2 + truemed_ext::MAX_PLAN_EXTENSIONS);
+    assert_eq!(server.count(), 2 + 5, "the documented 5 extensions");
 }
 
 #[tokio::test]
@@ -307,6 +308,7 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .concurrency(4)
         .pages()
         .try_collect()
@@ -346,8 +348,9 @@ async fn concurrency_one_is_sequential() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .concurrency(1)
-        .stream()
+        .items()
         .count()
         .await;
     assert_eq!(n, 50);
@@ -362,8 +365,9 @@ async fn limit_caps_items_and_requests() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .limit(25)
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -376,6 +380,7 @@ async fn limit_caps_items_and_requests() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .limit(10)
         .pages()
         .try_collect()
@@ -389,8 +394,9 @@ async fn limit_caps_items_and_requests() {
     let none: Vec<_> = client
         .qualification_sessions()
         .list()
+        .paginate()
         .limit(0)
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -402,8 +408,9 @@ async fn limit_caps_items_and_requests() {
     let few: Vec<_> = client
         .qualification_sessions()
         .list()
+        .paginate()
         .limit(1000)
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -425,8 +432,9 @@ async fn a_failing_page_ends_the_stream_after_everything_before_it() {
         .qualification_sessions()
         .list()
         .page_size(10)
+        .paginate()
         .concurrency(4)
-        .stream()
+        .items()
         .collect()
         .await;
     let ok: Vec<_> = items
@@ -491,4 +499,34 @@ async fn unknown_status_items_do_not_fail_a_page() {
         .await
         .unwrap();
     assert_eq!(all[1].status, Status::Unknown("brand_new_state".into()));
+}
+
+/// The listing types can be named: a function can return them, a struct can hold them.
+fn approved_sessions(client: &truemed_ext::Client) -> truemed_ext::ItemStream {
+    client
+        .qualification_sessions()
+        .list()
+        .status(Status::Approved)
+        .paginate()
+        .concurrency(2)
+        .items()
+}
+
+#[tokio::test]
+async fn a_list_request_awaited_is_one_page_and_paginator_streams_are_nameable() {
+    let server = listing(25, Meta::Full).await;
+    let (client, _) = server.client();
+    let page: truemed_ext::Page = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .page(3)
+        .await
+        .unwrap();
+    assert_eq!((page.number, page.items.len()), (3, 5));
+
+    let all: Vec<_> = approved_sessions(&client).try_collect().await.unwrap();
+    assert_eq!(all.len(), 25);
+    let pages: truemed_ext::PageStream = client.qualification_sessions().list().pages();
+    assert_eq!(pages.count().await, 1, "30 a page: one page");
 }

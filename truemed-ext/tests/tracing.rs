@@ -53,7 +53,6 @@ async fn spans_name_operation_and_attempts_without_secrets_or_pii() {
         .update("qs_1")
         .user_id("user_42")
         .metadata(&json!({"name": "Ada Lovelace"}))
-        .unwrap()
         .send()
         .await
         .unwrap();

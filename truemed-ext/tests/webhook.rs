@@ -7,9 +7,10 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 use truemed_ext::webhook::{
-    self, HeaderProblem, QualificationSessionStatus, SignatureHeader, WebhookError, WebhookEvent,
-    WebhookSecret, WebhookVerifier, API_KEY_HEADER, SIGNATURE_HEADER,
+    self, HeaderProblem, SignatureHeader, WebhookError, WebhookEvent, WebhookSecret,
+    WebhookVerifier, SIGNATURE_HEADER,
 };
+use truemed_ext::{Status as QualificationSessionStatus, API_KEY_HEADER};
 
 // Known-answer vectors, computed independently of this crate with Python 3's `hmac`:
 //

@@ -3,13 +3,14 @@
 //! unsigned, the way [`crate::webhook`] expects.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinHandle;
 
-use super::server::{lock, Shared};
-use crate::{QualificationSession, QualificationSessionCompleteWebhook};
+use truemed_api::types::{QualificationSession, QualificationSessionCompleteWebhook};
+
+use super::lock::lock;
 
 /// How many times a delivery is attempted before it counts as failed.
 const ATTEMPTS: u32 = 3;
@@ -63,36 +64,46 @@ impl Webhooks {
     }
 }
 
-/// Starts delivering the completion of `session`, if a receiver is configured.
-pub(crate) fn deliver(
-    shared: &Arc<Shared>,
-    runtime: &tokio::runtime::Handle,
-    session: QualificationSession,
-) {
-    let (Some(target), Some(http)) = (shared.webhooks.target.clone(), shared.webhooks.http.clone())
-    else {
-        return;
-    };
-    let payload = QualificationSessionCompleteWebhook {
-        email: session.email,
-        expires_at: session.expires_at,
-        qualification_session_id: session.qualification_session_id,
-        source: session.source,
-        status: session.status,
-        user_id: session.user_id,
-    };
-    let delivery_id = format!("whd_{}", uuid::Uuid::new_v4().simple());
-    let task_shared = Arc::clone(shared);
-    let task = runtime.spawn(async move {
-        let delivered = send(&http, &target, &delivery_id, &payload).await;
-        let mut state = task_shared.state();
-        if delivered {
-            state.stats.webhooks_delivered += 1;
-        } else {
-            state.stats.webhooks_failed += 1;
-        }
-    });
-    lock(&shared.webhooks.in_flight).push(task);
+/// One delivery, ready to send.
+pub(crate) struct Delivery {
+    http: reqwest::Client,
+    target: WebhookTarget,
+    id: String,
+    payload: QualificationSessionCompleteWebhook,
+}
+
+impl Webhooks {
+    /// The delivery announcing the completion of `session`, if a receiver is configured.
+    pub(crate) fn prepare(&self, session: QualificationSession) -> Option<Delivery> {
+        let (target, http) = (self.target.clone()?, self.http.clone()?);
+        let payload = QualificationSessionCompleteWebhook {
+            email: session.email,
+            expires_at: session.expires_at,
+            qualification_session_id: session.qualification_session_id,
+            source: session.source,
+            status: session.status,
+            user_id: session.user_id,
+        };
+        let id = format!("whd_{}", uuid::Uuid::new_v4().simple());
+        Some(Delivery {
+            http,
+            target,
+            id,
+            payload,
+        })
+    }
+
+    /// Keeps `task` so that [`flush`](Self::flush) waits for it.
+    pub(crate) fn track(&self, task: JoinHandle<()>) {
+        lock(&self.in_flight).push(task);
+    }
+}
+
+impl Delivery {
+    /// Sends it; true once a 2xx came back.
+    pub(crate) async fn send(self) -> bool {
+        send(&self.http, &self.target, &self.id, &self.payload).await
+    }
 }
 
 /// Sends one delivery, retrying a few times with a short backoff; true once a 2xx came back.

@@ -1,56 +1,25 @@
-//! Fault injection: [`Fault`], [`Chaos`] and the [`Operation`] a request is counted under.
+//! Fault injection: [`Fault`], [`Chaos`], and which [`Operation`] a request is.
 
-use std::fmt;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-/// The operation a request was counted under, from its method and path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Operation {
-    /// `GET /api/v1/qualification_session/{id}`.
-    Get,
-    /// `GET /api/v1/qualification_sessions`.
-    List,
-    /// `POST /api/v1/qualification_session/{id}/update`.
-    Update,
-    /// Anything else: an unknown path, or a method the path does not take.
-    Other,
-}
+pub use crate::operation::Operation;
+use crate::wire::{LIST_PATH, SESSION_PREFIX};
 
-impl Operation {
-    /// The spec's `operationId` (or `other`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "get_qualification_session",
-            Self::List => "list_qualification_sessions",
-            Self::Update => "update_qualification_session",
-            Self::Other => "other",
+/// The operation of a request, from its method and path; `None` for anything else (an
+/// unknown path, or a method the path does not take).
+pub(crate) fn classify(method: &http::Method, path: &str) -> Option<Operation> {
+    let Some(rest) = path.strip_prefix(SESSION_PREFIX) else {
+        return (path == LIST_PATH && method == http::Method::GET).then_some(Operation::List);
+    };
+    match rest.split_once('/') {
+        None if !rest.is_empty() && method == http::Method::GET => Some(Operation::Get),
+        Some((id, "update")) if !id.is_empty() && method == http::Method::POST => {
+            Some(Operation::Update)
         }
-    }
-
-    /// The operation of a request, from its method and path.
-    pub(crate) fn classify(method: &http::Method, path: &str) -> Self {
-        let Some(rest) = path.strip_prefix(super::server::SESSION_PREFIX) else {
-            return if path == super::server::LIST_PATH && method == http::Method::GET {
-                Self::List
-            } else {
-                Self::Other
-            };
-        };
-        match rest.split_once('/') {
-            None if !rest.is_empty() && method == http::Method::GET => Self::Get,
-            Some((id, "update")) if !id.is_empty() && method == http::Method::POST => Self::Update,
-            _ => Self::Other,
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        _ => None,
     }
 }
 
@@ -147,8 +116,8 @@ impl Fault {
         self
     }
 
-    pub(crate) fn applies_to(&self, operation: Operation) -> bool {
-        self.on.is_none_or(|on| on == operation)
+    pub(crate) fn applies_to(&self, operation: Option<Operation>) -> bool {
+        self.on.is_none_or(|on| Some(on) == operation)
     }
 
     /// A short description, for stats and logs.
@@ -229,8 +198,8 @@ pub(crate) struct ChaosState {
 }
 
 impl ChaosState {
-    pub(crate) fn draw(&mut self, operation: Operation) -> Option<Fault> {
-        if self.chaos.on.is_some_and(|on| on != operation) {
+    pub(crate) fn draw(&mut self, operation: Option<Operation>) -> Option<Fault> {
+        if self.chaos.on.is_some_and(|on| Some(on) != operation) {
             return None;
         }
         let roll: f64 = self.rng.gen();
@@ -250,38 +219,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classify() {
+    fn classifies_requests() {
         use http::Method;
-        let c = Operation::classify;
+        let c = super::classify;
         assert_eq!(
             c(&Method::GET, "/api/v1/qualification_sessions"),
-            Operation::List
+            Some(Operation::List)
         );
-        assert_eq!(
-            c(&Method::POST, "/api/v1/qualification_sessions"),
-            Operation::Other
-        );
+        assert_eq!(c(&Method::POST, "/api/v1/qualification_sessions"), None);
         assert_eq!(
             c(&Method::GET, "/api/v1/qualification_session/qs_1"),
-            Operation::Get
+            Some(Operation::Get)
         );
-        assert_eq!(
-            c(&Method::GET, "/api/v1/qualification_session/"),
-            Operation::Other
-        );
+        assert_eq!(c(&Method::GET, "/api/v1/qualification_session/"), None);
         assert_eq!(
             c(&Method::POST, "/api/v1/qualification_session/qs_1/update"),
-            Operation::Update
+            Some(Operation::Update)
         );
         assert_eq!(
             c(&Method::GET, "/api/v1/qualification_session/qs_1/update"),
-            Operation::Other
+            None
         );
         assert_eq!(
             c(&Method::POST, "/api/v1/qualification_session//update"),
-            Operation::Other
+            None
         );
-        assert_eq!(c(&Method::GET, "/elsewhere"), Operation::Other);
+        assert_eq!(c(&Method::GET, "/elsewhere"), None);
     }
 
     #[test]
@@ -293,8 +256,8 @@ mod tests {
                 .start()
         };
         let (mut a, mut b) = (make(), make());
-        let draws_a: Vec<_> = (0..100).map(|_| a.draw(Operation::Update)).collect();
-        let draws_b: Vec<_> = (0..100).map(|_| b.draw(Operation::Update)).collect();
+        let draws_a: Vec<_> = (0..100).map(|_| a.draw(Some(Operation::Update))).collect();
+        let draws_b: Vec<_> = (0..100).map(|_| b.draw(Some(Operation::Update))).collect();
         assert_eq!(draws_a, draws_b);
         let hits = draws_a.iter().filter(|d| d.is_some()).count();
         assert!((20..=60).contains(&hits), "{hits}");

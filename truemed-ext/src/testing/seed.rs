@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Duration as Days, TimeZone as _, Utc};
 
-use crate::{QualificationSession, Status};
+use truemed_api::types::QualificationSession;
+use truemed_api::QualificationSessionStatus as Status;
 
 /// A qualification session to [`seed`](super::FakeTruemed::seed) into a fake.
 ///

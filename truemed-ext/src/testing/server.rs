@@ -2,8 +2,8 @@
 //! with hyper so that a fault can close a connection without answering.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -19,80 +19,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::delivery::Webhooks;
-use super::fault::{Fault, FaultKind, Operation};
-use super::state::{Reply, State};
-
-/// Paths of one session start with this.
-pub(crate) const SESSION_PREFIX: &str = "/api/v1/qualification_session/";
-/// The listing's path.
-pub(crate) const LIST_PATH: &str = "/api/v1/qualification_sessions";
-
-/// What the server and the [`FakeTruemed`](super::FakeTruemed) handle share.
-pub(crate) struct Shared {
-    pub(crate) api_key: String,
-    state: Mutex<State>,
-    latency: Mutex<Duration>,
-    request_ids: AtomicU64,
-    pub(crate) webhooks: Webhooks,
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("api_key", &"[redacted]")
-            .field("latency", &*lock(&self.latency))
-            .field("webhooks", &self.webhooks)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Locks, ignoring poisoning: a panicking test thread must not break the fake for others.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    pub(crate) fn new(api_key: String, latency: Duration, webhooks: Webhooks) -> Self {
-        Self {
-            api_key,
-            state: Mutex::new(State::default()),
-            latency: Mutex::new(latency),
-            request_ids: AtomicU64::new(0),
-            webhooks,
-        }
-    }
-
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    pub(crate) fn set_latency(&self, latency: Duration) {
-        *lock(&self.latency) = latency;
-    }
-
-    /// `None` when the request carries the right key; the 401 otherwise.
-    fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
-        use subtle::ConstantTimeEq as _;
-        let given = headers
-            .get(crate::API_KEY_HEADER)
-            .map(HeaderValue::as_bytes);
-        let ok = given.is_some_and(|given| bool::from(given.ct_eq(self.api_key.as_bytes())));
-        if ok {
-            return None;
-        }
-        self.state().stats.unauthorized += 1;
-        let message = match given {
-            None => "Missing x-truemed-api-key header.",
-            Some(_) => "Invalid API key.",
-        };
-        Some(reply(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            message,
-        )))
-    }
-}
+use super::fault::{classify, Fault, FaultKind};
+use super::lock::lock;
+use super::shared::Shared;
+use super::state::Reply;
+use crate::wire::LIST_PATH;
 
 fn reply(reply: Reply) -> Response {
     (reply.status, Json(reply.body)).into_response()
@@ -128,7 +59,7 @@ async fn get_session(
     id: Id,
 ) -> Response {
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
-        return refused;
+        return reply(refused);
     }
     reply(shared.state().get(&path_id(id)))
 }
@@ -139,7 +70,7 @@ async fn list_sessions(
     RawQuery(query): RawQuery,
 ) -> Response {
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
-        return refused;
+        return reply(refused);
     }
     reply(shared.state().list(query.as_deref()))
 }
@@ -151,7 +82,7 @@ async fn update_session(
     body: Bytes,
 ) -> Response {
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
-        return refused;
+        return reply(refused);
     }
     reply(shared.state().update(&path_id(id), &body))
 }
@@ -163,7 +94,7 @@ async fn method_not_allowed(
     request: Request<Body>,
 ) -> Response {
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
-        return refused;
+        return reply(refused);
     }
     let allow = if request.uri().path().ends_with("/update") {
         "POST"
@@ -239,7 +170,7 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response, DropConnection> {
-    let operation = Operation::classify(request.method(), request.uri().path());
+    let operation = classify(request.method(), request.uri().path());
     let fault: Option<Fault> = shared.state().receive(operation);
     let latency = *lock(&shared.latency);
     if !latency.is_zero() {
@@ -247,7 +178,7 @@ async fn handle(
     }
     let mut lose_response = false;
     if let Some(fault) = fault {
-        tracing::debug!(%operation, fault = %fault.describe(), "fake Truemed: injecting a fault");
+        tracing::debug!(operation = operation.map_or("other", |o| o.id()), fault = %fault.describe(), "fake Truemed: injecting a fault");
         match fault.kind {
             FaultKind::Status(status) => {
                 // Read the body first, so the connection stays usable for the next request.

@@ -10,7 +10,8 @@ use truemed_api::types as wire;
 
 use super::fault::{ChaosState, Fault, Operation};
 use super::seed::SessionSeed;
-use crate::{QualificationSession, Status};
+use truemed_api::types::QualificationSession;
+use truemed_api::QualificationSessionStatus as Status;
 
 /// The default page size of a listing.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;
@@ -91,7 +92,6 @@ impl Stats {
             Operation::Get => self.get_requests,
             Operation::List => self.list_requests,
             Operation::Update => self.update_requests,
-            Operation::Other => self.other_requests,
         }
     }
 }
@@ -278,13 +278,13 @@ impl State {
     }
 
     /// Counts a request under its operation and picks the fault it hits, if any.
-    pub(crate) fn receive(&mut self, operation: Operation) -> Option<Fault> {
+    pub(crate) fn receive(&mut self, operation: Option<Operation>) -> Option<Fault> {
         self.stats.requests += 1;
         match operation {
-            Operation::Get => self.stats.get_requests += 1,
-            Operation::List => self.stats.list_requests += 1,
-            Operation::Update => self.stats.update_requests += 1,
-            Operation::Other => self.stats.other_requests += 1,
+            Some(Operation::Get) => self.stats.get_requests += 1,
+            Some(Operation::List) => self.stats.list_requests += 1,
+            Some(Operation::Update) => self.stats.update_requests += 1,
+            None => self.stats.other_requests += 1,
         }
         let fault = match self
             .faults
@@ -380,7 +380,7 @@ impl State {
         if fields.user_id.is_some() && record.session.user_id.is_some() {
             return Reply::error(
                 StatusCode::CONFLICT,
-                crate::USER_ID_ALREADY_SET,
+                crate::wire::USER_ID_ALREADY_SET,
                 "This qualification session already has a user_id; it cannot be overwritten. Contact Truemed support to correct it.",
             );
         }

@@ -4,7 +4,8 @@
 //! so that a correction is a one-line change.
 //!
 //! **Documented** by Truemed's API reference:
-//! - unsigned deliveries carry the webhook's shared secret in [`API_KEY_HEADER`];
+//! - unsigned deliveries carry the webhook's shared secret in
+//!   [`API_KEY_HEADER`](crate::API_KEY_HEADER), the header API calls carry the key in;
 //! - signed deliveries carry a timestamp and one or more versioned signatures in
 //!   [`SIGNATURE_HEADER`]; each signature is HMAC-SHA256, keyed with the webhook secret, over
 //!   the string `{t}.{raw_body}`;
@@ -28,9 +29,6 @@
 //!   [`QUALIFICATION_SESSION_COMPLETE_ALIASES`]).
 
 use std::time::Duration;
-
-/// Header of an unsigned delivery that carries the webhook's shared secret (documented).
-pub const API_KEY_HEADER: &str = "x-truemed-api-key";
 
 /// Header of a signed delivery that carries the timestamp and the signatures (documented name;
 /// its syntax is **\[INFERRED\]**, see the [module docs](self)).

@@ -1,0 +1,172 @@
+//! One page of a listing: its filters, checked before sending, and the call that fetches
+//! it. [`pagination`](crate::pagination) builds whole listings on this.
+
+use std::num::NonZeroU64;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use truemed_api::types::{self, Pagination, QualificationSession};
+use truemed_api::QualificationSessionStatus as Status;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::operation::Operation;
+use crate::retry::RetryPolicy;
+
+/// The query of a listing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ListFilters {
+    pub(crate) statuses: Vec<Status>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) search: Option<String>,
+    pub(crate) expires_at: Option<NaiveDate>,
+    pub(crate) page: Option<u64>,
+    pub(crate) page_size: Option<u64>,
+}
+
+/// A listing's client, filters and retry policy: what fetching any of its pages takes.
+#[derive(Clone, Debug)]
+pub(crate) struct Listing {
+    pub(crate) client: Client,
+    pub(crate) filters: ListFilters,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl Listing {
+    /// Refuses filters the API cannot take, before anything is sent.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.filters.query().map(|_| ())
+    }
+
+    /// The first page the listing asks for (from 1).
+    pub(crate) fn start(&self) -> u64 {
+        self.filters.page.unwrap_or(1)
+    }
+
+    /// Fetches page `page`, with retries.
+    pub(crate) async fn fetch(&self, page: u64) -> Result<Page, Error> {
+        fetch_page(&self.client, &self.filters, self.retry.as_ref(), page).await
+    }
+}
+
+/// The query of one page, checked.
+pub(crate) struct PageQuery {
+    status: Option<types::ListQualificationSessionsStatus>,
+    page_size: Option<NonZeroU64>,
+}
+
+impl ListFilters {
+    pub(crate) fn query(&self) -> Result<PageQuery, Error> {
+        for (name, value) in [("user_id", &self.user_id), ("search", &self.search)] {
+            if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
+                return Err(Error::InvalidRequest(format!(
+                    "the {name} filter is empty; an empty filter would match every session, so leave it unset instead"
+                )));
+            }
+        }
+        if self.page == Some(0) {
+            return Err(Error::InvalidRequest("page numbers start at 1".into()));
+        }
+        let page_size = match self.page_size {
+            Some(size) => Some(
+                NonZeroU64::new(size)
+                    .ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
+            ),
+            None => None,
+        };
+        let status = match self.statuses.is_empty() {
+            true => None,
+            false => {
+                let joined = self
+                    .statuses
+                    .iter()
+                    .map(Status::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                // The spec's pattern (lowercase words joined by commas), checked by the
+                // generated type; a comma inside one status would pass it as two.
+                let one_word_each = self.statuses.iter().all(|s| !s.as_str().contains(','));
+                match types::ListQualificationSessionsStatus::from_str(&joined) {
+                    Ok(status) if one_word_each => Some(status),
+                    _ => {
+                        return Err(Error::InvalidRequest(format!(
+                            "status filter {joined:?}: each status is one lowercase word (letters and underscores)"
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(PageQuery { status, page_size })
+    }
+}
+
+/// Fetches page `page` of a listing, with retries.
+async fn fetch_page(
+    client: &Client,
+    filters: &ListFilters,
+    retry: Option<&RetryPolicy>,
+    page: u64,
+) -> Result<Page, Error> {
+    let query = filters.query()?;
+    let number = NonZeroU64::new(page)
+        .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
+    let response = client
+        .execute(Operation::List, retry, None, |raw| {
+            let query = &query;
+            async move {
+                let mut request = raw.list_qualification_sessions().page(number);
+                if let Some(status) = &query.status {
+                    request = request.status(status.clone());
+                }
+                if let Some(size) = query.page_size {
+                    request = request.page_size(size);
+                }
+                if let Some(user_id) = &filters.user_id {
+                    request = request.user_id(user_id.clone());
+                }
+                if let Some(search) = &filters.search {
+                    request = request.search(search.clone());
+                }
+                if let Some(date) = filters.expires_at {
+                    request = request.expires_at(date);
+                }
+                request.send().await
+            }
+        })
+        .await?;
+    Ok(Page {
+        number: page,
+        items: response.qualification_sessions,
+        pagination: response.pagination,
+    })
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Page {
+    /// The page number that was requested (from 1).
+    pub number: u64,
+    /// The sessions on this page, in `created_at` order.
+    pub items: Vec<QualificationSession>,
+    /// Where the page sits in the whole list, when the server said.
+    pub pagination: Option<Pagination>,
+}
+
+impl Page {
+    /// The last page's number, when the server said.
+    pub fn last_page(&self) -> Option<u64> {
+        self.pagination
+            .as_ref()
+            .and_then(|p| p.last_page)
+            .and_then(|n| u64::try_from(n).ok())
+    }
+
+    /// How many sessions match on all pages, when the server said.
+    pub fn total_count(&self) -> Option<u64> {
+        self.pagination
+            .as_ref()
+            .and_then(|p| p.count)
+            .and_then(|n| u64::try_from(n).ok())
+    }
+}

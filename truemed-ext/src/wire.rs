@@ -1,0 +1,14 @@
+//! The API's names on the wire that the client and the fake share, in one place.
+
+/// The header that carries the API key (and, on unsigned webhook deliveries, the
+/// webhook's shared secret).
+pub const API_KEY_HEADER: &str = "x-truemed-api-key";
+
+/// The error code Truemed returns when an update tries to overwrite a `user_id`.
+pub const USER_ID_ALREADY_SET: &str = "user_id_already_set";
+
+/// Paths of one session start with this (then the percent-encoded id).
+pub(crate) const SESSION_PREFIX: &str = "/api/v1/qualification_session/";
+
+/// The listing's path.
+pub(crate) const LIST_PATH: &str = "/api/v1/qualification_sessions";
