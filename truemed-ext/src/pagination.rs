@@ -5,7 +5,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures::stream::{self, Stream, StreamExt as _, TryStreamExt as _};
+use futures::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
 use truemed_api::types::QualificationSession;
 
 use crate::error::Error;
@@ -64,9 +64,13 @@ impl Paginator {
     /// yielded is cut to the limit.
     ///
     /// How a listing proceeds:
-    /// - The first page is fetched alone. If its `pagination` gives a `last_page`, the
-    ///   remaining pages are fetched up to [`concurrency`](Self::concurrency) at a time, and yielded
-    ///   in page order; at most that many pages are held in memory at once.
+    /// - Pages are fetched up to [`concurrency`](Self::concurrency) at a time from the start,
+    ///   without waiting for the first page to tell the page count, and yielded in page
+    ///   order; at most that many pages are held in memory at once. Once the first page's
+    ///   `pagination` gives a `last_page`, nothing past it is fetched, and pages already
+    ///   requested past it are dropped unread: a listing shorter than the prefetch costs up
+    ///   to `concurrency - 1` extra requests (set `concurrency(1)` to fetch strictly one page
+    ///   after another).
     /// - If `pagination` is null, missing or has no `last_page`, pages are fetched one by one
     ///   until a page comes back empty, or a page past the first answers 404. When the
     ///   `pagination` object gives the server's `page_size`, a page shorter than that ends
@@ -94,80 +98,84 @@ impl Paginator {
                 return;
             }
             let start = listing.start();
-            let first = listing.fetch(start).await?;
+            // Until the first page answers, the requested page size; then the server's own,
+            // which wins (it may cap the one requested).
+            let mut page_size = listing.filters.page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
+            let mut reported_size = None;
+            // The last page to fetch, once the first page's `pagination` says.
+            let mut plan_end: Option<u64> = None;
+            let mut reported_last = 0;
+            let mut extensions = 0;
             let mut guard = RepeatGuard::default();
-            guard.check(&first, start)?;
-            // The server's own page size wins: it may cap the one requested.
-            let reported_size = first.pagination.as_ref().and_then(|p| p.page_size).and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0);
-            let page_size = reported_size.or(listing.filters.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
-            let planned_last = first.last_page();
-            let first_len = first.items.len() as u64;
-            let (page, done) = cut(first, &mut remaining);
-            yield page;
-            if done || first_len == 0 {
-                return;
-            }
-
-            match planned_last {
-                Some(mut plan_end) => {
-                    let mut next = start + 1;
-                    let mut extensions = 0;
-                    let mut reported_last = plan_end;
-                    while next <= plan_end {
-                        // No page past what the limit needs.
-                        let needed = (remaining as u64).div_ceil(page_size).max(1);
-                        let end = plan_end.min(next.saturating_add(needed - 1));
-                        let mut pages = stream::iter(next..=end)
-                            .map(|number| spawn_page(&listing, number))
-                            .buffered(concurrency);
-                        while let Some(page) = pages.next().await {
-                            let page = page?;
-                            guard.check(&page, page.number)?;
-                            if page.items.is_empty() {
-                                return;
-                            }
-                            reported_last = reported_last.max(page.last_page().unwrap_or(0));
-                            let (page, done) = cut(page, &mut remaining);
-                            yield page;
-                            if done {
-                                return;
-                            }
-                        }
-                        next = end + 1;
-                        if next > plan_end && reported_last > plan_end {
-                            extensions += 1;
-                            if extensions > MAX_PLAN_EXTENSIONS {
-                                Err(Error::Pagination(format!(
-                                    "last_page kept growing (now {reported_last}, first {}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it",
-                                    planned_last.unwrap_or(0)
-                                )))?;
-                            }
-                            plan_end = reported_last;
-                        }
-                    }
+            let mut in_flight = FuturesOrdered::new();
+            let (mut next, mut expected) = (start, start);
+            loop {
+                // Keep `concurrency` pages in flight, from the start (pages past the end are
+                // dropped unread), but none past the planned end or what the limit needs.
+                let needed = (remaining as u64).div_ceil(page_size).max(1);
+                let bound = expected
+                    .saturating_add(needed - 1)
+                    .min(plan_end.unwrap_or(u64::MAX));
+                while in_flight.len() < concurrency && next <= bound {
+                    in_flight.push_back(spawn_page(&listing, next));
+                    next += 1;
                 }
-                None => {
+                let Some(result) = in_flight.next().await else {
+                    return;
+                };
+                let number = expected;
+                expected += 1;
+                let page = match result {
+                    // Without pagination, a 404 past the first page is the end of the list.
+                    Err(Error::NotFound(_)) if number > start && plan_end.is_none() => return,
+                    other => other?,
+                };
+                guard.check(&page, number)?;
+                if number == start {
+                    reported_size = page
+                        .pagination
+                        .as_ref()
+                        .and_then(|p| p.page_size)
+                        .and_then(|n| u64::try_from(n).ok())
+                        .filter(|n| *n > 0);
+                    page_size = reported_size.unwrap_or(page_size);
+                    plan_end = page.last_page();
+                    reported_last = plan_end.unwrap_or(0);
+                } else {
+                    reported_last = reported_last.max(page.last_page().unwrap_or(0));
+                }
+                let len = page.items.len() as u64;
+                if len == 0 {
+                    // An empty first page is the (empty) listing; a later one, its end.
+                    if number == start {
+                        yield page;
+                    }
+                    return;
+                }
+                let (page, done) = cut(page, &mut remaining);
+                yield page;
+                if done {
+                    return;
+                }
+                match plan_end {
+                    Some(end) if number >= end => {
+                        if reported_last <= end {
+                            return;
+                        }
+                        extensions += 1;
+                        if extensions > MAX_PLAN_EXTENSIONS {
+                            let first = end;
+                            Err(Error::Pagination(format!(
+                                "last_page kept growing (now {reported_last}, planned {first}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it"
+                            )))?;
+                        }
+                        plan_end = Some(reported_last);
+                    }
+                    Some(_) => {}
                     // No usable pagination: a short page ends the listing only when the
                     // server said its page size; otherwise go on to an empty page (or a 404).
-                    let mut number = start;
-                    let mut last_len = first_len;
-                    while reported_size.is_none_or(|size| last_len >= size) {
-                        number += 1;
-                        let page = match listing.fetch(number).await {
-                            Err(Error::NotFound(_)) => return,
-                            other => other?,
-                        };
-                        guard.check(&page, number)?;
-                        last_len = page.items.len() as u64;
-                        if last_len == 0 {
-                            return;
-                        }
-                        let (page, done) = cut(page, &mut remaining);
-                        yield page;
-                        if done {
-                            return;
-                        }
-                    }
+                    None if reported_size.is_some_and(|size| len < size) => return,
+                    None => {}
                 }
             }
         };

@@ -615,18 +615,31 @@ async fn a_capped_page_size_without_pagination_loses_nothing() {
         Reply::json(200, json!({ "qualification_sessions": items }))
     })
     .await;
-    let ids: Vec<String> = client_to(&server.base_url)
-        .qualification_sessions()
-        .list()
-        .page_size(500)
-        .stream()
-        .map_ok(|s| s.qualification_session_id)
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(ids.len(), 250);
-    assert_eq!(ids.last().unwrap(), "qs_249");
-    assert_eq!(server.count(), 4, "100, 100, 50, then the empty end");
+    let client = client_to(&server.base_url);
+    for concurrency in [1, 4] {
+        let before = server.count();
+        let ids: Vec<String> = client
+            .qualification_sessions()
+            .list()
+            .page_size(500)
+            .paginate()
+            .concurrency(concurrency)
+            .items()
+            .map_ok(|s| s.qualification_session_id)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 250);
+        assert_eq!(ids.last().unwrap(), "qs_249");
+        let requests = server.count() - before;
+        match concurrency {
+            1 => assert_eq!(requests, 4, "100, 100, 50, then the empty end"),
+            c => assert!(
+                requests <= 4 + (c - 1),
+                "{requests} requests: at most c-1 wasted"
+            ),
+        }
+    }
 }
 
 #[tokio::test]

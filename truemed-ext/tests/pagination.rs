@@ -53,13 +53,24 @@ async fn listing(total: usize, meta: Meta) -> Scripted {
     Scripted::start(move |_, request| page_reply(total, meta, request)).await
 }
 
+/// Every id of the listing, fetching pages one after another (so request counts are exact).
 async fn collect_ids(server: &Scripted, page_size: u64) -> Result<Vec<String>, Error> {
+    collect_ids_with(server, page_size, 1).await
+}
+
+async fn collect_ids_with(
+    server: &Scripted,
+    page_size: u64,
+    concurrency: usize,
+) -> Result<Vec<String>, Error> {
     let (client, _) = server.client();
     client
         .qualification_sessions()
         .list()
         .page_size(page_size)
-        .stream()
+        .paginate()
+        .concurrency(concurrency)
+        .items()
         .map_ok(|s| s.qualification_session_id)
         .try_collect()
         .await
@@ -100,6 +111,22 @@ async fn edges_with_every_kind_of_pagination_object() {
         let ids = collect_ids(&server, size).await.unwrap();
         assert_eq!(ids, expected(total), "total {total}, size {size}");
         assert_eq!(server.count(), requests, "total {total}, size {size}");
+        // With prefetch, the same items; at most `concurrency - 1` requests more.
+        for concurrency in [2, 4, 8] {
+            let server = listing(total, meta).await;
+            let ids = collect_ids_with(&server, size, concurrency).await.unwrap();
+            assert_eq!(
+                ids,
+                expected(total),
+                "total {total}, size {size}, c {concurrency}"
+            );
+            let extra = server.count() - requests;
+            assert!(
+                server.count() >= requests && extra < concurrency,
+                "total {total}, size {size}, c {concurrency}: {} requests",
+                server.count()
+            );
+        }
     }
 }
 
@@ -110,7 +137,9 @@ async fn without_pagination_a_short_page_is_not_trusted() {
     let all: Vec<_> = client
         .qualification_sessions()
         .list()
-        .stream()
+        .paginate()
+        .concurrency(1)
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -130,7 +159,9 @@ async fn every_filter_is_sent_on_every_page() {
         .search("ada")
         .expires_at(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
         .page_size(10)
-        .stream()
+        .paginate()
+        .concurrency(1)
+        .items()
         .count()
         .await;
     assert_eq!(n, 25);
@@ -184,7 +215,9 @@ async fn repeated_page_stops_with_an_error_after_yielding_the_first() {
             .qualification_sessions()
             .list()
             .page_size(10)
-            .stream(),
+            .paginate()
+            .concurrency(1)
+            .items(),
     );
     let mut yielded = 0;
     let error = loop {
@@ -529,4 +562,34 @@ async fn a_list_request_awaited_is_one_page_and_paginator_streams_are_nameable()
     assert_eq!(all.len(), 25);
     let pages: truemed_ext::PageStream = client.qualification_sessions().list().pages();
     assert_eq!(pages.count().await, 1, "30 a page: one page");
+}
+
+#[tokio::test]
+async fn prefetch_does_not_wait_for_the_first_page() {
+    // Page 1 answers after 1 s; with speculative prefetch pages 2-4 are requested at once,
+    // without waiting for it (fetching them after it would take at least the 1 s).
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    let server = Scripted::start(move |_, request| {
+        log.lock()
+            .unwrap()
+            .push((request.page(), std::time::Instant::now()));
+        let reply = page_reply(40, Meta::Full, request);
+        match request.page() {
+            1 => reply.delay(Duration::from_secs(1)),
+            _ => reply,
+        }
+    })
+    .await;
+    let ids = collect_ids_with(&server, 10, 4).await.unwrap();
+    assert_eq!(ids, expected(40));
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 4, "exactly the 4 pages: nothing wasted");
+    let first = received.iter().find(|(page, _)| *page == 1).unwrap().1;
+    for (page, at) in &received {
+        assert!(
+            at.saturating_duration_since(first) < Duration::from_millis(900),
+            "page {page} waited for page 1"
+        );
+    }
 }
