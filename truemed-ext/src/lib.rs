@@ -97,7 +97,8 @@ pub use truemed_api::types::{
 /// decodes as [`Status::Unknown`] instead of failing.
 pub use truemed_api::QualificationSessionStatus as Status;
 
-/// The workspace README's examples, compiled as doctests so the README cannot drift.
-#[doc = include_str!("../../README.md")]
+/// This crate's README (its crates.io page), compiled as doctests so it cannot drift. The
+/// workspace README's examples are doctests of the `tests` member, outside this package.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
