@@ -18,9 +18,7 @@ fn read(path: &str) -> String {
 }
 
 fn manifest(path: &str) -> toml::Table {
-    read(path)
-        .parse()
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    read(path).parse().unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// One row of a features table: the feature, whether it is a default, the row's text.
@@ -116,11 +114,7 @@ fn check_table(manifest_path: &str, table: &BTreeMap<String, Row>, what: &str) {
 
 #[test]
 fn truemed_ext_features_tables_match_its_manifest() {
-    let readme = features_table(
-        &read("truemed-ext/README.md"),
-        "",
-        "truemed-ext/README.md",
-    );
+    let readme = features_table(&read("truemed-ext/README.md"), "", "truemed-ext/README.md");
     check_table("truemed-ext/Cargo.toml", &readme, "truemed-ext/README.md");
     let docs = features_table(
         &read("truemed-ext/src/lib.rs"),
@@ -138,11 +132,7 @@ fn truemed_ext_features_tables_match_its_manifest() {
 
 #[test]
 fn truemed_api_features_table_matches_its_manifest() {
-    let readme = features_table(
-        &read("truemed-api/README.md"),
-        "",
-        "truemed-api/README.md",
-    );
+    let readme = features_table(&read("truemed-api/README.md"), "", "truemed-api/README.md");
     check_table("truemed-api/Cargo.toml", &readme, "truemed-api/README.md");
 }
 
