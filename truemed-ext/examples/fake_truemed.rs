@@ -11,6 +11,7 @@
 //! - `--seed`: a JSON file holding an array of session objects as the API returns them (or a
 //!   whole list response); without it, 50 realistic demo sessions are seeded.
 //! - `--latency-ms`: latency added to every request.
+//! - `--help`: these flags, with their defaults.
 //!
 //! Prints `listening on http://HOST:PORT` on stdout once it accepts connections, then serves
 //! until stopped. It is the same code as `truemed_ext::testing::FakeTruemed`, so it
@@ -21,62 +22,45 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser as _;
 use truemed_ext::testing::{demo_sessions, FakeTruemed, SessionSeed, DEFAULT_API_KEY};
 use truemed_ext::QualificationSession;
 
-const USAGE: &str =
-    "usage: fake_truemed [--port N] [--host ADDR] [--api-key KEY] [--seed FILE] [--latency-ms MS]";
-
+/// The fake Truemed server as a standalone process: the same code as
+/// `truemed_ext::testing::FakeTruemed`. Prints `listening on http://HOST:PORT` on stdout
+/// once it accepts connections, then serves until stopped.
+#[derive(Debug, clap::Parser)]
+#[command(name = "fake_truemed", args_override_self = true)]
 struct Args {
-    host: IpAddr,
+    /// The port to listen on; 0 picks a free one (printed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     port: u16,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// The key to accept in `x-truemed-api-key`.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = DEFAULT_API_KEY,
+        allow_hyphen_values = true,
+        value_parser = non_empty
+    )]
     api_key: String,
+    /// A JSON file holding an array of session objects as the API returns them (or a whole
+    /// list response); without it, 50 realistic demo sessions are seeded.
+    #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     seed: Option<String>,
-    latency: Duration,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long = "latency-ms", value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        port: 0,
-        api_key: DEFAULT_API_KEY.to_owned(),
-        seed: None,
-        latency: Duration::ZERO,
-    };
-    let mut raw = std::env::args().skip(1);
-    while let Some(flag) = raw.next() {
-        // Both `--flag value` and `--flag=value`.
-        let (name, inline) = match flag.split_once('=') {
-            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-            None => (flag.clone(), None),
-        };
-        if name == "--help" || name == "-h" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| raw.next())
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        match name.as_str() {
-            "--port" => args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--host" => args.host = value()?.parse().map_err(|e| format!("--host: {e}"))?,
-            "--api-key" => args.api_key = value()?,
-            "--seed" => args.seed = Some(value()?),
-            "--latency-ms" => {
-                args.latency = Duration::from_millis(
-                    value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?,
-                )
-            }
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
+fn non_empty(key: &str) -> Result<String, String> {
+    if key.trim().is_empty() {
+        return Err("cannot be empty".into());
     }
-    if args.api_key.trim().is_empty() {
-        return Err("--api-key cannot be empty".into());
-    }
-    Ok(args)
+    Ok(key.to_owned())
 }
 
 /// Sessions from a JSON file: an array of session objects, or a list response.
@@ -104,13 +88,8 @@ fn load_seeds(path: &str) -> Result<Vec<SessionSeed>, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("fake_truemed: {message}");
-            return ExitCode::from(2);
-        }
-    };
+    // Exits 2 with a message on a bad flag, 0 after `--help`.
+    let args = Args::parse();
     let seeds = match &args.seed {
         Some(path) => match load_seeds(path) {
             Ok(seeds) => seeds,
@@ -126,7 +105,7 @@ async fn main() -> ExitCode {
     let started = FakeTruemed::builder()
         .bind(SocketAddr::new(args.host, args.port))
         .api_key(args.api_key)
-        .latency(args.latency)
+        .latency(Duration::from_millis(args.latency_ms))
         .seed_all(seeds)
         .try_start()
         .await;

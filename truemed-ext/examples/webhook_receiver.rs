@@ -178,8 +178,28 @@ fn secret_from_env() -> String {
     }
 }
 
+/// A Truemed webhook receiver: verifies deliveries on `POST /webhooks/truemed` (signed) and
+/// `POST /webhooks/truemed/unsigned`, answers 204, and deduplicates on
+/// `webhook_delivery_id`.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "webhook_receiver",
+    args_override_self = true,
+    after_help = "Environment: TRUEMED_WEBHOOK_SECRET (the webhook's secret; a demo secret \
+                  when unset), TRUEMED_WEBHOOK_ADDR (default 127.0.0.1:3000), RUST_LOG \
+                  (default info)."
+)]
+struct Args {
+    /// Listen on 127.0.0.1:0, send the receiver good, replayed, tampered and unsigned
+    /// deliveries, print what happened, and exit 0 when every answer is the expected one.
+    #[arg(long = "self-test")]
+    self_test: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Exits 2 with a message on a bad flag, 0 after `--help`.
+    let args = <Args as clap::Parser>::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -190,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
     let secret = secret_from_env();
     let receiver = Arc::new(Receiver::new(WebhookVerifier::new(secret.as_str())));
 
-    if std::env::args().skip(1).any(|arg| arg == "--self-test") {
+    if args.self_test {
         return self_test(receiver, &secret).await;
     }
 

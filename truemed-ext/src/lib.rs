@@ -55,6 +55,23 @@
 //! Inside, modules import in one direction: `idempotency` and `operation` and `wire`
 //! (leaves) ← `error` ← `retry` ← `client` ← `page` ← `pagination` ← `sessions`;
 //! `webhook` and `testing` build on those.
+//!
+//! # Cargo features
+//!
+//! | Feature | Default | What it enables |
+//! |---|---|---|
+//! | `rustls` | yes | HTTPS through rustls with the aws-lc-rs crypto provider and the platform's certificate verifier (reqwest's `rustls`). Building aws-lc-sys needs a C compiler. |
+//! | `rustls-no-provider` | no | rustls without a crypto provider, to bring your own (ring, a FIPS build): install it with `rustls::crypto::CryptoProvider::install_default` before building a `Client`, or building panics (reqwest's `rustls-no-provider`). |
+//! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
+//! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
+//! | `testing` | no | `truemed_ext::testing`: the in-process fake Truemed server, with axum and hyper. |
+//!
+//! The TLS features mirror reqwest's and enable them in truemed-api too. To pick one, turn
+//! off the defaults: `truemed-ext = { version = "0.1", default-features = false, features =
+//! ["native-tls", "http2"] }`. With no TLS feature only plain-`http` loopback URLs can be
+//! reached (the fake, a local TLS-terminating proxy). With several, reqwest's default is
+//! native-tls; to choose, build your own `reqwest::Client` (`tls_backend_rustls()` or
+//! `tls_backend_native()`) and pass it to [`ClientBuilder::http_client`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -100,7 +117,8 @@ pub use truemed_api::QualificationSessionStatus as Status;
 /// form a server sends.
 pub use truemed_api::{Amount, Timestamp};
 
-/// The workspace README's examples, compiled as doctests so the README cannot drift.
-#[doc = include_str!("../../README.md")]
+/// This crate's README (its crates.io page), compiled as doctests so it cannot drift. The
+/// workspace README's examples are doctests of the `tests` member, outside this package.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
