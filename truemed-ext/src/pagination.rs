@@ -117,7 +117,7 @@ impl Paginator {
                     .saturating_add(needed - 1)
                     .min(plan_end.unwrap_or(u64::MAX));
                 while in_flight.len() < concurrency && next <= bound {
-                    in_flight.push_back(spawn_page(&listing, next));
+                    in_flight.push_back(fetch_page(&listing, next, concurrency > 1));
                     next += 1;
                 }
                 let Some(result) = in_flight.next().await else {
@@ -224,9 +224,13 @@ impl fmt::Debug for ItemStream {
     }
 }
 
-/// Fetches a page in a task of its own, so pages fetched at once are also decoded at once
-/// on every core. The task is aborted when the listing is dropped before it finishes.
-async fn spawn_page(listing: &Listing, number: u64) -> Result<Page, Error> {
+/// Fetches a page; with `in_task`, in a task of its own, so pages fetched at once are also
+/// decoded at once on every core (one page at a time gains nothing from a task but its
+/// hand-offs). The task is aborted when the listing is dropped before it finishes.
+async fn fetch_page(listing: &Listing, number: u64, in_task: bool) -> Result<Page, Error> {
+    if !in_task {
+        return listing.fetch(number).await;
+    }
     let listing = listing.clone();
     let mut task = AbortOnDrop(tokio::spawn(async move { listing.fetch(number).await }));
     match (&mut task.0).await {
