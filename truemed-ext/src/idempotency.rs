@@ -52,9 +52,20 @@ impl IdempotencyKey {
         Ok(Self(key))
     }
 
-    /// A random key (UUID v4).
+    /// A random key: a UUID v4 from the operating system's random source.
     pub fn random() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        let mut bytes = random_bytes::<16>();
+        bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let hex = hex::encode(bytes);
+        Self(format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        ))
     }
 
     /// A key derived from your own identifiers: the same parts give the same key, any other
@@ -119,9 +130,16 @@ impl TryFrom<&str> for IdempotencyKey {
 
 /// A string that cannot be an idempotency key (empty, or over 255 characters). Converts
 /// into [`Error::InvalidRequest`](crate::Error::InvalidRequest).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidIdempotencyKey(String);
+
+impl fmt::Display for InvalidIdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidIdempotencyKey {}
 
 impl AsRef<str> for IdempotencyKey {
     fn as_ref(&self) -> &str {
@@ -164,6 +182,14 @@ impl fmt::Debug for KeyGenerator {
     }
 }
 
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS source fails only on platforms without one, where no key could be made safely.
+    getrandom::getrandom(&mut bytes).expect("the operating system's random source");
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +220,13 @@ mod tests {
     #[test]
     fn random_keys_differ() {
         assert_ne!(IdempotencyKey::random(), IdempotencyKey::random());
+        for _ in 0..100 {
+            let key = IdempotencyKey::random();
+            let parts: Vec<&str> = key.as_str().split('-').collect();
+            let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            assert_eq!(lengths, [8, 4, 4, 4, 12], "{key}");
+            assert!(parts[2].starts_with('4'), "version 4: {key}");
+            assert!("89ab".contains(&parts[3][..1]), "RFC 4122 variant: {key}");
+        }
     }
 }

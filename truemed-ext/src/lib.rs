@@ -11,7 +11,7 @@
 //! # fake.seed(truemed_ext::testing::SessionSeed::new("qs_123"));
 //! # std::env::set_var("TRUEMED_API_KEY", fake.api_key());
 //! # std::env::set_var("TRUEMED_BASE_URL", fake.base_url());
-//! use futures::TryStreamExt as _;
+//! use futures_util::TryStreamExt as _;
 //! use truemed_ext::{Client, Status};
 //!
 //! let client = Client::from_env()?; // TRUEMED_API_KEY, optional TRUEMED_BASE_URL

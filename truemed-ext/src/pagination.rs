@@ -2,10 +2,12 @@
 //! [`ItemStream`].
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
+use futures_util::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
 use truemed_api::types::QualificationSession;
 
 use crate::error::Error;
@@ -90,96 +92,166 @@ impl Paginator {
     /// - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
     ///   still fails ends the stream with its error, after everything before it was yielded.
     pub fn pages(self) -> PageStream {
-        let pages = async_stream::try_stream! {
-            let Paginator { listing, limit, concurrency } = self;
-            listing.validate()?;
-            let mut remaining = limit.unwrap_or(usize::MAX);
-            if remaining == 0 {
-                return;
-            }
-            let start = listing.start();
-            // Until the first page answers, the requested page size; then the server's own,
-            // which wins (it may cap the one requested).
-            let mut page_size = listing.filters.page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
-            let mut reported_size = None;
-            // The last page to fetch, once the first page's `pagination` says.
-            let mut plan_end: Option<u64> = None;
-            let mut reported_last = 0;
-            let mut extensions = 0;
-            let mut guard = RepeatGuard::default();
-            let mut in_flight = FuturesOrdered::new();
-            let (mut next, mut expected) = (start, start);
-            loop {
-                // Keep `concurrency` pages in flight, from the start (pages past the end are
-                // dropped unread), but none past the planned end or what the limit needs.
-                let needed = (remaining as u64).div_ceil(page_size).max(1);
-                let bound = expected
-                    .saturating_add(needed - 1)
-                    .min(plan_end.unwrap_or(u64::MAX));
-                while in_flight.len() < concurrency && next <= bound {
-                    in_flight.push_back(fetch_page(&listing, next, concurrency > 1));
-                    next += 1;
-                }
-                let Some(result) = in_flight.next().await else {
-                    return;
-                };
-                let number = expected;
-                expected += 1;
-                let page = match result {
-                    // Without pagination, a 404 past the first page is the end of the list.
-                    Err(Error::NotFound(_)) if number > start && plan_end.is_none() => return,
-                    other => other?,
-                };
-                guard.check(&page, number)?;
-                if number == start {
-                    reported_size = page
-                        .pagination
-                        .as_ref()
-                        .and_then(|p| p.page_size)
-                        .and_then(|n| u64::try_from(n).ok())
-                        .filter(|n| *n > 0);
-                    page_size = reported_size.unwrap_or(page_size);
-                    plan_end = page.last_page();
-                    reported_last = plan_end.unwrap_or(0);
-                } else {
-                    reported_last = reported_last.max(page.last_page().unwrap_or(0));
-                }
-                let len = page.items.len() as u64;
-                if len == 0 {
-                    // An empty first page is the (empty) listing; a later one, its end.
-                    if number == start {
-                        yield page;
-                    }
-                    return;
-                }
-                let (page, done) = cut(page, &mut remaining);
-                yield page;
-                if done {
-                    return;
-                }
-                match plan_end {
-                    Some(end) if number >= end => {
-                        if reported_last <= end {
-                            return;
-                        }
-                        extensions += 1;
-                        if extensions > MAX_PLAN_EXTENSIONS {
-                            let first = end;
-                            Err(Error::Pagination(format!(
-                                "last_page kept growing (now {reported_last}, planned {first}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it"
-                            )))?;
-                        }
-                        plan_end = Some(reported_last);
-                    }
-                    Some(_) => {}
-                    // No usable pagination: a short page ends the listing only when the
-                    // server said its page size; otherwise go on to an empty page (or a 404).
-                    None if reported_size.is_some_and(|size| len < size) => return,
-                    None => {}
-                }
-            }
-        };
+        let Paginator {
+            listing,
+            limit,
+            concurrency,
+        } = self;
+        if let Err(error) = listing.validate() {
+            return PageStream(Box::pin(stream::once(async { Err(error) })));
+        }
+        let walk = Walk::new(listing, limit, concurrency);
+        let pages = stream::try_unfold(walk, |mut walk| async move {
+            Ok(walk.next_page().await?.map(|page| (page, walk)))
+        });
         PageStream(Box::pin(pages))
+    }
+}
+
+type PageFuture = Pin<Box<dyn Future<Output = Result<Page, Error>> + Send>>;
+
+/// Where a listing stands: the pages in flight, what the server said of the page count
+/// and size, and how many items are still wanted.
+struct Walk {
+    listing: Arc<Listing>,
+    concurrency: usize,
+    /// Items still wanted (the limit).
+    remaining: usize,
+    start: u64,
+    /// Until the first page answers, the requested page size; then the server's own,
+    /// which wins (it may cap the one requested).
+    page_size: u64,
+    reported_size: Option<u64>,
+    /// The last page to fetch, once the first page's `pagination` says.
+    plan_end: Option<u64>,
+    reported_last: u64,
+    extensions: u32,
+    guard: RepeatGuard,
+    in_flight: FuturesOrdered<PageFuture>,
+    /// The next page to request, and the next to yield.
+    next: u64,
+    expected: u64,
+    finished: bool,
+    /// An error to yield after the page that revealed it.
+    pending: Option<Error>,
+}
+
+impl Walk {
+    fn new(listing: Listing, limit: Option<usize>, concurrency: usize) -> Self {
+        let start = listing.start();
+        let page_size = listing
+            .filters
+            .page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .max(1);
+        let remaining = limit.unwrap_or(usize::MAX);
+        Self {
+            listing: Arc::new(listing),
+            concurrency,
+            remaining,
+            start,
+            page_size,
+            reported_size: None,
+            plan_end: None,
+            reported_last: 0,
+            extensions: 0,
+            guard: RepeatGuard::default(),
+            in_flight: FuturesOrdered::new(),
+            next: start,
+            expected: start,
+            finished: remaining == 0,
+            pending: None,
+        }
+    }
+
+    /// The next page to yield, `None` at the end of the listing.
+    async fn next_page(&mut self) -> Result<Option<Page>, Error> {
+        if let Some(error) = self.pending.take() {
+            return Err(error);
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        // Keep `concurrency` pages in flight, from the start (pages past the end are dropped
+        // unread), but none past the planned end or what the limit needs.
+        let needed = (self.remaining as u64).div_ceil(self.page_size).max(1);
+        let bound = self
+            .expected
+            .saturating_add(needed - 1)
+            .min(self.plan_end.unwrap_or(u64::MAX));
+        while self.in_flight.len() < self.concurrency && self.next <= bound {
+            let page = fetch_page(self.listing.clone(), self.next, self.concurrency > 1);
+            self.in_flight.push_back(Box::pin(page));
+            self.next += 1;
+        }
+        let Some(result) = self.in_flight.next().await else {
+            return Ok(self.finish(None));
+        };
+        let number = self.expected;
+        self.expected += 1;
+        let page = match result {
+            // Without pagination, a 404 past the first page is the end of the list.
+            Err(Error::NotFound(_)) if number > self.start && self.plan_end.is_none() => {
+                return Ok(self.finish(None))
+            }
+            other => other?,
+        };
+        self.guard.check(&page, number)?;
+        if number == self.start {
+            self.reported_size = page
+                .pagination
+                .as_ref()
+                .and_then(|p| p.page_size)
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0);
+            self.page_size = self.reported_size.unwrap_or(self.page_size);
+            self.plan_end = page.last_page();
+            self.reported_last = self.plan_end.unwrap_or(0);
+        } else {
+            self.reported_last = self.reported_last.max(page.last_page().unwrap_or(0));
+        }
+        let len = page.items.len() as u64;
+        if len == 0 {
+            // An empty first page is the (empty) listing; a later one, its end.
+            let first = (number == self.start).then_some(page);
+            return Ok(self.finish(first));
+        }
+        let (page, done) = cut(page, &mut self.remaining);
+        if done {
+            return Ok(self.finish(Some(page)));
+        }
+        match self.plan_end {
+            Some(end) if number >= end => {
+                if self.reported_last <= end {
+                    return Ok(self.finish(Some(page)));
+                }
+                self.extensions += 1;
+                if self.extensions > MAX_PLAN_EXTENSIONS {
+                    self.pending = Some(Error::Pagination(format!(
+                        "last_page kept growing (now {}, planned {end}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it",
+                        self.reported_last
+                    )));
+                    return Ok(self.finish(Some(page)));
+                }
+                self.plan_end = Some(self.reported_last);
+            }
+            Some(_) => {}
+            // No usable pagination: a short page ends the listing only when the server said
+            // its page size; otherwise go on to an empty page (or a 404).
+            None if self.reported_size.is_some_and(|size| len < size) => {
+                return Ok(self.finish(Some(page)))
+            }
+            None => {}
+        }
+        Ok(Some(page))
+    }
+
+    /// Ends the listing after `last`: pages still in flight are dropped (their tasks
+    /// aborted).
+    fn finish(&mut self, last: Option<Page>) -> Option<Page> {
+        self.finished = true;
+        self.in_flight = FuturesOrdered::new();
+        last
     }
 }
 
@@ -227,11 +299,10 @@ impl fmt::Debug for ItemStream {
 /// Fetches a page; with `in_task`, in a task of its own, so pages fetched at once are also
 /// decoded at once on every core (one page at a time gains nothing from a task but its
 /// hand-offs). The task is aborted when the listing is dropped before it finishes.
-async fn fetch_page(listing: &Listing, number: u64, in_task: bool) -> Result<Page, Error> {
+async fn fetch_page(listing: Arc<Listing>, number: u64, in_task: bool) -> Result<Page, Error> {
     if !in_task {
         return listing.fetch(number).await;
     }
-    let listing = listing.clone();
     let mut task = AbortOnDrop(tokio::spawn(async move { listing.fetch(number).await }));
     match (&mut task.0).await {
         Ok(result) => result,

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng as _;
 use tracing::Instrument as _;
 
 use crate::error::Error;
@@ -132,7 +131,7 @@ impl RetryPolicy {
             Some(wait) => Some(wait),
             None => {
                 let base = self.backoff(retry);
-                let factor = 1.0 - self.jitter * rand::thread_rng().gen::<f64>();
+                let factor = 1.0 - self.jitter * unit_random();
                 Some(base.mul_f64(factor))
             }
         }
@@ -260,6 +259,12 @@ impl TokenBucket {
                 });
         }
     }
+}
+
+/// A random number in `[0, 1)`.
+fn unit_random() -> f64 {
+    let bits = u64::from_le_bytes(crate::idempotency::random_bytes::<8>());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;

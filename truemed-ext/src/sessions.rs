@@ -243,7 +243,7 @@ impl ListRequest {
     ///
     /// ```no_run
     /// # async fn demo(client: truemed_ext::Client) -> Result<(), truemed_ext::Error> {
-    /// use futures::TryStreamExt as _;
+    /// use futures_util::TryStreamExt as _;
     /// let approved: Vec<_> = client
     ///     .qualification_sessions()
     ///     .list()

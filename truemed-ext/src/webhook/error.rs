@@ -13,22 +13,17 @@ const MAX_MESSAGE_CHARS: usize = 240;
 /// Why a webhook delivery was refused. One variant per reason; never carries a secret.
 ///
 /// [`WebhookError::status_code`] gives the status a receiver should answer with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WebhookError {
     /// The header that authenticates the delivery is absent: the request was not sent by
     /// Truemed, or the webhook uses the other delivery method (signed vs unsigned).
-    #[error(
-        "the `{header}` header is missing: the request is not a Truemed delivery of this kind \
-         (check whether the webhook is signed or unsigned)"
-    )]
     MissingHeader {
         /// The missing header's name.
         header: &'static str,
     },
 
     /// The authenticating header is present but cannot be parsed.
-    #[error("the `{header}` header is malformed: {problem}")]
     MalformedHeader {
         /// The header's name.
         header: &'static str,
@@ -37,21 +32,10 @@ pub enum WebhookError {
     },
 
     /// No `v1` signature matches the body under any configured secret.
-    #[error(
-        "no signature in `{SIGNATURE_HEADER}` matches the body: check the webhook secret, and \
-         verify the raw body exactly as received (not re-serialized JSON)"
-    )]
     NoValidSignature,
 
     /// The signature is valid but its timestamp is further from the receiver's clock than the
     /// tolerance: a replay of an old delivery, or a clock that is off.
-    #[error(
-        "the delivery's timestamp {timestamp} is {} s in the {} of the receiver's clock \
-         ({now}), beyond the tolerance of {} s: replayed delivery, or a clock to fix",
-        timestamp.abs_diff(*now),
-        if timestamp > now { "future" } else { "past" },
-        tolerance.as_secs()
-    )]
     TimestampOutOfTolerance {
         /// The delivery's timestamp, in unix seconds.
         timestamp: i64,
@@ -62,14 +46,9 @@ pub enum WebhookError {
     },
 
     /// The `x-truemed-api-key` header of an unsigned delivery is not the shared secret.
-    #[error(
-        "the `x-truemed-api-key` header does not match the webhook's shared secret: check the \
-         configured secret"
-    )]
     BadSharedSecret,
 
     /// The delivery is authentic but its body is not the expected JSON.
-    #[error("the delivery's body could not be decoded: {message}")]
     UndecodableBody {
         /// What went wrong, bounded in length.
         message: String,
@@ -77,9 +56,52 @@ pub enum WebhookError {
 
     /// The verifier holds no non-empty secret, so it can authenticate nothing: a configuration
     /// error on the receiver's side.
-    #[error("the webhook verifier has no non-empty secret: configure the webhook secret")]
     NoSecretConfigured,
 }
+
+impl std::fmt::Display for WebhookError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingHeader { header } => write!(
+                f,
+                "the `{header}` header is missing: the request is not a Truemed delivery of this \
+                 kind (check whether the webhook is signed or unsigned)"
+            ),
+            Self::MalformedHeader { header, problem } => {
+                write!(f, "the `{header}` header is malformed: {problem}")
+            }
+            Self::NoValidSignature => write!(
+                f,
+                "no signature in `{SIGNATURE_HEADER}` matches the body: check the webhook secret, \
+                 and verify the raw body exactly as received (not re-serialized JSON)"
+            ),
+            Self::TimestampOutOfTolerance {
+                timestamp,
+                now,
+                tolerance,
+            } => write!(
+                f,
+                "the delivery's timestamp {timestamp} is {} s in the {} of the receiver's clock \
+                 ({now}), beyond the tolerance of {} s: replayed delivery, or a clock to fix",
+                timestamp.abs_diff(*now),
+                if timestamp > now { "future" } else { "past" },
+                tolerance.as_secs()
+            ),
+            Self::BadSharedSecret => f.write_str(
+                "the `x-truemed-api-key` header does not match the webhook's shared secret: check \
+                 the configured secret",
+            ),
+            Self::UndecodableBody { message } => {
+                write!(f, "the delivery's body could not be decoded: {message}")
+            }
+            Self::NoSecretConfigured => f.write_str(
+                "the webhook verifier has no non-empty secret: configure the webhook secret",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WebhookError {}
 
 impl WebhookError {
     /// The HTTP status a receiver should answer with: `401` when the delivery cannot be
