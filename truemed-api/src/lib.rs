@@ -35,11 +35,15 @@
 //! - [`CallContext`]: the client's inner value and its `ClientHooks` (headers and timeout
 //!   per request, bounded body reads, refused redirects, the response record).
 //!
-//! # Features
+//! # Cargo features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `httpmock` | [`mock`]: typed httpmock helpers for each operation, for tests |
+//! | Feature | Default | What it enables |
+//! |---|---|---|
+//! | `rustls` | yes | HTTPS through rustls with the aws-lc-rs crypto provider and the platform's certificate verifier (reqwest's `rustls`). Building aws-lc-sys needs a C compiler. |
+//! | `rustls-no-provider` | no | rustls without a crypto provider, to bring your own (ring, a FIPS build): install it with `rustls::crypto::CryptoProvider::install_default` before building a `Client`, or building panics (reqwest's `rustls-no-provider`). |
+//! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
+//! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
+//! | `httpmock` | no | [`mock`]: typed [httpmock](https://crates.io/crates/httpmock) helpers for each operation, for tests. |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

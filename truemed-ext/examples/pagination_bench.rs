@@ -369,17 +369,21 @@ async fn main() {
     let bodies: Vec<&String> = (1..=pages)
         .map(|page| &prepared[&(page, settings.page_size)])
         .collect();
-    let bare = median_sync(runs, || {
-        bodies
-            .iter()
-            .map(|body| {
-                serde_json::from_str::<truemed_ext::ListQualificationSessionsResponse>(body)
-                    .expect("a page decodes")
-                    .qualification_sessions
-                    .len() as u64
-            })
-            .sum()
-    }, settings.items);
+    let bare = median_sync(
+        runs,
+        || {
+            bodies
+                .iter()
+                .map(|body| {
+                    serde_json::from_str::<truemed_ext::ListQualificationSessionsResponse>(body)
+                        .expect("a page decodes")
+                        .qualification_sessions
+                        .len() as u64
+                })
+                .sum()
+        },
+        settings.items,
+    );
     let instant = serve(settings.items, Duration::ZERO, Some(prepared)).await;
     let instant_client = self::client(&instant.base_url());
     stream_count(&instant_client, settings.page_size, 1).await;

@@ -322,7 +322,14 @@ impl ClientBuilder {
     ///
     /// Fails with [`Error::Configuration`] on a missing or empty API key, a key that
     /// cannot be an HTTP header value, or a base URL that is malformed, not `https`
-    /// (`http` is accepted for loopback hosts only), or carries a query or fragment.
+    /// (`http` is accepted for loopback hosts only), or carries credentials, a query or a
+    /// fragment (the error shows the URL without them).
+    ///
+    /// # Panics
+    ///
+    /// With the `rustls-no-provider` feature and no [`http_client`](Self::http_client),
+    /// reqwest panics here unless a rustls crypto provider was installed first
+    /// (`rustls::crypto::CryptoProvider::install_default`).
     pub fn build(self) -> Result<Client, Error> {
         if let Some(error) = self.env_error {
             return Err(Error::Configuration(error));
