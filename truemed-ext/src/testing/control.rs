@@ -54,6 +54,8 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 10_000;
 /// The largest weight of a chaos fault.
 const MAX_WEIGHT: f64 = 1_000_000.0;
+/// The largest chaos seed: 2^53 - 1, exact in every JSON implementation.
+const MAX_SEED: u64 = (1 << 53) - 1;
 
 /// Whether `path` belongs to the control API.
 pub(crate) fn is_control_path(path: &str) -> bool {
@@ -451,9 +453,10 @@ impl NewSession {
     fn into_seed(self) -> Result<SessionSeed, Response> {
         let id = match self.qualification_session_id {
             Some(id) => {
-                if id.is_empty() || id.chars().count() > 255 || id.chars().any(char::is_control) {
+                if id.is_empty() || id.chars().count() > 255 {
                     return Err(invalid(format!(
-                        "qualification_session_id: {id:?} is not a usable id; use 1 to 255 characters, none of them control characters."
+                        "qualification_session_id: use 1 to 255 characters (it has {}).",
+                        id.chars().count()
                     )));
                 }
                 id
@@ -604,14 +607,18 @@ impl FaultKindName {
     }
 }
 
-/// A fault, as the control API takes it.
+/// A fault, as the control API takes it. The fields of one kind are `Option<Option<_>>`:
+/// given (even as null) to another kind, they are refused.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultBody {
     kind: FaultKindName,
-    status: Option<u16>,
-    retry_after_ms: Option<u64>,
-    delay_ms: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "present")]
+    retry_after_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    delay_ms: Option<Option<u64>>,
     times: Option<u32>,
     operation: Option<OperationName>,
 }
@@ -631,15 +638,14 @@ impl FaultBody {
             }
             Ok(())
         };
-        let require = |name: &str, given: bool| -> Result<(), Response> {
-            if !given {
-                return Err(invalid(format!(
+        let require = |name: &str, value: Option<Option<u64>>| -> Result<u64, Response> {
+            value.flatten().ok_or_else(|| {
+                invalid(format!(
                     "{}: this field is required with kind {:?}.",
                     field(name),
                     kind.name()
-                )));
-            }
-            Ok(())
+                ))
+            })
         };
         forbid(
             "status",
@@ -653,12 +659,17 @@ impl FaultBody {
             "delay_ms",
             self.delay_ms.is_some() && kind != FaultKindName::Delay,
         )?;
+        let retry_after_ms = self.retry_after_ms.flatten();
         within(
             &field("retry_after_ms"),
-            self.retry_after_ms,
+            retry_after_ms,
             0..=MAX_RETRY_AFTER_MS,
         )?;
-        within(&field("delay_ms"), self.delay_ms, 0..=MAX_DELAY_MS)?;
+        within(
+            &field("delay_ms"),
+            self.delay_ms.flatten(),
+            0..=MAX_DELAY_MS,
+        )?;
         within(
             &field("times"),
             self.times.map(u64::from),
@@ -666,16 +677,15 @@ impl FaultBody {
         )?;
         let mut fault = match kind {
             FaultKindName::Status => {
-                require("status", self.status.is_some())?;
-                let status = self.status.unwrap_or_default();
+                let status = require("status", self.status.map(|s| s.map(u64::from)))?;
                 if !(300..=599).contains(&status) {
                     return Err(invalid(format!(
                         "{}: {status} is not an error status; use 300 to 599.",
                         field("status")
                     )));
                 }
-                let fault = Fault::status(status);
-                match self.retry_after_ms {
+                let fault = Fault::status(u16::try_from(status).unwrap_or(503));
+                match retry_after_ms {
                     Some(ms) => fault.retry_after(Duration::from_millis(ms)),
                     None => fault,
                 }
@@ -683,8 +693,7 @@ impl FaultBody {
             FaultKindName::DropConnection => Fault::drop_connection(),
             FaultKindName::LoseResponse => Fault::lose_response(),
             FaultKindName::Delay => {
-                require("delay_ms", self.delay_ms.is_some())?;
-                Fault::delay(Duration::from_millis(self.delay_ms.unwrap_or_default()))
+                Fault::delay(Duration::from_millis(require("delay_ms", self.delay_ms)?))
             }
         };
         if let Some(times) = self.times {
@@ -793,6 +802,7 @@ impl ChaosBody {
                 self.probability
             )));
         }
+        within("seed", self.seed, 0..=MAX_SEED)?;
         let mut chaos = Chaos::seeded(self.seed.unwrap_or(0));
         match self.faults {
             None => chaos = chaos.mixed(self.probability),
@@ -928,6 +938,7 @@ struct EndpointBody {
 impl EndpointBody {
     fn apply(self, shared: &Shared) -> Result<(), Response> {
         let url_ok = self.url.chars().count() <= 2048
+            && url_shape(&self.url)
             && url::Url::parse(&self.url).is_ok_and(|url| {
                 matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
             });
@@ -971,6 +982,24 @@ impl EndpointBody {
         shared.webhooks.set_target(Some(target));
         Ok(())
     }
+}
+
+/// The spec's pattern for a webhook URL,
+/// `^https?://[^\x00-\x20/?#@\x7f]+([/?#][^\x00-\x20\x7f]*)?$`: an http(s) scheme, an
+/// authority without user info, and no space or control character.
+fn url_shape(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let plain = |c: char| !c.is_ascii_control() && c != ' ';
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    !authority.is_empty()
+        && authority.chars().all(|c| plain(c) && c != '@')
+        && tail.chars().all(plain)
 }
 
 fn endpoint_json(shared: &Shared) -> Value {
