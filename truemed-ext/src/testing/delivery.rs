@@ -5,11 +5,12 @@
 //! (what `truemed-fake trigger` does).
 
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use truemed_api::types::{QualificationSession, QualificationSessionCompleteWebhook};
@@ -321,7 +322,27 @@ pub(crate) struct Webhooks {
     config: Mutex<Config>,
     http: OnceLock<reqwest::Client>,
     ledger: Mutex<Ledger>,
-    in_flight: Mutex<Vec<JoinHandle<()>>>,
+    /// The tasks delivering, to stop them on reset.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// How many deliveries are not finished yet (see [`InFlight`]).
+    in_flight: Arc<watch::Sender<usize>>,
+}
+
+/// Counts a delivery in flight from when it is recorded until it is dropped: finished, or
+/// its task stopped.
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn new(count: &Arc<watch::Sender<usize>>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// A delivery recorded in the ledger, ready to run.
@@ -332,6 +353,7 @@ pub(crate) struct Prepared {
     retries: WebhookRetries,
     pub(crate) id: String,
     payload: QualificationSessionCompleteWebhook,
+    _in_flight: InFlight,
 }
 
 /// The payload announcing that `session` completed.
@@ -413,6 +435,7 @@ impl Webhooks {
             retries,
             id,
             payload,
+            _in_flight: InFlight::new(&self.in_flight),
         })
     }
 
@@ -443,6 +466,7 @@ impl Webhooks {
             retries,
             id,
             payload,
+            _in_flight,
         } = prepared;
         let mut delivered = false;
         for number in 1..=retries.max_attempts() {
@@ -493,29 +517,23 @@ impl Webhooks {
             .cloned()
     }
 
-    /// Keeps `task` so that [`flush`](Self::flush) waits for it (and forgets finished ones).
+    /// Keeps `task`, to stop it on reset (and forgets finished ones).
     pub(crate) fn track(&self, task: JoinHandle<()>) {
-        let mut in_flight = lock(&self.in_flight);
-        in_flight.retain(|task| !task.is_finished());
-        in_flight.push(task);
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
     }
 
-    /// Waits until every delivery started so far has finished (delivered or given up).
+    /// Waits until no delivery is in flight (each delivered or given up). Cancel-safe: a
+    /// flush that is dropped (e.g. by a timeout) leaves the deliveries running.
     pub(crate) async fn flush(&self) {
-        loop {
-            let pending: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.in_flight));
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
+        let mut count = self.in_flight.subscribe();
+        let _ = count.wait_for(|n| *n == 0).await;
     }
 
     /// Forgets every delivery and stops those in flight; the configuration is kept.
     pub(crate) fn reset(&self) {
-        for task in std::mem::take(&mut *lock(&self.in_flight)) {
+        for task in std::mem::take(&mut *lock(&self.tasks)) {
             task.abort();
         }
         let mut ledger = lock(&self.ledger);
