@@ -101,8 +101,14 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WEBHOOK_ATTEMPTS))
     )]
     webhook_attempts: u32,
-    /// The wait before the second attempt, in milliseconds; it doubles after each attempt.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
+    /// The wait before the second attempt, in milliseconds; it doubles after each attempt
+    /// (at most 60 s between two attempts).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u64).range(0..=60_000)
+    )]
     webhook_backoff_ms: u64,
     /// How long one delivery attempt may take, in milliseconds.
     #[arg(
