@@ -66,18 +66,42 @@
 //!   realistic data set.
 //! - Decisions: [`FakeTruemed::approve`], [`FakeTruemed::reject`],
 //!   [`FakeTruemed::set_status`]; with a receiver configured
-//!   ([`FakeTruemedBuilder::webhook`]), a session that becomes approved or rejected is
-//!   announced with a signed `qualification_session_complete` delivery.
+//!   ([`FakeTruemedBuilder::webhook`], or [`FakeTruemed::set_webhook`] at any time), a
+//!   session that becomes approved or rejected is announced with a signed (or unsigned)
+//!   `qualification_session_complete` delivery, retried until a 2xx as Truemed does but
+//!   compressed in time ([`WebhookRetries`]: 5 attempts, 50 ms doubling); every attempt
+//!   and the answer it got is kept ([`FakeTruemed::webhook_deliveries`]).
 //! - Faults: [`FakeTruemed::inject`] a [`Fault`] (an error status with an optional
 //!   `Retry-After`, a dropped connection, a lost response, a delay) for the next requests,
 //!   or [`FakeTruemed::set_chaos`] for seeded random faults; [`FakeTruemed::set_latency`]
 //!   for every request.
 //! - Counters: [`FakeTruemed::stats`] (requests per operation, updates applied, replays,
 //!   faults) and [`FakeTruemed::applied_updates`] (each applied update, with its key).
+//! - [`FakeTruemed::reset`]: back to how it started.
 //!
-//! The server stops when the [`FakeTruemed`] is dropped. For tools in other languages, the
-//! example binary `fake_truemed` serves the same fake on a fixed port:
-//! `cargo run -p truemed-ext --features testing --example fake_truemed -- --port 8080`.
+//! The server stops when the [`FakeTruemed`] is dropped.
+//!
+//! # Any language: the control API and the `truemed-fake` binary
+//!
+//! The same controls are served over HTTP under `/_fake/` (the real API lives under
+//! `/api/`), with the same API key, each route a thin layer over the method above:
+//! `POST /_fake/sessions`, `POST /_fake/sessions/{id}/approve` (`/reject`, `/status`),
+//! `POST /_fake/faults`, `POST /_fake/chaos`, `PUT /_fake/latency`, `GET /_fake/stats`,
+//! `GET /_fake/ledger`, `PUT /_fake/webhook_endpoint`, `GET /_fake/webhooks`,
+//! `POST /_fake/webhooks/flush`, `POST /_fake/reset`, and more, described in
+//! `openapi/fake-control.yaml` of the repository. Bad input is a `400 ValidationError`
+//! whose message starts with the field's path; control requests are not counted, faulted
+//! or slowed down.
+//!
+//! Feature `cli` builds the `truemed-fake` binary, which serves the same fake for test
+//! suites in any language and sends one webhook delivery to a URL:
+//!
+//! ```text
+//! cargo install truemed-ext --features cli
+//! truemed-fake serve --port 8080 --api-key test_key \
+//!     --webhook-url http://127.0.0.1:3000/hooks/truemed --webhook-secret whsec_test
+//! truemed-fake trigger --url http://127.0.0.1:3000/hooks/truemed --secret whsec_test
+//! ```
 
 #![warn(missing_docs)]
 
