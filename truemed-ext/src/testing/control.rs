@@ -185,8 +185,9 @@ fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response
     reply(Reply::error(status, kind, message))
 }
 
-fn invalid(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "ValidationError", message)
+/// A `400 ValidationError`, before it becomes HTTP.
+fn invalid(message: impl Into<String>) -> Reply {
+    Reply::error(StatusCode::BAD_REQUEST, "ValidationError", message)
 }
 
 fn no_content() -> Response {
@@ -228,9 +229,9 @@ fn record_json(record: &SessionRecord) -> Value {
 fn parse<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     optional: bool,
-) -> Result<T, Response> {
+) -> Result<T, Reply> {
     let body = body.map_err(|rejection| {
-        error(
+        Reply::error(
             rejection.status(),
             "ValidationError",
             format!("The request body cannot be read: {rejection}"),
@@ -349,7 +350,7 @@ impl From<OperationName> for Operation {
 }
 
 /// A status word: lowercase letters and underscores, as the API's statuses are.
-fn status_word(field: &str, text: &str) -> Result<Status, Response> {
+fn status_word(field: &str, text: &str) -> Result<Status, Reply> {
     let well_formed = !text.is_empty()
         && text.len() <= 64
         && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
@@ -362,7 +363,7 @@ fn status_word(field: &str, text: &str) -> Result<Status, Response> {
 }
 
 /// At most `max` characters, or a 400 naming `field`.
-fn at_most(field: &str, value: &Option<String>, max: usize) -> Result<(), Response> {
+fn at_most(field: &str, value: &Option<String>, max: usize) -> Result<(), Reply> {
     match value {
         Some(text) if text.chars().count() > max => Err(invalid(format!(
             "{field}: at most {max} characters (it has {}).",
@@ -377,7 +378,7 @@ fn within(
     field: &str,
     value: Option<u64>,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<(), Response> {
+) -> Result<(), Reply> {
     match value {
         Some(n) if !range.contains(&n) => Err(invalid(format!(
             "{field}: {n} is out of range; use {} to {}.",
@@ -450,7 +451,7 @@ struct NewSession {
 }
 
 impl NewSession {
-    fn into_seed(self) -> Result<SessionSeed, Response> {
+    fn into_seed(self) -> Result<SessionSeed, Reply> {
         let id = match self.qualification_session_id {
             Some(id) => {
                 if id.is_empty() || id.chars().count() > 255 {
@@ -511,7 +512,7 @@ async fn create_session(
 ) -> Response {
     let seed = match parse::<NewSession>(body, true).and_then(NewSession::into_seed) {
         Ok(seed) => seed,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     let id = seed.id().to_owned();
     shared.seed_all([seed]);
@@ -553,7 +554,7 @@ async fn approve(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if let Err(refused) = parse::<NoFields>(body, true) {
-        return refused;
+        return reply(refused);
     }
     decide(&shared, &path_id(id), Status::Approved)
 }
@@ -564,7 +565,7 @@ async fn reject(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if let Err(refused) = parse::<NoFields>(body, true) {
-        return refused;
+        return reply(refused);
     }
     decide(&shared, &path_id(id), Status::Rejected)
 }
@@ -578,7 +579,7 @@ async fn set_status(
         .and_then(|body| status_word("status", &body.status))
     {
         Ok(status) => status,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     decide(&shared, &path_id(id), status)
 }
@@ -625,10 +626,10 @@ struct FaultBody {
 
 impl FaultBody {
     /// The fault, checked; `path` is where it sits in the body (`""` at the top).
-    fn into_fault(self, path: &str) -> Result<Fault, Response> {
+    fn into_fault(self, path: &str) -> Result<Fault, Reply> {
         let field = |name: &str| format!("{path}{name}");
         let kind = self.kind;
-        let forbid = |name: &str, given: bool| -> Result<(), Response> {
+        let forbid = |name: &str, given: bool| -> Result<(), Reply> {
             if given {
                 return Err(invalid(format!(
                     "{}: not allowed with kind {:?}.",
@@ -638,7 +639,7 @@ impl FaultBody {
             }
             Ok(())
         };
-        let require = |name: &str, value: Option<Option<u64>>| -> Result<u64, Response> {
+        let require = |name: &str, value: Option<Option<u64>>| -> Result<u64, Reply> {
             value.flatten().ok_or_else(|| {
                 invalid(format!(
                     "{}: this field is required with kind {:?}.",
@@ -757,14 +758,14 @@ async fn inject_fault(
 ) -> Response {
     let fault = match parse::<FaultBody>(body, false).and_then(|body| body.into_fault("")) {
         Ok(fault) => fault,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     {
         let mut state = shared.state();
         if state.queued_fault_count() >= MAX_QUEUED_FAULTS {
-            return invalid(format!(
+            return reply(invalid(format!(
                 "kind: at most {MAX_QUEUED_FAULTS} faults can be queued; clear them with DELETE /_fake/faults."
-            ));
+            )));
         }
         state.inject(fault);
     }
@@ -795,7 +796,7 @@ struct ChaosBody {
 }
 
 impl ChaosBody {
-    fn into_chaos(self) -> Result<Chaos, Response> {
+    fn into_chaos(self) -> Result<Chaos, Reply> {
         if !(0.0..=1.0).contains(&self.probability) {
             return Err(invalid(format!(
                 "probability: {} is out of range; use 0 to 1.",
@@ -845,7 +846,7 @@ async fn set_chaos(
             shared.state().set_chaos(Some(chaos.start()));
             no_content()
         }
-        Err(refused) => refused,
+        Err(refused) => reply(refused),
     }
 }
 
@@ -874,10 +875,10 @@ async fn set_latency(
 ) -> Response {
     let body = match parse::<LatencyBody>(body, false) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     if let Err(refused) = within("latency_ms", Some(body.latency_ms), 0..=MAX_DELAY_MS) {
-        return refused;
+        return reply(refused);
     }
     shared.set_latency(Duration::from_millis(body.latency_ms));
     ok(latency_json(&shared))
@@ -936,7 +937,7 @@ struct EndpointBody {
 }
 
 impl EndpointBody {
-    fn apply(self, shared: &Shared) -> Result<(), Response> {
+    fn apply(self, shared: &Shared) -> Result<(), Reply> {
         let url_ok = self.url.chars().count() <= 2048
             && url_shape(&self.url)
             && url::Url::parse(&self.url).is_ok_and(|url| {
@@ -1025,7 +1026,7 @@ async fn set_endpoint(
 ) -> Response {
     match parse::<EndpointBody>(body, false).and_then(|body| body.apply(&shared)) {
         Ok(()) => ok(endpoint_json(&shared)),
-        Err(refused) => refused,
+        Err(refused) => reply(refused),
     }
 }
 
@@ -1077,10 +1078,10 @@ async fn flush(
 ) -> Response {
     let body = match parse::<FlushBody>(body, true) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     if let Err(refused) = within("timeout_ms", body.timeout_ms, 0..=MAX_TIMEOUT_MS) {
-        return refused;
+        return reply(refused);
     }
     let wait = Duration::from_millis(body.timeout_ms.unwrap_or(DEFAULT_FLUSH_TIMEOUT_MS));
     let complete = tokio::time::timeout(wait, shared.webhooks.flush())
@@ -1118,7 +1119,7 @@ async fn reset(
 ) -> Response {
     let body = match parse::<ResetBody>(body, true) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return reply(refused),
     };
     let initial = !matches!(body.sessions, Some(ResetSessions::None));
     shared.reset(initial);
@@ -1130,14 +1131,10 @@ mod tests {
     use super::*;
 
     fn message<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
-        let response = parse::<T>(Ok(Bytes::from(body.to_owned())), false).unwrap_err();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        let body =
-            futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-                .unwrap();
-        let value: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value["error"], "ValidationError");
-        value["message"].as_str().unwrap().to_owned()
+        let refused = parse::<T>(Ok(Bytes::from(body.to_owned())), false).unwrap_err();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.body["error"], "ValidationError");
+        refused.body["message"].as_str().unwrap().to_owned()
     }
 
     #[test]

@@ -599,17 +599,12 @@ async fn attempt(
     };
     let status = response.status().as_u16();
     let mut snippet = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = RESPONSE_SNIPPET_BYTES - snippet.len();
-                snippet.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if snippet.len() >= RESPONSE_SNIPPET_BYTES {
-                    break;
-                }
-            }
-            // The status came; a body cut short is kept as far as it went.
-            Ok(None) | Err(_) => break,
+    // The status came; a body cut short is kept as far as it went.
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = RESPONSE_SNIPPET_BYTES - snippet.len();
+        snippet.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if snippet.len() >= RESPONSE_SNIPPET_BYTES {
+            break;
         }
     }
     DeliveryAttempt {
