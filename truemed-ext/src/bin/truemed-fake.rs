@@ -54,7 +54,8 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// The key to accept in `x-truemed-api-key`, on the API and the control API.
+    /// The key to accept in `x-truemed-api-key`, on the API and the control API (visible
+    /// ASCII, no spaces).
     #[arg(
         long,
         value_name = "KEY",
