@@ -1164,6 +1164,20 @@ async fn bad_input_is_a_400_naming_the_field() {
             assert_eq!(refused["error"], "ValidationError");
         }
     }
+    // Bodies are bounded.
+    let huge = format!("{{\"email\": \"{}\"}}", "x".repeat(3 << 20));
+    let (status, refused) = call_with_key(
+        &fake,
+        &fake.api_key(),
+        "POST",
+        "/_fake/sessions",
+        Some(huge),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (413, &json!("PayloadTooLarge"))
+    );
     // Required bodies cannot be empty.
     let (status, refused) = call_with_key(
         &fake,

@@ -231,9 +231,13 @@ fn parse<T: DeserializeOwned>(
     optional: bool,
 ) -> Result<T, Reply> {
     let body = body.map_err(|rejection| {
+        let kind = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+            _ => "ValidationError",
+        };
         Reply::error(
             rejection.status(),
-            "ValidationError",
+            kind,
             format!("The request body cannot be read: {rejection}"),
         )
     })?;
