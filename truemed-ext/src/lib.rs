@@ -49,12 +49,13 @@
 //! | tune retries | [`RetryPolicy`] (per client or per call), [`RetryBudget`] (per client), [`Sleeper`] |
 //! | make updates safe to resend | [`IdempotencyKey`], [`KeyGenerator`] |
 //! | receive webhooks | [`webhook`] |
-//! | test without Truemed | `testing` (feature `testing`): the fake Truemed server |
+//! | test without Truemed | `testing` (feature `testing`): the fake Truemed server; from any language, its control API and the `truemed-fake` binary (feature `cli`) |
 //! | the model types | [`QualificationSession`], [`Status`], [`Timestamp`], [`Amount`], ...; the generated client itself: [`raw`] |
 //!
 //! Inside, modules import in one direction: `idempotency` and `operation` and `wire`
 //! (leaves) ← `error` ← `retry` ← `client` ← `page` ← `pagination` ← `sessions`;
-//! `webhook` and `testing` build on those.
+//! `webhook` and `testing` build on those. Inside `testing`: `lock`, `fault`, `seed`
+//! (leaves) ← `state`, `delivery` ← `shared` ← `control` ← `server`.
 //!
 //! # Cargo features
 //!
@@ -65,6 +66,7 @@
 //! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
 //! | `testing` | no | `truemed_ext::testing`: the in-process fake Truemed server, with axum and hyper. |
+//! | `cli` | no | The `truemed-fake` binary (`cargo install truemed-ext --features cli`): the fake as a standalone server with its control API (`serve`), and `trigger` to send one webhook delivery to a URL; adds `testing`, clap and tokio's signal handling. |
 //!
 //! The TLS features mirror reqwest's and enable them in truemed-api too. To pick one, turn
 //! off the defaults: `truemed-ext = { version = "0.1", default-features = false, features =

@@ -66,21 +66,46 @@
 //!   realistic data set.
 //! - Decisions: [`FakeTruemed::approve`], [`FakeTruemed::reject`],
 //!   [`FakeTruemed::set_status`]; with a receiver configured
-//!   ([`FakeTruemedBuilder::webhook`]), a session that becomes approved or rejected is
-//!   announced with a signed `qualification_session_complete` delivery.
+//!   ([`FakeTruemedBuilder::webhook`], or [`FakeTruemed::set_webhook`] at any time), a
+//!   session that becomes approved or rejected is announced with a signed (or unsigned)
+//!   `qualification_session_complete` delivery, retried until a 2xx as Truemed does but
+//!   compressed in time ([`WebhookRetries`]: 5 attempts, 50 ms doubling); every attempt
+//!   and the answer it got is kept ([`FakeTruemed::webhook_deliveries`]).
 //! - Faults: [`FakeTruemed::inject`] a [`Fault`] (an error status with an optional
 //!   `Retry-After`, a dropped connection, a lost response, a delay) for the next requests,
 //!   or [`FakeTruemed::set_chaos`] for seeded random faults; [`FakeTruemed::set_latency`]
 //!   for every request.
 //! - Counters: [`FakeTruemed::stats`] (requests per operation, updates applied, replays,
 //!   faults) and [`FakeTruemed::applied_updates`] (each applied update, with its key).
+//! - [`FakeTruemed::reset`]: back to how it started.
 //!
-//! The server stops when the [`FakeTruemed`] is dropped. For tools in other languages, the
-//! example binary `fake_truemed` serves the same fake on a fixed port:
-//! `cargo run -p truemed-ext --features testing --example fake_truemed -- --port 8080`.
+//! The server stops when the [`FakeTruemed`] is dropped.
+//!
+//! # Any language: the control API and the `truemed-fake` binary
+//!
+//! The same controls are served over HTTP under `/_fake/` (the real API lives under
+//! `/api/`), with the same API key, each route a thin layer over the method above:
+//! `POST /_fake/sessions`, `POST /_fake/sessions/{id}/approve` (`/reject`, `/status`),
+//! `POST /_fake/faults`, `POST /_fake/chaos`, `PUT /_fake/latency`, `GET /_fake/stats`,
+//! `GET /_fake/ledger`, `PUT /_fake/webhook_endpoint`, `GET /_fake/webhooks`,
+//! `POST /_fake/webhooks/flush`, `POST /_fake/reset`, and more, described in
+//! `openapi/fake-control.yaml` of the repository. Bad input is a `400 ValidationError`
+//! whose message starts with the field's path; control requests are not counted, faulted
+//! or slowed down.
+//!
+//! Feature `cli` builds the `truemed-fake` binary, which serves the same fake for test
+//! suites in any language and sends one webhook delivery to a URL:
+//!
+//! ```text
+//! cargo install truemed-ext --features cli
+//! truemed-fake serve --port 8080 --api-key test_key \
+//!     --webhook-url http://127.0.0.1:3000/hooks/truemed --webhook-secret whsec_test
+//! truemed-fake trigger --url http://127.0.0.1:3000/hooks/truemed --secret whsec_test
+//! ```
 
 #![warn(missing_docs)]
 
+mod control;
 mod delivery;
 mod fault;
 mod lock;
@@ -97,12 +122,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use delivery::{
+    DeliveryAttempt, DeliveryState, WebhookDelivery, WebhookRetries, WebhookTarget,
+    DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT,
+    MAX_WEBHOOK_ATTEMPTS, RESPONSE_SNIPPET_BYTES,
+};
 pub use fault::{Chaos, Fault, Operation};
 pub use seed::{demo_sessions, demo_sessions_n, SessionSeed, DEMO_SESSION_COUNT, DEMO_SESSION_ID};
 pub use state::{AppliedUpdate, SessionRecord, Stats};
 
-use delivery::{WebhookTarget, Webhooks};
-use shared::Shared;
+use shared::{Initial, Shared};
 
 use truemed_api::types::QualificationSession;
 use truemed_api::QualificationSessionStatus as Status;
@@ -119,7 +148,6 @@ pub const DEFAULT_API_KEY: &str = "sk_test_fake_truemed";
 pub struct FakeTruemed {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    runtime: tokio::runtime::Handle,
     shutdown: watch::Sender<bool>,
 }
 
@@ -197,20 +225,18 @@ impl FakeTruemed {
     }
 
     /// Adds a session, replacing any with the same id (and forgetting its idempotency
-    /// records).
+    /// records). Control API: `POST /_fake/sessions`.
     pub fn seed(&self, seed: SessionSeed) {
-        self.shared.state().seed(seed);
+        self.shared.seed_all([seed]);
     }
 
     /// Adds several sessions.
     pub fn seed_all(&self, seeds: impl IntoIterator<Item = SessionSeed>) {
-        let mut state = self.shared.state();
-        for seed in seeds {
-            state.seed(seed);
-        }
+        self.shared.seed_all(seeds);
     }
 
-    /// Removes a session; later calls with its id get 404.
+    /// Removes a session; later calls with its id get 404. Control API:
+    /// `DELETE /_fake/sessions/{id}`.
     pub fn remove(&self, id: &str) -> Option<SessionRecord> {
         self.shared.state().remove(id)
     }
@@ -231,41 +257,106 @@ impl FakeTruemed {
     }
 
     /// The session with what updates stored beside it (metadata, URLs, applied keys).
+    /// Control API: `GET /_fake/sessions/{id}`.
     pub fn record(&self, id: &str) -> Option<SessionRecord> {
         self.shared.state().record(id)
     }
 
+    /// Every session with what updates stored beside it, in list order. Control API:
+    /// `GET /_fake/sessions`.
+    pub fn records(&self) -> Vec<SessionRecord> {
+        self.shared.state().records()
+    }
+
     /// Approves a session, as Truemed's reviewers would: status `approved`, reviewed now,
     /// and an LMN expiring in a year unless the seed set one. Returns the session, or
-    /// `None` for an unknown id.
+    /// `None` for an unknown id. Control API: `POST /_fake/sessions/{id}/approve`.
     pub fn approve(&self, id: &str) -> Option<QualificationSession> {
         self.set_status(id, Status::Approved)
     }
 
     /// Rejects a session: status `rejected`, reviewed now. Returns the session, or `None`
-    /// for an unknown id.
+    /// for an unknown id. Control API: `POST /_fake/sessions/{id}/reject`.
     pub fn reject(&self, id: &str) -> Option<QualificationSession> {
         self.set_status(id, Status::Rejected)
     }
 
     /// Moves a session to any status. When it becomes `approved` or `rejected` from
     /// another status and a webhook receiver is configured, the completion is delivered
-    /// (in the background; see [`flush_webhooks`](Self::flush_webhooks)).
+    /// (in the background, retried as [`WebhookRetries`] says; see
+    /// [`flush_webhooks`](Self::flush_webhooks) and
+    /// [`webhook_deliveries`](Self::webhook_deliveries)). Control API:
+    /// `POST /_fake/sessions/{id}/status`.
     pub fn set_status(&self, id: &str, status: Status) -> Option<QualificationSession> {
-        let (session, became_terminal) = self.shared.state().set_status(id, status)?;
-        if became_terminal {
-            self.shared.deliver(&self.runtime, session.clone());
-        }
-        Some(session)
+        self.shared
+            .set_status(id, status)
+            .map(|(session, _delivery)| session)
     }
 
     /// Waits until every webhook delivery started so far has been delivered or given up
-    /// (3 attempts).
+    /// (after [`WebhookRetries::max_attempts`] attempts). Control API:
+    /// `POST /_fake/webhooks/flush`.
     pub async fn flush_webhooks(&self) {
         self.shared.webhooks.flush().await;
     }
 
-    /// Queues a fault for the next requests it applies to (see [`Fault`]).
+    /// Every webhook delivery since the start (or the last [`reset`](Self::reset)), oldest
+    /// first, each with its attempts and the answers they got. Control API:
+    /// `GET /_fake/webhooks`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use truemed_ext::testing::{DeliveryState, FakeTruemed, SessionSeed};
+    ///
+    /// // Nothing listens on port 9: every attempt fails.
+    /// let fake = FakeTruemed::builder()
+    ///     .webhook("http://127.0.0.1:9/hooks", "whsec_test")
+    ///     .start()
+    ///     .await;
+    /// fake.seed(SessionSeed::new("qs_1"));
+    /// fake.approve("qs_1");
+    /// fake.flush_webhooks().await;
+    /// let deliveries = fake.webhook_deliveries();
+    /// assert_eq!(deliveries[0].state, DeliveryState::Failed);
+    /// assert_eq!(deliveries[0].attempts.len(), 5);
+    /// assert!(deliveries[0].attempts[0].error.is_some());
+    /// # }
+    /// ```
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.webhooks.deliveries()
+    }
+
+    /// One webhook delivery, by its `webhook_delivery_id`. Control API:
+    /// `GET /_fake/webhooks/{id}`.
+    pub fn webhook_delivery(&self, webhook_delivery_id: &str) -> Option<WebhookDelivery> {
+        self.shared.webhooks.delivery(webhook_delivery_id)
+    }
+
+    /// Where completions are delivered from now on (`None`: nowhere). Deliveries already
+    /// started keep their receiver. Control API: `PUT` and `DELETE /_fake/webhook_endpoint`.
+    pub fn set_webhook(&self, target: Option<WebhookTarget>) {
+        self.shared.webhooks.set_target(target);
+    }
+
+    /// Where completions are delivered, if anywhere. Control API:
+    /// `GET /_fake/webhook_endpoint`.
+    pub fn webhook(&self) -> Option<WebhookTarget> {
+        self.shared.webhooks.target()
+    }
+
+    /// How deliveries started from now on are retried.
+    pub fn set_webhook_retries(&self, retries: WebhookRetries) {
+        self.shared.webhooks.set_retries(retries);
+    }
+
+    /// How deliveries are retried.
+    pub fn webhook_retries(&self) -> WebhookRetries {
+        self.shared.webhooks.retries()
+    }
+
+    /// Queues a fault for the next requests it applies to (see [`Fault`]). Control API:
+    /// `POST /_fake/faults`.
     pub fn inject(&self, fault: Fault) {
         self.shared.state().inject(fault);
     }
@@ -275,22 +366,34 @@ impl FakeTruemed {
         self.shared.state().pending_faults()
     }
 
-    /// Random faults for requests no queued fault hits, replacing earlier chaos.
+    /// Random faults for requests no queued fault hits, replacing earlier chaos. Control
+    /// API: `POST /_fake/chaos`.
     pub fn set_chaos(&self, chaos: Chaos) {
         self.shared.state().set_chaos(Some(chaos.start()));
     }
 
-    /// Removes queued faults and chaos.
+    /// Stops chaos; queued faults stay. Control API: `DELETE /_fake/chaos`.
+    pub fn clear_chaos(&self) {
+        self.shared.state().set_chaos(None);
+    }
+
+    /// Removes queued faults and chaos. Control API: `DELETE /_fake/faults`.
     pub fn clear_faults(&self) {
         self.shared.state().clear_faults();
     }
 
-    /// Latency added to every request from now on (zero for none).
+    /// Latency added to every request from now on (zero for none). Control API:
+    /// `PUT /_fake/latency`.
     pub fn set_latency(&self, latency: Duration) {
         self.shared.set_latency(latency);
     }
 
-    /// The counters.
+    /// The latency added to every request.
+    pub fn latency(&self) -> Duration {
+        self.shared.latency()
+    }
+
+    /// The counters. Control API: `GET /_fake/stats`.
     pub fn stats(&self) -> Stats {
         self.shared.state().stats.clone()
     }
@@ -301,8 +404,32 @@ impl FakeTruemed {
     }
 
     /// Every update applied, in order: exactly one per session and idempotency key.
+    /// Control API: `GET /_fake/ledger`.
     pub fn applied_updates(&self) -> Vec<AppliedUpdate> {
         self.shared.state().applied()
+    }
+
+    /// Back to how the fake started: the builder's sessions (and no others), no
+    /// idempotency records, queued faults, counters, applied updates or webhook
+    /// deliveries (those in flight are stopped); the builder's chaos (from its seed again),
+    /// latency, webhook receiver and retries. The API key and the address stay. Control
+    /// API: `POST /_fake/reset` (with `{"sessions": "none"}` it also clears the sessions).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use truemed_ext::testing::{FakeTruemed, Fault, SessionSeed};
+    ///
+    /// let fake = FakeTruemed::builder().seed(SessionSeed::new("qs_1")).start().await;
+    /// fake.seed(SessionSeed::new("qs_2"));
+    /// fake.inject(Fault::status(503));
+    /// fake.reset();
+    /// assert_eq!(fake.sessions().len(), 1);
+    /// assert_eq!(fake.pending_faults(), 0);
+    /// # }
+    /// ```
+    pub fn reset(&self) {
+        self.shared.reset(true);
     }
 }
 
@@ -332,6 +459,7 @@ pub struct FakeTruemedBuilder {
     latency: Duration,
     seeds: Vec<SessionSeed>,
     webhook: Option<WebhookTarget>,
+    retries: WebhookRetries,
     chaos: Option<Chaos>,
 }
 
@@ -343,6 +471,7 @@ impl Default for FakeTruemedBuilder {
             latency: Duration::ZERO,
             seeds: Vec::new(),
             webhook: None,
+            retries: WebhookRetries::default(),
             chaos: None,
         }
     }
@@ -356,6 +485,7 @@ impl fmt::Debug for FakeTruemedBuilder {
             .field("latency", &self.latency)
             .field("seeds", &self.seeds.len())
             .field("webhook", &self.webhook)
+            .field("retries", &self.retries)
             .field("chaos", &self.chaos)
             .finish()
     }
@@ -410,22 +540,27 @@ impl FakeTruemedBuilder {
     /// `data`) with an `x-truemed-signature` made with `secret`, as
     /// [`crate::webhook::WebhookVerifier::verify_signed`] checks them.
     pub fn webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.webhook = Some(WebhookTarget {
-            url: url.into(),
-            secret: secret.into(),
-            signed: true,
-        });
+        self.webhook = Some(WebhookTarget::signed(url, secret));
         self
     }
 
     /// Deliver unsigned webhooks instead: the flat payload with `secret` in the
     /// `x-truemed-api-key` header (see [`crate::webhook::WebhookVerifier::verify_unsigned`]).
     pub fn unsigned_webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.webhook = Some(WebhookTarget {
-            url: url.into(),
-            secret: secret.into(),
-            signed: false,
-        });
+        self.webhook = Some(WebhookTarget::unsigned(url, secret));
+        self
+    }
+
+    /// Deliver webhooks to this receiver (signed or unsigned, as it says).
+    pub fn webhook_target(mut self, target: WebhookTarget) -> Self {
+        self.webhook = Some(target);
+        self
+    }
+
+    /// How deliveries are retried (default: [`DEFAULT_WEBHOOK_ATTEMPTS`] attempts,
+    /// [`DEFAULT_WEBHOOK_BACKOFF`] doubling).
+    pub fn webhook_retries(mut self, retries: WebhookRetries) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -446,25 +581,20 @@ impl FakeTruemedBuilder {
     pub async fn try_start(self) -> std::io::Result<FakeTruemed> {
         let listener = TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(
-            self.api_key,
-            self.latency,
-            Webhooks::new(self.webhook),
-        ));
-        {
-            let mut state = shared.state();
-            for seed in self.seeds {
-                state.seed(seed);
-            }
-            state.set_chaos(self.chaos.map(Chaos::start));
-        }
-        let (shutdown, receiver) = watch::channel(false);
+        let initial = Initial {
+            seeds: self.seeds,
+            chaos: self.chaos,
+            webhook: self.webhook,
+            retries: self.retries,
+            latency: self.latency,
+        };
         let runtime = tokio::runtime::Handle::current();
+        let shared = Arc::new(Shared::new(self.api_key, initial, runtime.clone()));
+        let (shutdown, receiver) = watch::channel(false);
         runtime.spawn(server::serve(listener, Arc::clone(&shared), receiver));
         Ok(FakeTruemed {
             shared,
             addr,
-            runtime,
             shutdown,
         })
     }

@@ -1,26 +1,59 @@
-//! Webhook deliveries: when a test control moves a session to `approved` or `rejected`,
-//! the fake POSTs `qualification_session_complete` to the configured receiver, signed or
-//! unsigned, the way [`crate::webhook`] expects.
+//! Webhook deliveries: when a session becomes `approved` or `rejected`, the fake POSTs
+//! `qualification_session_complete` to the configured receiver, signed or unsigned, the way
+//! [`crate::webhook`] expects, retrying with a compressed backoff until a 2xx, and records
+//! every attempt in a ledger. [`WebhookTarget::send_once`] is one such attempt on its own
+//! (what `truemed-fake trigger` does).
 
 use std::fmt;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use truemed_api::types::{QualificationSession, QualificationSessionCompleteWebhook};
 
 use super::lock::lock;
+use crate::webhook::QUALIFICATION_SESSION_COMPLETE;
 
-/// How many times a delivery is attempted before it counts as failed.
-const ATTEMPTS: u32 = 3;
+/// How many times a delivery is attempted, by default, before it counts as failed.
+pub const DEFAULT_WEBHOOK_ATTEMPTS: u32 = 5;
 
-/// Where completion webhooks go.
-#[derive(Clone)]
-pub(crate) struct WebhookTarget {
-    pub(crate) url: String,
-    pub(crate) secret: String,
-    pub(crate) signed: bool,
+/// The most attempts a delivery can be given.
+pub const MAX_WEBHOOK_ATTEMPTS: u32 = 20;
+
+/// The wait before the second attempt, by default; it doubles after each attempt.
+pub const DEFAULT_WEBHOOK_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long one attempt may take (connecting, sending, reading the answer), by default.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest wait between two attempts, whatever the backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How much of a receiver's answer an attempt keeps, in bytes.
+pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
+
+/// Where completion webhooks go, and how they are authenticated.
+///
+/// Its `Debug` output redacts the secret.
+///
+/// ```
+/// use truemed_ext::testing::WebhookTarget;
+///
+/// let signed = WebhookTarget::signed("http://127.0.0.1:3000/hooks/truemed", "whsec_test");
+/// assert!(signed.is_signed());
+/// assert!(!format!("{signed:?}").contains("whsec_test"));
+/// let unsigned = WebhookTarget::unsigned("http://127.0.0.1:3000/hooks/truemed", "shared");
+/// assert_eq!(unsigned.url(), "http://127.0.0.1:3000/hooks/truemed");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    url: String,
+    secret: String,
+    signed: bool,
 }
 
 impl fmt::Debug for WebhookTarget {
@@ -33,121 +66,603 @@ impl fmt::Debug for WebhookTarget {
     }
 }
 
-/// The webhook configuration and the deliveries in flight.
+impl WebhookTarget {
+    /// Signed deliveries to `url`: a JSON envelope (`webhook_delivery_id`, `event_type`,
+    /// `data`) with an `x-truemed-signature` made with `secret`, as
+    /// [`WebhookVerifier::verify_signed`](crate::webhook::WebhookVerifier::verify_signed)
+    /// checks them.
+    pub fn signed(url: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            secret: secret.into(),
+            signed: true,
+        }
+    }
+
+    /// Unsigned deliveries to `url`: the flat payload with `secret` in the
+    /// `x-truemed-api-key` header, as
+    /// [`WebhookVerifier::verify_unsigned`](crate::webhook::WebhookVerifier::verify_unsigned)
+    /// checks them.
+    pub fn unsigned(url: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            secret: secret.into(),
+            signed: false,
+        }
+    }
+
+    /// The receiver's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether deliveries are signed.
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// Sends one delivery of `payload` with this id, once, with no retry, and reports what
+    /// happened: the receiver's status and the start of its answer, or why there was none.
+    /// A signed delivery is signed now.
+    ///
+    /// This is what the fake does for each attempt, and what `truemed-fake trigger` does.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use std::time::Duration;
+    /// use truemed_ext::testing::WebhookTarget;
+    /// use truemed_ext::{QualificationSessionCompleteWebhook, Status};
+    ///
+    /// let payload = QualificationSessionCompleteWebhook {
+    ///     qualification_session_id: "qs_123".into(),
+    ///     status: Status::Approved,
+    ///     email: None,
+    ///     expires_at: None,
+    ///     source: None,
+    ///     user_id: Some("user_42".into()),
+    /// };
+    /// let target = WebhookTarget::signed("http://127.0.0.1:3000/hooks/truemed", "whsec_test");
+    /// let attempt = target.send_once("whd_1", &payload, Duration::from_secs(5)).await;
+    /// assert!(attempt.is_success(), "{attempt:?}");
+    /// # }
+    /// ```
+    pub async fn send_once(
+        &self,
+        webhook_delivery_id: &str,
+        payload: &QualificationSessionCompleteWebhook,
+        timeout: Duration,
+    ) -> DeliveryAttempt {
+        let http = match http_client() {
+            Ok(http) => http,
+            Err(error) => {
+                return DeliveryAttempt::failed(1, Utc::now(), Duration::ZERO, error);
+            }
+        };
+        attempt(&http, self, webhook_delivery_id, payload, 1, timeout).await
+    }
+}
+
+/// How a delivery is retried: up to [`max_attempts`](Self::max_attempts) attempts until one
+/// gets a 2xx, waiting [`initial_backoff`](Self::initial_backoff) before the second and
+/// twice as long before each next one (at most 60 s): Truemed's retries, compressed in
+/// time.
+///
+/// ```
+/// use std::time::Duration;
+/// use truemed_ext::testing::WebhookRetries;
+///
+/// let retries = WebhookRetries::default()
+///     .attempts(3)
+///     .backoff(Duration::from_millis(10))
+///     .timeout(Duration::from_secs(1));
+/// assert_eq!(retries.max_attempts(), 3);
+/// assert_eq!(retries.delay_before(2), Duration::from_millis(10));
+/// assert_eq!(retries.delay_before(3), Duration::from_millis(20));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct WebhookRetries {
+    attempts: u32,
+    backoff: Duration,
+    timeout: Duration,
+}
+
+impl Default for WebhookRetries {
+    /// [`DEFAULT_WEBHOOK_ATTEMPTS`] attempts, [`DEFAULT_WEBHOOK_BACKOFF`] doubling,
+    /// [`DEFAULT_WEBHOOK_TIMEOUT`] per attempt.
+    fn default() -> Self {
+        Self {
+            attempts: DEFAULT_WEBHOOK_ATTEMPTS,
+            backoff: DEFAULT_WEBHOOK_BACKOFF,
+            timeout: DEFAULT_WEBHOOK_TIMEOUT,
+        }
+    }
+}
+
+impl WebhookRetries {
+    /// At most this many attempts (1 for no retry; clamped to 1..=[`MAX_WEBHOOK_ATTEMPTS`]).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.clamp(1, MAX_WEBHOOK_ATTEMPTS);
+        self
+    }
+
+    /// The wait before the second attempt; it doubles after each attempt.
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How long one attempt may take (zero is taken as 1 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most attempts a delivery gets.
+    pub fn max_attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The wait before the second attempt.
+    pub fn initial_backoff(&self) -> Duration {
+        self.backoff
+    }
+
+    /// How long one attempt may take.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The wait before attempt `attempt` (counting from 1): none before the first,
+    /// `backoff · 2^(attempt - 2)` before the others, at most 60 s.
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = 1u32 << (attempt - 2).min(20);
+        self.backoff.saturating_mul(factor).min(MAX_BACKOFF)
+    }
+}
+
+/// Where a [`WebhookDelivery`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeliveryState {
+    /// Attempts are still being made.
+    Pending,
+    /// An attempt got a 2xx.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+/// One attempt of a webhook delivery, and the answer it got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DeliveryAttempt {
+    /// Which attempt this was, counting from 1.
+    pub attempt: u32,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// How long it took, until the answer was read or the attempt failed, in milliseconds.
+    pub duration_ms: u64,
+    /// The receiver's status, if it answered.
+    pub status: Option<u16>,
+    /// Why there was no answer (connection refused, timeout, ...), if there was none.
+    pub error: Option<String>,
+    /// The start of the receiver's answer (at most [`RESPONSE_SNIPPET_BYTES`] bytes, as
+    /// UTF-8 with invalid bytes replaced), if it answered.
+    pub response_body: Option<String>,
+}
+
+impl DeliveryAttempt {
+    /// Whether the receiver answered with a 2xx.
+    pub fn is_success(&self) -> bool {
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+
+    fn failed(attempt: u32, sent_at: DateTime<Utc>, took: Duration, error: String) -> Self {
+        Self {
+            attempt,
+            sent_at,
+            duration_ms: millis(took),
+            status: None,
+            error: Some(error),
+            response_body: None,
+        }
+    }
+}
+
+/// One completion the fake announced (or is announcing) to the webhook receiver, with every
+/// attempt made.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct WebhookDelivery {
+    /// The delivery's id (`whd_…`), the same on every attempt: the receiver's idempotency
+    /// key.
+    pub webhook_delivery_id: String,
+    /// The event type of the signed envelope (`qualification_session.complete`).
+    pub event_type: String,
+    /// The session that completed.
+    pub qualification_session_id: String,
+    /// The receiver's URL.
+    pub url: String,
+    /// Whether the delivery is signed.
+    pub signed: bool,
+    /// Where the delivery is.
+    pub state: DeliveryState,
+    /// When the session completed (and the delivery was queued).
+    pub created_at: DateTime<Utc>,
+    /// What is delivered: the flat payload (the envelope's `data` when signed).
+    pub payload: QualificationSessionCompleteWebhook,
+    /// The attempts made so far, in order.
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// The receiver and the retries, as configured now.
+#[derive(Debug, Default)]
+struct Config {
+    target: Option<WebhookTarget>,
+    retries: WebhookRetries,
+}
+
+/// Every delivery; `generation` changes on reset, so that deliveries of before are not
+/// recorded into the new ledger.
+#[derive(Debug, Default)]
+struct Ledger {
+    generation: u64,
+    deliveries: Vec<WebhookDelivery>,
+}
+
+/// The webhook configuration, the delivery ledger and the deliveries in flight.
 #[derive(Debug, Default)]
 pub(crate) struct Webhooks {
-    target: Option<WebhookTarget>,
-    http: Option<reqwest::Client>,
-    in_flight: Mutex<Vec<JoinHandle<()>>>,
+    config: Mutex<Config>,
+    http: OnceLock<reqwest::Client>,
+    ledger: Mutex<Ledger>,
+    /// The tasks delivering, to stop them on reset.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// How many deliveries are not finished yet (see [`InFlight`]).
+    in_flight: Arc<watch::Sender<usize>>,
 }
 
-impl Webhooks {
-    pub(crate) fn new(target: Option<WebhookTarget>) -> Self {
-        Self {
-            http: target.as_ref().map(|_| reqwest::Client::new()),
-            target,
-            in_flight: Mutex::new(Vec::new()),
-        }
-    }
+/// Counts a delivery in flight from when it is recorded until it is dropped: finished, or
+/// its task stopped.
+struct InFlight(Arc<watch::Sender<usize>>);
 
-    /// Waits until every delivery started so far has finished (delivered or given up).
-    pub(crate) async fn flush(&self) {
-        loop {
-            let pending: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.in_flight));
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
+impl InFlight {
+    fn new(count: &Arc<watch::Sender<usize>>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(Arc::clone(count))
     }
 }
 
-/// One delivery, ready to send.
-pub(crate) struct Delivery {
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// A delivery recorded in the ledger, ready to run.
+pub(crate) struct Prepared {
     http: reqwest::Client,
+    generation: u64,
     target: WebhookTarget,
-    id: String,
+    retries: WebhookRetries,
+    pub(crate) id: String,
     payload: QualificationSessionCompleteWebhook,
+    _in_flight: InFlight,
+}
+
+/// The payload announcing that `session` completed.
+pub(crate) fn payload_for(session: &QualificationSession) -> QualificationSessionCompleteWebhook {
+    QualificationSessionCompleteWebhook {
+        email: session.email.clone(),
+        expires_at: session.expires_at,
+        qualification_session_id: session.qualification_session_id.clone(),
+        source: session.source.clone(),
+        status: session.status.clone(),
+        user_id: session.user_id.clone(),
+    }
+}
+
+/// A new delivery id.
+pub(crate) fn new_delivery_id() -> String {
+    format!("whd_{}", uuid::Uuid::new_v4().simple())
 }
 
 impl Webhooks {
-    /// The delivery announcing the completion of `session`, if a receiver is configured.
-    pub(crate) fn prepare(&self, session: QualificationSession) -> Option<Delivery> {
-        let (target, http) = (self.target.clone()?, self.http.clone()?);
-        let payload = QualificationSessionCompleteWebhook {
-            email: session.email,
-            expires_at: session.expires_at,
-            qualification_session_id: session.qualification_session_id,
-            source: session.source,
-            status: session.status,
-            user_id: session.user_id,
+    pub(crate) fn new(target: Option<WebhookTarget>, retries: WebhookRetries) -> Self {
+        Self {
+            config: Mutex::new(Config { target, retries }),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn target(&self) -> Option<WebhookTarget> {
+        lock(&self.config).target.clone()
+    }
+
+    pub(crate) fn set_target(&self, target: Option<WebhookTarget>) {
+        lock(&self.config).target = target;
+    }
+
+    pub(crate) fn retries(&self) -> WebhookRetries {
+        lock(&self.config).retries
+    }
+
+    pub(crate) fn set_retries(&self, retries: WebhookRetries) {
+        lock(&self.config).retries = retries;
+    }
+
+    /// Records a pending delivery announcing that `session` completed, if a receiver is
+    /// configured.
+    pub(crate) fn prepare(&self, session: &QualificationSession) -> Option<Prepared> {
+        let (target, retries) = {
+            let config = lock(&self.config);
+            (config.target.clone()?, config.retries)
         };
-        let id = format!("whd_{}", uuid::Uuid::new_v4().simple());
-        Some(Delivery {
+        let http = match self.http.get() {
+            Some(http) => http.clone(),
+            None => match http_client() {
+                Ok(http) => self.http.get_or_init(|| http).clone(),
+                Err(error) => {
+                    tracing::warn!(%error, "fake Truemed: cannot deliver webhooks");
+                    return None;
+                }
+            },
+        };
+        let payload = payload_for(session);
+        let id = new_delivery_id();
+        let mut ledger = lock(&self.ledger);
+        ledger.deliveries.push(WebhookDelivery {
+            webhook_delivery_id: id.clone(),
+            event_type: QUALIFICATION_SESSION_COMPLETE.to_owned(),
+            qualification_session_id: payload.qualification_session_id.clone(),
+            url: target.url.clone(),
+            signed: target.signed,
+            state: DeliveryState::Pending,
+            created_at: Utc::now(),
+            payload: payload.clone(),
+            attempts: Vec::new(),
+        });
+        Some(Prepared {
             http,
+            generation: ledger.generation,
             target,
+            retries,
             id,
             payload,
+            _in_flight: InFlight::new(&self.in_flight),
         })
     }
 
-    /// Keeps `task` so that [`flush`](Self::flush) waits for it.
+    /// Runs `f` on the delivery `id` if it is still in this generation's ledger.
+    fn with_delivery(&self, generation: u64, id: &str, f: impl FnOnce(&mut WebhookDelivery)) {
+        let mut ledger = lock(&self.ledger);
+        if ledger.generation != generation {
+            return;
+        }
+        if let Some(delivery) = ledger
+            .deliveries
+            .iter_mut()
+            .rev()
+            .find(|d| d.webhook_delivery_id == id)
+        {
+            f(delivery);
+        }
+    }
+
+    /// Sends `prepared`, attempt after attempt, recording each; then marks it delivered or
+    /// failed and, if it is still in the ledger (no reset since), calls `count` with the
+    /// outcome while the ledger is locked.
+    pub(crate) async fn run(&self, prepared: Prepared, count: impl FnOnce(bool)) {
+        let Prepared {
+            http,
+            generation,
+            target,
+            retries,
+            id,
+            payload,
+            _in_flight,
+        } = prepared;
+        let mut delivered = false;
+        for number in 1..=retries.max_attempts() {
+            let wait = retries.delay_before(number);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            let attempt = attempt(&http, &target, &id, &payload, number, retries.timeout).await;
+            delivered = attempt.is_success();
+            if !delivered {
+                tracing::debug!(?attempt, "fake Truemed: webhook attempt failed");
+            }
+            self.with_delivery(generation, &id, |delivery| delivery.attempts.push(attempt));
+            if delivered {
+                break;
+            }
+        }
+        let mut ledger = lock(&self.ledger);
+        if ledger.generation != generation {
+            return;
+        }
+        if let Some(delivery) = ledger
+            .deliveries
+            .iter_mut()
+            .rev()
+            .find(|d| d.webhook_delivery_id == id)
+        {
+            delivery.state = if delivered {
+                DeliveryState::Delivered
+            } else {
+                DeliveryState::Failed
+            };
+            count(delivered);
+        }
+    }
+
+    /// Every delivery, oldest first.
+    pub(crate) fn deliveries(&self) -> Vec<WebhookDelivery> {
+        lock(&self.ledger).deliveries.clone()
+    }
+
+    /// One delivery.
+    pub(crate) fn delivery(&self, id: &str) -> Option<WebhookDelivery> {
+        lock(&self.ledger)
+            .deliveries
+            .iter()
+            .find(|d| d.webhook_delivery_id == id)
+            .cloned()
+    }
+
+    /// Keeps `task`, to stop it on reset (and forgets finished ones).
     pub(crate) fn track(&self, task: JoinHandle<()>) {
-        lock(&self.in_flight).push(task);
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
+    }
+
+    /// Waits until no delivery is in flight (each delivered or given up). Cancel-safe: a
+    /// flush that is dropped (e.g. by a timeout) leaves the deliveries running.
+    pub(crate) async fn flush(&self) {
+        let mut count = self.in_flight.subscribe();
+        let _ = count.wait_for(|n| *n == 0).await;
+    }
+
+    /// Forgets every delivery and stops those in flight; the configuration is kept.
+    pub(crate) fn reset(&self) {
+        for task in std::mem::take(&mut *lock(&self.tasks)) {
+            task.abort();
+        }
+        let mut ledger = lock(&self.ledger);
+        ledger.generation += 1;
+        ledger.deliveries.clear();
     }
 }
 
-impl Delivery {
-    /// Sends it; true once a 2xx came back.
-    pub(crate) async fn send(self) -> bool {
-        send(&self.http, &self.target, &self.id, &self.payload).await
-    }
+/// The HTTP client of deliveries: no redirects followed (a 3xx is an answer like another).
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| format!("cannot build an HTTP client: {}", error_chain(&error)))
 }
 
-/// Sends one delivery, retrying a few times with a short backoff; true once a 2xx came back.
-async fn send(
+/// Sends one attempt of a delivery. Redeliveries are signed afresh but keep the delivery
+/// id, as Truemed's do.
+async fn attempt(
     http: &reqwest::Client,
     target: &WebhookTarget,
     delivery_id: &str,
     payload: &QualificationSessionCompleteWebhook,
-) -> bool {
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+    number: u32,
+    timeout: Duration,
+) -> DeliveryAttempt {
+    let sent_at = Utc::now();
+    let started = Instant::now();
+    let (body, headers) = if target.signed {
+        let body = crate::webhook::envelope_body(delivery_id, payload);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let headers = crate::webhook::signed_headers(&target.secret, now, &body);
+        (body, headers)
+    } else {
+        let body = serde_json::to_vec(payload).unwrap_or_default();
+        match crate::webhook::unsigned_headers(&target.secret) {
+            Ok(headers) => (body, headers),
+            Err(_) => {
+                return DeliveryAttempt::failed(
+                    number,
+                    sent_at,
+                    started.elapsed(),
+                    "the webhook secret is not a valid header value, so it cannot be sent in x-truemed-api-key".into(),
+                )
+            }
         }
-        // Redeliveries are signed afresh but keep the delivery id, as Truemed's do.
-        let (body, headers) = if target.signed {
-            let body = crate::webhook::envelope_body(delivery_id, payload);
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            let headers = crate::webhook::signed_headers(&target.secret, now, &body);
-            (body, headers)
-        } else {
-            let body = serde_json::to_vec(payload).unwrap_or_default();
-            match crate::webhook::unsigned_headers(&target.secret) {
-                Ok(headers) => (body, headers),
-                Err(_) => {
-                    tracing::warn!("fake Truemed: the webhook secret is not a valid header value");
-                    return false;
-                }
-            }
-        };
-        match http
-            .post(&target.url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_success() => return true,
-            Ok(response) => {
-                tracing::debug!(status = %response.status(), attempt, "fake Truemed: webhook refused");
-            }
-            Err(error) => tracing::debug!(%error, attempt, "fake Truemed: webhook not delivered"),
+    };
+    let sent = http
+        .post(&target.url)
+        .headers(headers)
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            let error = describe(&error, timeout);
+            return DeliveryAttempt::failed(number, sent_at, started.elapsed(), error);
+        }
+    };
+    let status = response.status().as_u16();
+    let mut snippet = Vec::new();
+    // The status came; a body cut short is kept as far as it went.
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = RESPONSE_SNIPPET_BYTES - snippet.len();
+        snippet.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if snippet.len() >= RESPONSE_SNIPPET_BYTES {
+            break;
         }
     }
-    false
+    DeliveryAttempt {
+        attempt: number,
+        sent_at,
+        duration_ms: millis(started.elapsed()),
+        status: Some(status),
+        error: None,
+        response_body: Some(String::from_utf8_lossy(&snippet).into_owned()),
+    }
+}
+
+/// What went wrong, with its causes.
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {} ms (timed out)", millis(timeout));
+    }
+    let kind = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_builder() {
+        "cannot send to this URL"
+    } else {
+        "the request failed"
+    };
+    format!("{kind}: {}", error_chain(error))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let retries = WebhookRetries::default();
+        assert_eq!(retries.delay_before(1), Duration::ZERO);
+        assert_eq!(retries.delay_before(2), Duration::from_millis(50));
+        assert_eq!(retries.delay_before(5), Duration::from_millis(400));
+        let slow = retries.backoff(Duration::from_secs(50)).attempts(u32::MAX);
+        assert_eq!(slow.max_attempts(), MAX_WEBHOOK_ATTEMPTS);
+        assert_eq!(slow.delay_before(MAX_WEBHOOK_ATTEMPTS), MAX_BACKOFF);
+        assert_eq!(retries.attempts(0).max_attempts(), 1);
+    }
 }

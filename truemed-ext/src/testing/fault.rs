@@ -182,6 +182,30 @@ impl Chaos {
         self
     }
 
+    /// A fault with probability `probability` per request, drawn from a mix of the faults
+    /// a client meets in production: a `503` (40 % of the faults), a `429` with
+    /// `Retry-After: 0` (20 %), a dropped connection (20 %) and a lost response (20 %: the
+    /// request is handled, an update applied, but the answer never arrives). What
+    /// `truemed-fake serve --chaos P` uses.
+    ///
+    /// ```
+    /// use truemed_ext::testing::Chaos;
+    ///
+    /// let chaos = Chaos::seeded(7).mixed(0.2); // one request in five hits a fault
+    /// # let _ = chaos;
+    /// ```
+    pub fn mixed(self, probability: f64) -> Self {
+        let p = if probability.is_nan() {
+            0.0
+        } else {
+            probability.clamp(0.0, 1.0)
+        };
+        self.with(p * 0.4, Fault::status(503))
+            .with(p * 0.2, Fault::status(429).retry_after(Duration::ZERO))
+            .with(p * 0.2, Fault::drop_connection())
+            .with(p * 0.2, Fault::lose_response())
+    }
+
     pub(crate) fn start(self) -> ChaosState {
         ChaosState {
             rng: StdRng::seed_from_u64(self.seed),

@@ -1,17 +1,18 @@
 //! The HTTP side: an axum router for the three operations, served connection by connection
-//! with hyper so that a fault can close a connection without answering.
+//! with hyper so that a fault can close a connection without answering; requests under
+//! the control prefix go to the [control API](super::control) instead, untouched by
+//! faults, latency and counters.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State as Extract};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::TokioIo;
@@ -19,15 +20,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::control::{self, reply};
 use super::fault::{classify, Fault, FaultKind};
-use super::lock::lock;
 use super::shared::Shared;
 use super::state::Reply;
 use crate::wire::LIST_PATH;
-
-fn reply(reply: Reply) -> Response {
-    (reply.status, Json(reply.body)).into_response()
-}
 
 /// The API's routes.
 fn router(shared: Arc<Shared>) -> Router {
@@ -164,15 +161,27 @@ impl fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-/// One request: count it, apply the fault it hits, else route it.
+/// The routes of the API and of the control API.
+#[derive(Clone)]
+struct Services {
+    api: TowerToHyperService<Router>,
+    control: TowerToHyperService<Router>,
+}
+
+/// One request: a control request goes to the control API; an API request is counted,
+/// hit by the fault it draws, else routed.
 async fn handle(
-    router: TowerToHyperService<Router>,
+    services: Services,
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response, DropConnection> {
+    if control::is_control_path(request.uri().path()) {
+        return Ok(control::handle(services.control, &shared, request).await);
+    }
+    let router = services.api;
     let operation = classify(request.method(), request.uri().path());
     let fault: Option<Fault> = shared.state().receive(operation);
-    let latency = *lock(&shared.latency);
+    let latency = shared.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -205,7 +214,7 @@ async fn handle(
 }
 
 fn with_request_id(shared: &Shared, mut response: Response) -> Response {
-    let n = shared.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = shared.next_request_id();
     if let Ok(value) = HeaderValue::from_str(&format!("req_fake_{n:06}")) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -218,7 +227,10 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let router = TowerToHyperService::new(router(shared.clone()));
+    let services = Services {
+        api: TowerToHyperService::new(router(shared.clone())),
+        control: control::service(shared.clone()),
+    };
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -233,11 +245,11 @@ pub(crate) async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let (router, shared) = (router.clone(), shared.clone());
+        let (services, shared) = (services.clone(), shared.clone());
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(router.clone(), shared.clone(), request)
+                handle(services.clone(), shared.clone(), request)
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);

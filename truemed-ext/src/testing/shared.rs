@@ -1,25 +1,42 @@
-//! What the fake's server and its [`FakeTruemed`](super::FakeTruemed) handle share: the
-//! API key, the state, the latency, request ids and the webhook deliveries.
+//! What the fake's server, its control API and its [`FakeTruemed`](super::FakeTruemed)
+//! handle share: the API key, the state, the latency, request ids and the webhook
+//! deliveries; and the operations on them that both the Rust handle and the control API
+//! call, so that each is implemented once.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use truemed_api::types::QualificationSession;
+use truemed_api::QualificationSessionStatus as Status;
 
-use super::delivery::Webhooks;
+use super::delivery::{WebhookRetries, WebhookTarget, Webhooks};
+use super::fault::Chaos;
 use super::lock::lock;
+use super::seed::SessionSeed;
 use super::state::{Reply, State};
+
+/// What a fake starts with, and returns to when reset.
+#[derive(Debug, Default)]
+pub(crate) struct Initial {
+    pub(crate) seeds: Vec<SessionSeed>,
+    pub(crate) chaos: Option<Chaos>,
+    pub(crate) webhook: Option<WebhookTarget>,
+    pub(crate) retries: WebhookRetries,
+    pub(crate) latency: Duration,
+}
 
 /// What the server and the [`FakeTruemed`](super::FakeTruemed) handle share.
 pub(crate) struct Shared {
     pub(crate) api_key: String,
     state: Mutex<State>,
-    pub(crate) latency: Mutex<Duration>,
-    pub(crate) request_ids: AtomicU64,
+    latency: Mutex<Duration>,
+    request_ids: AtomicU64,
     pub(crate) webhooks: Webhooks,
+    runtime: tokio::runtime::Handle,
+    initial: Initial,
 }
 
 impl fmt::Debug for Shared {
@@ -33,66 +50,133 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(api_key: String, latency: Duration, webhooks: Webhooks) -> Self {
-        Self {
+    /// The shared part of a fake starting with `initial`; deliveries run on `runtime`.
+    pub(crate) fn new(api_key: String, initial: Initial, runtime: tokio::runtime::Handle) -> Self {
+        let shared = Self {
             api_key,
             state: Mutex::new(State::default()),
-            latency: Mutex::new(latency),
+            latency: Mutex::new(initial.latency),
             request_ids: AtomicU64::new(0),
-            webhooks,
-        }
+            webhooks: Webhooks::new(initial.webhook.clone(), initial.retries),
+            runtime,
+            initial,
+        };
+        shared.restart_state(true);
+        shared
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
+    pub(crate) fn latency(&self) -> Duration {
+        *lock(&self.latency)
+    }
+
     pub(crate) fn set_latency(&self, latency: Duration) {
         *lock(&self.latency) = latency;
     }
 
-    /// `None` when the request carries the right key; the 401 otherwise.
-    pub(crate) fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Reply> {
+    /// The next `x-request-id`.
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.request_ids.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Whether `headers` carry the right key (compared in constant time).
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
         use subtle::ConstantTimeEq as _;
-        let given = headers
+        headers
             .get(crate::wire::API_KEY_HEADER)
-            .map(HeaderValue::as_bytes);
-        let ok = given.is_some_and(|given| bool::from(given.ct_eq(self.api_key.as_bytes())));
-        if ok {
-            return None;
-        }
-        self.state().stats.unauthorized += 1;
-        let message = match given {
+            .map(HeaderValue::as_bytes)
+            .is_some_and(|given| bool::from(given.ct_eq(self.api_key.as_bytes())))
+    }
+
+    /// The 401 for a request without the right key.
+    pub(crate) fn unauthorized(headers: &HeaderMap) -> Reply {
+        let message = match headers.get(crate::wire::API_KEY_HEADER) {
             None => "Missing x-truemed-api-key header.",
             Some(_) => "Invalid API key.",
         };
-        Some(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            message,
-        ))
+        Reply::error(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }
 
-    /// Starts delivering the completion of `session`, if a receiver is configured; the
-    /// outcome is counted in the stats.
-    pub(crate) fn deliver(
+    /// `None` when an API request carries the right key; the 401 otherwise (counted).
+    pub(crate) fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Reply> {
+        if self.authorized(headers) {
+            return None;
+        }
+        self.state().stats.unauthorized += 1;
+        Some(Self::unauthorized(headers))
+    }
+
+    /// Adds sessions, replacing those with the same ids.
+    pub(crate) fn seed_all(&self, seeds: impl IntoIterator<Item = SessionSeed>) {
+        let mut state = self.state();
+        for seed in seeds {
+            state.seed(seed);
+        }
+    }
+
+    /// Moves a session to `status`; when that completes it (approved or rejected from
+    /// another status) and a receiver is configured, the completion is delivered in the
+    /// background. Returns the session and the delivery's id, or `None` for an unknown id.
+    pub(crate) fn set_status(
         self: &Arc<Self>,
-        runtime: &tokio::runtime::Handle,
-        session: QualificationSession,
-    ) {
-        let Some(delivery) = self.webhooks.prepare(session) else {
-            return;
+        id: &str,
+        status: Status,
+    ) -> Option<(QualificationSession, Option<String>)> {
+        let (session, completed) = self.state().set_status(id, status)?;
+        let delivery = if completed {
+            self.deliver(&session)
+        } else {
+            None
         };
+        Some((session, delivery))
+    }
+
+    /// Starts delivering the completion of `session`, if a receiver is configured; returns
+    /// the delivery's id. The outcome is recorded in the ledger and counted in the stats.
+    pub(crate) fn deliver(self: &Arc<Self>, session: &QualificationSession) -> Option<String> {
+        let prepared = self.webhooks.prepare(session)?;
+        let id = prepared.id.clone();
         let shared = Arc::clone(self);
-        let task = runtime.spawn(async move {
-            let delivered = delivery.send().await;
-            let mut state = shared.state();
-            if delivered {
-                state.stats.webhooks_delivered += 1;
-            } else {
-                state.stats.webhooks_failed += 1;
-            }
+        let task = self.runtime.spawn(async move {
+            shared
+                .webhooks
+                .run(prepared, |delivered| {
+                    let mut state = shared.state();
+                    if delivered {
+                        state.stats.webhooks_delivered += 1;
+                    } else {
+                        state.stats.webhooks_failed += 1;
+                    }
+                })
+                .await;
         });
         self.webhooks.track(task);
+        Some(id)
+    }
+
+    /// Back to how the fake started: its initial sessions (or none), no idempotency
+    /// records, faults, counters, applied updates or deliveries; the initial chaos,
+    /// latency and webhook receiver.
+    pub(crate) fn reset(&self, initial_sessions: bool) {
+        self.webhooks.reset();
+        self.webhooks.set_target(self.initial.webhook.clone());
+        self.webhooks.set_retries(self.initial.retries);
+        self.set_latency(self.initial.latency);
+        self.restart_state(initial_sessions);
+        self.request_ids.store(0, Ordering::Relaxed);
+    }
+
+    fn restart_state(&self, initial_sessions: bool) {
+        let mut state = State::default();
+        if initial_sessions {
+            for seed in &self.initial.seeds {
+                state.seed(seed.clone());
+            }
+        }
+        state.set_chaos(self.initial.chaos.clone().map(Chaos::start));
+        *self.state() = state;
     }
 }

@@ -45,7 +45,7 @@ const SESSION_FIELDS: [&str; 19] = [
 ///
 /// Every request is counted once in [`requests`](Self::requests) and once under its
 /// operation, whether it was answered, refused or hit by a fault.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Requests received, in all.
@@ -114,7 +114,7 @@ pub struct SessionRecord {
 }
 
 /// One update the fake applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct AppliedUpdate {
     /// The session updated.
@@ -233,6 +233,13 @@ impl State {
             .collect()
     }
 
+    /// Every session with what updates stored beside it, in list order.
+    pub(crate) fn records(&self) -> Vec<SessionRecord> {
+        let mut all: Vec<&Entry> = self.sessions.values().collect();
+        sort(&mut all);
+        all.into_iter().map(|entry| entry.record.clone()).collect()
+    }
+
     pub(crate) fn applied(&self) -> Vec<AppliedUpdate> {
         self.applied.clone()
     }
@@ -269,8 +276,21 @@ impl State {
         self.chaos = None;
     }
 
+    /// The queued faults, in order, each with the hits it has left.
+    pub(crate) fn queued_faults(&self) -> Vec<(Fault, u32)> {
+        self.faults.iter().cloned().collect()
+    }
+
+    /// How many request hits the queued faults still have (saturating).
     pub(crate) fn pending_faults(&self) -> u32 {
-        self.faults.iter().map(|(_, left)| *left).sum()
+        self.faults
+            .iter()
+            .fold(0u32, |sum, (_, left)| sum.saturating_add(*left))
+    }
+
+    /// How many faults are queued.
+    pub(crate) fn queued_fault_count(&self) -> usize {
+        self.faults.len()
     }
 
     pub(crate) fn set_chaos(&mut self, chaos: Option<ChaosState>) {
