@@ -283,34 +283,44 @@ async fn serve(args: ServeArgs) -> ExitCode {
             None => "off until PUT /_fake/webhook_endpoint".to_owned(),
         },
     );
+    let stopped = stop_signals();
     println!("listening on {}", fake.base_url());
     let _ = std::io::stdout().flush();
 
-    stopped().await;
+    stopped.await;
     eprintln!("truemed-fake: stopping");
     drop(fake);
     ExitCode::SUCCESS
 }
 
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn stopped() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM. On Unix the handlers are installed
+/// by this call, before the future is first polled: a signal sent as soon as `listening on`
+/// is printed still stops the server cleanly.
+#[cfg(unix)]
+fn stop_signals() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = interrupt.recv() => {}
                     _ = terminate.recv() => {}
                 }
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                only.recv().await;
             }
+            (Err(_), Err(_)) => std::future::pending().await,
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signals() -> impl std::future::Future<Output = ()> {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
