@@ -45,18 +45,50 @@ impl Listing {
 
     /// Fetches page `page`, with retries.
     pub(crate) async fn fetch(&self, page: u64) -> Result<Page, Error> {
-        fetch_page(&self.client, &self.filters, self.retry.as_ref(), page).await
+        let query = self.filters.query()?;
+        let number = NonZeroU64::new(page)
+            .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
+        let response = self
+            .client
+            .execute(Operation::List, self.retry.as_ref(), None, |raw| {
+                let query = &query;
+                async move {
+                    let mut request = raw.list_qualification_sessions().page(number);
+                    if let Some(status) = &query.status {
+                        request = request.status(status.clone());
+                    }
+                    if let Some(size) = query.page_size {
+                        request = request.page_size(size);
+                    }
+                    if let Some(user_id) = &self.filters.user_id {
+                        request = request.user_id(user_id.clone());
+                    }
+                    if let Some(search) = &self.filters.search {
+                        request = request.search(search.clone());
+                    }
+                    if let Some(date) = self.filters.expires_at {
+                        request = request.expires_at(date);
+                    }
+                    request.send().await
+                }
+            })
+            .await?;
+        Ok(Page {
+            number: page,
+            items: response.qualification_sessions,
+            pagination: response.pagination,
+        })
     }
 }
 
 /// The query of one page, checked.
-pub(crate) struct PageQuery {
+struct PageQuery {
     status: Option<types::ListQualificationSessionsStatus>,
     page_size: Option<NonZeroU64>,
 }
 
 impl ListFilters {
-    pub(crate) fn query(&self) -> Result<PageQuery, Error> {
+    fn query(&self) -> Result<PageQuery, Error> {
         for (name, value) in [("user_id", &self.user_id), ("search", &self.search)] {
             if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
                 return Err(Error::InvalidRequest(format!(
@@ -98,47 +130,6 @@ impl ListFilters {
         };
         Ok(PageQuery { status, page_size })
     }
-}
-
-/// Fetches page `page` of a listing, with retries.
-async fn fetch_page(
-    client: &Client,
-    filters: &ListFilters,
-    retry: Option<&RetryPolicy>,
-    page: u64,
-) -> Result<Page, Error> {
-    let query = filters.query()?;
-    let number = NonZeroU64::new(page)
-        .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
-    let response = client
-        .execute(Operation::List, retry, None, |raw| {
-            let query = &query;
-            async move {
-                let mut request = raw.list_qualification_sessions().page(number);
-                if let Some(status) = &query.status {
-                    request = request.status(status.clone());
-                }
-                if let Some(size) = query.page_size {
-                    request = request.page_size(size);
-                }
-                if let Some(user_id) = &filters.user_id {
-                    request = request.user_id(user_id.clone());
-                }
-                if let Some(search) = &filters.search {
-                    request = request.search(search.clone());
-                }
-                if let Some(date) = filters.expires_at {
-                    request = request.expires_at(date);
-                }
-                request.send().await
-            }
-        })
-        .await?;
-    Ok(Page {
-        number: page,
-        items: response.qualification_sessions,
-        pagination: response.pagination,
-    })
 }
 
 /// One page of a listing.
