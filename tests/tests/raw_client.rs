@@ -653,3 +653,47 @@ fn generated_types_decode_lenient_values() {
     assert_eq!(back["eligible_amount"], json!(12.5));
     assert_eq!(back["fee"], json!(1.0));
 }
+
+/// `on_body_read` is called once per response with its status, after the body is read
+/// and before it is decoded: an undecodable success body still calls it.
+#[tokio::test]
+async fn on_body_read_reports_each_response_before_decoding() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.path(format!("{SESSION_PATH}/qs_ok"));
+            then.status(200).json_body(full_session());
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path(format!("{SESSION_PATH}/qs_garbled"));
+            then.status(200).body("{not json");
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path(format!("{SESSION_PATH}/qs_missing"));
+            then.status(404).json_body(json!({"error": "not found"}));
+        })
+        .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let context = CallContext::new().on_body_read(move |status| {
+        record.lock().unwrap().push(status.as_u16());
+    });
+    let client = Client::new_with_client(&server.base_url(), reqwest::Client::new(), context);
+    let get = |id: &'static str| {
+        client
+            .get_qualification_session()
+            .qualification_session_id(id)
+            .send()
+    };
+    assert!(get("qs_ok").await.is_ok());
+    assert!(matches!(
+        get("qs_garbled").await,
+        Err(Error::InvalidResponsePayload(..))
+    ));
+    assert!(get("qs_missing").await.is_err());
+    assert_eq!(*seen.lock().unwrap(), vec![200, 200, 404]);
+}

@@ -32,6 +32,9 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 ///   carries only the bytes). A refusal is returned as `Error::Custom` and recorded as a
 ///   [`Refusal`].
 ///
+/// - Once the body is read, and before it is decoded, it calls the
+///   [`on_body_read`](Self::on_body_read) callback, if any, with the status.
+///
 /// Clones share the record: give each concurrent call its own context ([`fresh`](Self::fresh)).
 #[derive(Clone, Debug)]
 pub struct CallContext {
@@ -39,7 +42,18 @@ pub struct CallContext {
     timeout: Option<Duration>,
     max_error_body: usize,
     max_success_body: usize,
+    on_body_read: Option<BodyReadCallback>,
     record: Arc<Mutex<Record>>,
+}
+
+/// What [`CallContext::on_body_read`] calls.
+#[derive(Clone)]
+struct BodyReadCallback(Arc<dyn Fn(reqwest::StatusCode) + Send + Sync>);
+
+impl fmt::Debug for BodyReadCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BodyReadCallback")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +121,7 @@ impl Default for CallContext {
             timeout: None,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
             max_success_body: DEFAULT_MAX_SUCCESS_BODY,
+            on_body_read: None,
             record: Default::default(),
         }
     }
@@ -141,6 +156,17 @@ impl CallContext {
     /// ([`Refusal::BodyTooLarge`]). Default [`DEFAULT_MAX_SUCCESS_BODY`].
     pub fn with_max_success_body(mut self, bytes: usize) -> Self {
         self.max_success_body = bytes;
+        self
+    }
+
+    /// Calls `callback` with the status once a response's body has been read within the
+    /// limits (or refused), before the body is decoded: the connection is then free for
+    /// another request while this one decodes.
+    pub fn on_body_read(
+        mut self,
+        callback: impl Fn(reqwest::StatusCode) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_body_read = Some(BodyReadCallback(Arc::new(callback)));
         self
     }
 
@@ -227,6 +253,12 @@ impl CallContext {
             });
             record.refusal = refusal;
         }
+        if let Some(BodyReadCallback(callback)) = &self.on_body_read {
+            callback(status);
+            // What the callback woke (typically the next request) runs before this task
+            // decodes, instead of waiting behind the decode on this thread.
+            YieldOnce(false).await;
+        }
         let mut rebuilt = http::Response::new(body);
         *rebuilt.status_mut() = status;
         *rebuilt.version_mut() = version;
@@ -237,6 +269,25 @@ impl CallContext {
     fn lock(&self) -> MutexGuard<'_, Record> {
         // Each field is replaced whole, so a poisoned lock still holds a consistent value.
         self.record.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Returns `Pending` once, waking itself: the executor runs other ready tasks first.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 

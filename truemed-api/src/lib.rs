@@ -33,7 +33,8 @@
 //! - [`Timestamp`] and [`Amount`]: lenient values the spec's `date-time` strings and
 //!   numbers decode into.
 //! - [`CallContext`]: the client's inner value and its `ClientHooks` (headers and timeout
-//!   per request, bounded body reads, refused redirects, the response record).
+//!   per request, bounded body reads, refused redirects, the response record, a callback
+//!   once the body is read).
 //!
 //! # Cargo features
 //!
