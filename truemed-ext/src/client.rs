@@ -132,12 +132,14 @@ impl Client {
 
     /// Runs one operation of the generated client with retries: `send` makes one attempt
     /// with a generated client whose context records the response. `idempotency_key` is
-    /// what an update sends, carried by its errors.
+    /// what an update sends, carried by its errors; `on_body_read` is called with each
+    /// response's status once its body is read, before it is decoded.
     pub(crate) async fn execute<T, F, Fut>(
         &self,
         operation: Operation,
         policy: Option<&RetryPolicy>,
         idempotency_key: Option<&IdempotencyKey>,
+        on_body_read: Option<OnBodyRead>,
         send: F,
     ) -> Result<T, Error>
     where
@@ -158,7 +160,11 @@ impl Client {
             idempotency_key,
         };
         retry::run(call, |_attempt| {
-            let context = self.inner.context.fresh();
+            let mut context = self.inner.context.fresh();
+            if let Some(callback) = &on_body_read {
+                let callback = callback.clone();
+                context = context.on_body_read(move |status| callback(status));
+            }
             let sent = send(self.raw_with(context.clone()));
             async move {
                 match sent.await {
@@ -170,6 +176,9 @@ impl Client {
         .await
     }
 }
+
+/// Called with a response's status once its body is read, before it is decoded.
+pub(crate) type OnBodyRead = std::sync::Arc<dyn Fn(reqwest::StatusCode) + Send + Sync>;
 
 /// Builds a [`Client`].
 ///

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use truemed_api::types::{self, Pagination, QualificationSession};
 use truemed_api::QualificationSessionStatus as Status;
 
-use crate::client::Client;
+use crate::client::{Client, OnBodyRead};
 use crate::error::Error;
 use crate::operation::Operation;
 use crate::retry::RetryPolicy;
@@ -43,35 +43,46 @@ impl Listing {
         self.filters.page.unwrap_or(1)
     }
 
-    /// Fetches page `page`, with retries.
-    pub(crate) async fn fetch(&self, page: u64) -> Result<Page, Error> {
+    /// Fetches page `page`, with retries; `on_body_read` is called with each response's
+    /// status once its body is read, before it is decoded.
+    pub(crate) async fn fetch(
+        &self,
+        page: u64,
+        on_body_read: Option<OnBodyRead>,
+    ) -> Result<Page, Error> {
         let query = self.filters.query()?;
         let number = NonZeroU64::new(page)
             .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
         let response = self
             .client
-            .execute(Operation::List, self.retry.as_ref(), None, |raw| {
-                let query = &query;
-                async move {
-                    let mut request = raw.list_qualification_sessions().page(number);
-                    if let Some(status) = &query.status {
-                        request = request.status(status.clone());
+            .execute(
+                Operation::List,
+                self.retry.as_ref(),
+                None,
+                on_body_read,
+                |raw| {
+                    let query = &query;
+                    async move {
+                        let mut request = raw.list_qualification_sessions().page(number);
+                        if let Some(status) = &query.status {
+                            request = request.status(status.clone());
+                        }
+                        if let Some(size) = query.page_size {
+                            request = request.page_size(size);
+                        }
+                        if let Some(user_id) = &self.filters.user_id {
+                            request = request.user_id(user_id.clone());
+                        }
+                        if let Some(search) = &self.filters.search {
+                            request = request.search(search.clone());
+                        }
+                        if let Some(date) = self.filters.expires_at {
+                            request = request.expires_at(date);
+                        }
+                        request.send().await
                     }
-                    if let Some(size) = query.page_size {
-                        request = request.page_size(size);
-                    }
-                    if let Some(user_id) = &self.filters.user_id {
-                        request = request.user_id(user_id.clone());
-                    }
-                    if let Some(search) = &self.filters.search {
-                        request = request.search(search.clone());
-                    }
-                    if let Some(date) = self.filters.expires_at {
-                        request = request.expires_at(date);
-                    }
-                    request.send().await
-                }
-            })
+                },
+            )
             .await?;
         Ok(Page {
             number: page,

@@ -4,16 +4,19 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
+use futures_util::task::AtomicWaker;
 use truemed_api::types::QualificationSession;
 
+use crate::client::OnBodyRead;
 use crate::error::Error;
 use crate::page::{Listing, Page};
 
-/// Pages fetched at once by default, once the page count is known.
+/// Page requests sent at once by default.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
 /// Truemed's page size when none is requested.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;
@@ -46,8 +49,9 @@ impl Paginator {
         self
     }
 
-    /// How many pages to fetch at once once the page count is known (default 4; 1 is
-    /// sequential; 0 counts as 1). Memory is bounded by this many pages.
+    /// How many page requests are sent at once (default 4; 1 is one after another; 0
+    /// counts as 1). A request's turn ends when its body has been read, so the next goes
+    /// out while that page decodes; at most twice this many pages are held in memory.
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
@@ -66,13 +70,15 @@ impl Paginator {
     /// yielded is cut to the limit.
     ///
     /// How a listing proceeds:
-    /// - Pages are fetched up to [`concurrency`](Self::concurrency) at a time from the start,
-    ///   without waiting for the first page to tell the page count, and yielded in page
-    ///   order; at most that many pages are held in memory at once. Once the first page's
-    ///   `pagination` gives a `last_page`, nothing past it is fetched, and pages already
-    ///   requested past it are dropped unread: a listing shorter than the prefetch costs up
-    ///   to `concurrency - 1` extra requests (set `concurrency(1)` to fetch strictly one page
-    ///   after another).
+    /// - Up to [`concurrency`](Self::concurrency) requests are sent at once from the start,
+    ///   without waiting for the first page to tell the page count, and pages are yielded in
+    ///   page order. A request's turn ends once its body is read, so the next request goes
+    ///   out while the page decodes; at most twice `concurrency` pages are held in memory.
+    ///   Past the first `concurrency` pages, nothing is requested until the first page has
+    ///   told its `pagination`; once it gives a `last_page`, nothing past it is requested,
+    ///   and pages already requested past it are dropped unread: a listing shorter than the
+    ///   prefetch costs up to `concurrency - 1` extra requests (with `concurrency(1)`, none:
+    ///   one request at a time, and none past a page that could be the last).
     /// - If `pagination` is null, missing or has no `last_page`, pages are fetched one by one
     ///   until a page comes back empty, or a page past the first answers 404. When the
     ///   `pagination` object gives the server's `page_size`, a page shorter than that ends
@@ -127,7 +133,10 @@ struct Walk {
     reported_last: u64,
     extensions: u32,
     guard: RepeatGuard,
+    /// Pages requested and not yet yielded, in page order.
     in_flight: FuturesOrdered<PageFuture>,
+    /// How many of them are still sending or reading their body.
+    wire: Arc<Wire>,
     /// The next page to request, and the next to yield.
     next: u64,
     expected: u64,
@@ -157,6 +166,7 @@ impl Walk {
             extensions: 0,
             guard: RepeatGuard::default(),
             in_flight: FuturesOrdered::new(),
+            wire: Arc::default(),
             next: start,
             expected: start,
             finished: remaining == 0,
@@ -172,19 +182,7 @@ impl Walk {
         if self.finished {
             return Ok(None);
         }
-        // Keep `concurrency` pages in flight, from the start (pages past the end are dropped
-        // unread), but none past the planned end or what the limit needs.
-        let needed = (self.remaining as u64).div_ceil(self.page_size).max(1);
-        let bound = self
-            .expected
-            .saturating_add(needed - 1)
-            .min(self.plan_end.unwrap_or(u64::MAX));
-        while self.in_flight.len() < self.concurrency && self.next <= bound {
-            let page = fetch_page(self.listing.clone(), self.next, self.concurrency > 1);
-            self.in_flight.push_back(Box::pin(page));
-            self.next += 1;
-        }
-        let Some(result) = self.in_flight.next().await else {
+        let Some(result) = std::future::poll_fn(|cx| self.poll_next_in_order(cx)).await else {
             return Ok(self.finish(None));
         };
         let number = self.expected;
@@ -246,6 +244,48 @@ impl Walk {
         Ok(Some(page))
     }
 
+    /// The next page in order, requesting more pages while waiting for it: whenever a
+    /// request's turn ends (its body is read), another goes out.
+    fn poll_next_in_order(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Page, Error>>> {
+        loop {
+            while self.can_request() {
+                let slot = Slot::take(&self.wire);
+                let page = fetch_page(self.listing.clone(), self.next, slot);
+                self.in_flight.push_back(page);
+                self.next += 1;
+            }
+            if let Poll::Ready(page) = self.in_flight.poll_next_unpin(cx) {
+                return Poll::Ready(page);
+            }
+            self.wire.waker.register(cx.waker());
+            // A turn that ended before the waker was registered would wake nobody.
+            if !self.can_request() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Whether another page may be requested now: a turn is free, memory allows, and the
+    /// page is within the listing as far as it is known.
+    fn can_request(&self) -> bool {
+        self.wire.sending.load(Ordering::Acquire) < self.concurrency
+            && self.in_flight.len() < 2 * self.concurrency
+            && self.next <= self.last_to_request()
+    }
+
+    /// The last page that may be requested now: none past what the limit needs, nor past
+    /// the planned end; without a plan (before the first page, or when the server gives
+    /// none), none past the next `concurrency` pages to yield.
+    fn last_to_request(&self) -> u64 {
+        let needed = (self.remaining as u64).div_ceil(self.page_size).max(1);
+        let by_limit = self.expected.saturating_add(needed - 1);
+        let by_plan = match self.plan_end {
+            Some(end) => end,
+            None => self.expected.saturating_add(self.concurrency as u64 - 1),
+        };
+        by_limit.min(by_plan)
+    }
+
     /// Ends the listing after `last`: pages still in flight are dropped (their tasks
     /// aborted).
     fn finish(&mut self, last: Option<Page>) -> Option<Page> {
@@ -296,20 +336,70 @@ impl fmt::Debug for ItemStream {
     }
 }
 
-/// Fetches a page; with `in_task`, in a task of its own, so pages fetched at once are also
-/// decoded at once on every core (one page at a time gains nothing from a task but its
-/// hand-offs). The task is aborted when the listing is dropped before it finishes.
-async fn fetch_page(listing: Arc<Listing>, number: u64, in_task: bool) -> Result<Page, Error> {
-    if !in_task {
-        return listing.fetch(number).await;
+/// Fetches a page in a task of its own, so pages fetched at once also decode at once on
+/// every core. `slot` is given back once the page's body is read (or the fetch ends). The
+/// task is aborted when the future is dropped (the listing ended or was dropped).
+fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot) -> PageFuture {
+    let slot = Arc::new(slot);
+    let turn = slot.clone();
+    let on_body_read: OnBodyRead = Arc::new(move |status: reqwest::StatusCode| {
+        // An error response keeps its turn through the retries.
+        if status.is_success() {
+            turn.give_back();
+        }
+    });
+    let task = AbortOnDrop(tokio::spawn(async move {
+        let page = listing.fetch(number, Some(on_body_read)).await;
+        drop(slot);
+        page
+    }));
+    Box::pin(async move {
+        let mut task = task;
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => Err(Error::Pagination(format!(
+                "page {number} was cancelled: {join}"
+            ))),
+        }
+    })
+}
+
+/// The requests of a listing that are sending or reading their body, and the listing's
+/// waker, woken when one of them is done.
+#[derive(Default)]
+struct Wire {
+    sending: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+/// One request's turn on the [`Wire`], given back once: when its body is read, or when
+/// dropped.
+struct Slot {
+    wire: Arc<Wire>,
+    held: AtomicBool,
+}
+
+impl Slot {
+    fn take(wire: &Arc<Wire>) -> Self {
+        wire.sending.fetch_add(1, Ordering::AcqRel);
+        Self {
+            wire: wire.clone(),
+            held: AtomicBool::new(true),
+        }
     }
-    let mut task = AbortOnDrop(tokio::spawn(async move { listing.fetch(number).await }));
-    match (&mut task.0).await {
-        Ok(result) => result,
-        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(Error::Pagination(format!(
-            "page {number} was cancelled: {join}"
-        ))),
+
+    fn give_back(&self) {
+        if self.held.swap(false, Ordering::AcqRel) {
+            self.wire.sending.fetch_sub(1, Ordering::AcqRel);
+            self.wire.waker.wake();
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.give_back();
     }
 }
 

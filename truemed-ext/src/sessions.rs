@@ -134,7 +134,7 @@ impl GetRequest {
     pub async fn send(self) -> Result<QualificationSession, Error> {
         let id: GetId = checked_id(&self.id)?;
         self.client
-            .execute(Operation::Get, self.retry.as_ref(), None, |raw| {
+            .execute(Operation::Get, self.retry.as_ref(), None, None, |raw| {
                 let id = id.clone();
                 async move {
                     raw.get_qualification_session()
@@ -235,7 +235,7 @@ impl ListRequest {
     /// request does the same.
     pub async fn send(self) -> Result<Page, Error> {
         let listing = self.into_listing();
-        listing.fetch(listing.start()).await
+        listing.fetch(listing.start(), None).await
     }
 
     /// Every page: a [`Paginator`] whose item limit and prefetch can be set before
@@ -426,16 +426,22 @@ impl UpdateRequest {
             .map_err(|e: types::error::ConversionError| Error::InvalidRequest(e.to_string()))?;
         let response = self
             .client
-            .execute(Operation::Update, self.retry.as_ref(), Some(&key), |raw| {
-                let (id, body) = (id.clone(), body.clone());
-                async move {
-                    raw.update_qualification_session()
-                        .qualification_session_id(id)
-                        .body(body)
-                        .send()
-                        .await
-                }
-            })
+            .execute(
+                Operation::Update,
+                self.retry.as_ref(),
+                Some(&key),
+                None,
+                |raw| {
+                    let (id, body) = (id.clone(), body.clone());
+                    async move {
+                        raw.update_qualification_session()
+                            .qualification_session_id(id)
+                            .body(body)
+                            .send()
+                            .await
+                    }
+                },
+            )
             .await?;
         Ok(UpdateOutcome {
             qualification_session_id: response.qualification_session_id,

@@ -370,6 +370,38 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
     );
 }
 
+/// A request's turn ends once its body is read: while one page is slow, the other turns
+/// go on reading the pages after it, up to twice the concurrency held, and no further.
+#[tokio::test]
+async fn a_slow_page_holds_one_turn_and_memory_stays_within_twice_the_concurrency() {
+    let server = Scripted::start(|_, request| {
+        let reply = page_reply(100, Meta::Full, request);
+        match request.page() {
+            2 => reply.delay(Duration::from_millis(300)),
+            _ => reply,
+        }
+    })
+    .await;
+    let (client, _) = server.client();
+    let mut pages = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .paginate()
+        .concurrency(2)
+        .pages();
+    assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
+    assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
+    // Page 2 was waited for while pages 3, 4 and 5 were read; 4 pages (twice the
+    // concurrency) were then held past the last one yielded, so page 6 was not asked for.
+    let mut asked: Vec<u64> = server.requests().iter().map(|r| r.page()).collect();
+    asked.sort_unstable();
+    assert_eq!(asked, vec![1, 2, 3, 4, 5]);
+    let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
+    assert_eq!(rest, (3..=10).collect::<Vec<_>>());
+    assert_eq!(server.count(), 10);
+}
+
 #[tokio::test]
 async fn concurrency_one_is_sequential() {
     let in_flight = Arc::new(AtomicUsize::new(0));
