@@ -8,21 +8,25 @@
 //! - items/s for the plain loop a user would write with the raw client, for `stream()`
 //!   sequential and for `stream()` with prefetch; each one's time as a ratio to the ideal
 //!   (pages / concurrency × latency), and the requests prefetch wasted past the end (on
-//!   this list, and on one shorter than the prefetch);
-//! - decode throughput at zero latency: the same page bodies decoded with serde_json into
-//!   the same types in this process (the limit for the format), against `stream()` with
-//!   concurrency 1 and with the chosen concurrency;
+//!   this list, and on one shorter than the prefetch); medians of 3. The server's latency
+//!   is a thread's sleep, and the latency it actually added is printed.
+//! - throughput at zero latency as a ratio to the bare decode: the same page bodies
+//!   decoded with serde_json (`from_slice`, as the client decodes the bytes it receives)
+//!   into the same types in this process; the transport alone (plain reqwest, no
+//!   decoding); plain reqwest plus serde_json; and `stream()` with concurrency 1 and with
+//!   the chosen concurrency. Each method runs once per round, rounds interleaved, median
+//!   of 9.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
 //!
 //! Targets: prefetch within 1.10× of ideal; sequential `stream()` within 1.05× of the raw
 //! loop; at zero latency, `stream()` sequential at least 0.8× and prefetching at least 1.5×
 //! the bare decode (pages decode in parallel); peak memory for 100k within 1.2× of 10k.
-//! Medians of 3 runs; the in-process server serves prepared bodies so its CPU is not
-//! charged to the client.
+//! The in-process server serves prepared bodies so its CPU is not charged to the client.
 //!
 //! `--help` lists the flags and their defaults.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,38 +54,57 @@ struct PageQuery {
 
 /// Page bodies served as they are, so the in-process server spends no CPU on them and the
 /// timings measure the client (the server shares this machine's cores with it).
-type Prepared = std::sync::Arc<std::collections::HashMap<(u64, u64), String>>;
+type Prepared = Arc<HashMap<(u64, u64), bytes::Bytes>>;
 
 /// Serves `items` synthetic sessions after `latency`: from `prepared` bodies when given,
 /// else generated per request (the server then holds no list, so memory figures are the
 /// client's).
+///
+/// The latency is a thread's sleep (precise to about 0.1 ms), not `tokio::time::sleep`,
+/// whose millisecond timer wheel adds up to 2 ms to each request: that would be charged to
+/// the client as distance from the ideal. The latency actually added is measured.
 async fn serve(items: u64, latency: Duration, prepared: Option<Prepared>) -> Server {
-    let requests = Arc::new(AtomicU64::new(0));
-    let counter = requests.clone();
+    let stats = Arc::new(ServerStats::default());
+    let counter = stats.clone();
     let app = axum::Router::new().route(
         "/api/v1/qualification_sessions",
         axum::routing::get(move |Query(q): Query<PageQuery>| async move {
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.requests.fetch_add(1, Ordering::Relaxed);
             if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
+                let added = tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
+                    std::thread::sleep(latency);
+                    started.elapsed()
+                })
+                .await
+                .expect("latency thread");
+                counter
+                    .latency_ns
+                    .fetch_add(added.as_nanos() as u64, Ordering::Relaxed);
             }
             let (page, size) = (q.page.unwrap_or(1), q.page_size.unwrap_or(30));
             if let Some(body) = prepared.as_ref().and_then(|p| p.get(&(page, size))) {
                 return ([("content-type", "application/json")], body.clone()).into_response();
             }
-            page_body(items, page, size).into_response()
+            axum::Json(page_body(items, page, size)).into_response()
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server { addr, requests }
+    Server { addr, stats }
+}
+
+#[derive(Default)]
+struct ServerStats {
+    requests: AtomicU64,
+    latency_ns: AtomicU64,
 }
 
 /// A running benchmark server and the requests it has received.
 struct Server {
     addr: SocketAddr,
-    requests: Arc<AtomicU64>,
+    stats: Arc<ServerStats>,
 }
 
 impl Server {
@@ -90,45 +113,104 @@ impl Server {
     }
 
     fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.stats.requests.load(Ordering::Relaxed)
+    }
+
+    /// The mean latency the server added to its requests so far.
+    fn mean_latency(&self) -> Duration {
+        let requests = self.requests().max(1);
+        Duration::from_nanos(self.stats.latency_ns.load(Ordering::Relaxed) / requests)
     }
 }
 
 fn prepare(items: u64, size: u64) -> Prepared {
     let pages = items.div_ceil(size).max(1) + 1;
-    std::sync::Arc::new(
+    Arc::new(
         (1..=pages)
-            .map(|page| ((page, size), page_body(items, page, size).0.to_string()))
+            .map(|page| {
+                let body = serde_json::to_vec(&page_body(items, page, size)).unwrap();
+                ((page, size), bytes::Bytes::from(body))
+            })
             .collect(),
     )
 }
 
-fn page_body(items: u64, page: u64, size: u64) -> axum::Json<serde_json::Value> {
-    {
-        {
-            let start = ((page - 1) * size).min(items);
-            let end = (page * size).min(items);
-            let sessions: Vec<_> = (start..end)
-                .map(|n| {
-                    serde_json::json!({
-                        "qualification_session_id": format!("qs_{n:08}-1234-4e56-8a9b-0c1d2e3f4a5b"),
-                        "status": "approved",
-                        "created_at": "2024-06-13T16:03:07.473Z",
-                        "expires_at": "2025-06-13T16:03:07Z",
-                        "eligible_amount": 129.5,
-                        "email": format!("shopper{n}@example.com"),
-                        "user_id": format!("user_{n}"),
-                        "user_name": "A Shopper",
-                        "source": "bench"
-                    })
-                })
-                .collect();
-            axum::Json(serde_json::json!({
-                "qualification_sessions": sessions,
-                "pagination": {"count": items, "current_page": page, "last_page": items.div_ceil(size).max(1), "page_size": size}
-            }))
+fn page_body(items: u64, page: u64, size: u64) -> serde_json::Value {
+    let start = ((page - 1) * size).min(items);
+    let end = (page * size).min(items);
+    let sessions: Vec<_> = (start..end)
+        .map(|n| {
+            serde_json::json!({
+                "qualification_session_id": format!("qs_{n:08}-1234-4e56-8a9b-0c1d2e3f4a5b"),
+                "status": "approved",
+                "created_at": "2024-06-13T16:03:07.473Z",
+                "expires_at": "2025-06-13T16:03:07Z",
+                "eligible_amount": 129.5,
+                "email": format!("shopper{n}@example.com"),
+                "user_id": format!("user_{n}"),
+                "user_name": "A Shopper",
+                "source": "bench"
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "qualification_sessions": sessions,
+        "pagination": {"count": items, "current_page": page, "last_page": items.div_ceil(size).max(1), "page_size": size}
+    })
+}
+
+/// Decodes a page body as the client does: serde_json into the generated types.
+fn decode(body: &[u8]) -> u64 {
+    serde_json::from_slice::<truemed_ext::ListQualificationSessionsResponse>(body)
+        .expect("a page decodes")
+        .qualification_sessions
+        .len() as u64
+}
+
+/// The same pages with plain reqwest, no client around it: each body fetched and, with
+/// `decode_pages`, decoded with serde_json; `concurrency` pages at a time, each in a task
+/// of its own, as the stream does. Without decoding, this is the transport's floor.
+async fn plain_reqwest(
+    http: &reqwest::Client,
+    base_url: &str,
+    pages: u64,
+    page_size: u64,
+    concurrency: usize,
+    decode_pages: bool,
+) -> u64 {
+    let fetch = |page: u64| {
+        let (http, url) = (
+            http.clone(),
+            format!("{base_url}/api/v1/qualification_sessions?page={page}&page_size={page_size}"),
+        );
+        async move {
+            let body = http.get(url).send().await.unwrap().bytes().await.unwrap();
+            // Items decoded, or the bytes received when not decoding (checked against the
+            // prepared bodies).
+            match decode_pages {
+                true => decode(&body),
+                false => body.len() as u64,
+            }
         }
-    }
+    };
+    let counts: Vec<u64> = match concurrency {
+        1 => {
+            let mut counts = Vec::new();
+            for page in 1..=pages {
+                counts.push(fetch(page).await);
+            }
+            counts
+        }
+        _ => {
+            futures::stream::iter(1..=pages)
+                .map(|page| tokio::spawn(fetch(page)))
+                .buffered(concurrency)
+                .map(|count| count.expect("page task"))
+                .collect()
+                .await
+        }
+    };
+    counts.into_iter().sum()
 }
 
 /// The loop a user would write with the raw generated client.
@@ -296,6 +378,7 @@ async fn main() {
     let ideal_seq = settings.latency * pages as u32;
     let ideal_prefetch = settings.latency * (pages.div_ceil(settings.concurrency as u64)) as u32;
     let runs = 3;
+    const ZERO_LATENCY_ROUNDS: usize = 9;
 
     // Warm up connections and code paths once.
     stream_count(&client, settings.page_size, 1).await;
@@ -365,46 +448,128 @@ async fn main() {
         settings.concurrency - 1
     );
 
+    println!(
+        "the server added {:.2} ms per request on average (asked {} ms)",
+        server.mean_latency().as_secs_f64() * 1e3,
+        settings.latency.as_millis()
+    );
+
     // Decode throughput at zero latency.
-    let bodies: Vec<&String> = (1..=pages)
+    let bodies: Vec<&bytes::Bytes> = (1..=pages)
         .map(|page| &prepared[&(page, settings.page_size)])
         .collect();
-    let bare = median_sync(
-        runs,
-        || {
-            bodies
-                .iter()
-                .map(|body| {
-                    serde_json::from_str::<truemed_ext::ListQualificationSessionsResponse>(body)
-                        .expect("a page decodes")
-                        .qualification_sessions
-                        .len() as u64
-                })
-                .sum()
-        },
-        settings.items,
-    );
-    let instant = serve(settings.items, Duration::ZERO, Some(prepared)).await;
+    let body_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
+    let instant = serve(settings.items, Duration::ZERO, Some(prepared.clone())).await;
     let instant_client = self::client(&instant.base_url());
-    stream_count(&instant_client, settings.page_size, 1).await;
-    let decode_seq = median(runs, settings.items, || {
-        stream_count(&instant_client, settings.page_size, 1)
-    })
-    .await;
-    let decode_prefetch = median(runs, settings.items, || {
-        stream_count(&instant_client, settings.page_size, settings.concurrency)
-    })
-    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let instant_base = instant.base_url();
+    let c = settings.concurrency;
+    let plain = |concurrency: usize, decode_pages: bool| {
+        plain_reqwest(
+            &http,
+            &instant_base,
+            pages,
+            settings.page_size,
+            concurrency,
+            decode_pages,
+        )
+    };
+    // Each method once per round, rounds interleaved, so that a slower moment of this
+    // shared machine falls on every method alike; the median of the rounds.
+    let mut times: [Vec<Duration>; 7] = Default::default();
+    for round in 0..=ZERO_LATENCY_ROUNDS {
+        let started = Instant::now();
+        let decoded: u64 = bodies.iter().map(|body| decode(body)).sum();
+        let bare = started.elapsed();
+        assert_eq!(decoded, settings.items);
+        let measured = [
+            bare,
+            timed(body_bytes, plain(1, false)).await,
+            timed(body_bytes, plain(c, false)).await,
+            timed(settings.items, plain(1, true)).await,
+            timed(settings.items, plain(c, true)).await,
+            timed(
+                settings.items,
+                stream_count(&instant_client, settings.page_size, 1),
+            )
+            .await,
+            timed(
+                settings.items,
+                stream_count(&instant_client, settings.page_size, c),
+            )
+            .await,
+        ];
+        // Round 0 warms connections and code paths.
+        if round > 0 {
+            for (series, time) in times.iter_mut().zip(measured) {
+                series.push(time);
+            }
+        }
+    }
+    let [bare, transport_seq, transport_par, plain_seq, plain_par, decode_seq, decode_prefetch] =
+        times.map(|mut series| {
+            series.sort();
+            series[series.len() / 2]
+        });
     let vs_bare = |d: Duration| bare.as_secs_f64() / d.as_secs_f64();
     println!(
-        "zero latency, {} cores: bare serde_json decode {:.0} items/s; stream() sequential {:.0} items/s ({:.3}x, target >= 0.8); stream() prefetch {} {:.0} items/s ({:.3}x, target >= 1.5)",
+        "zero latency, {} cores: throughput as a ratio to the bare decode (higher is better)",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        rate(bare),
-        rate(decode_seq),
-        vs_bare(decode_seq),
-        settings.concurrency,
-        rate(decode_prefetch),
-        vs_bare(decode_prefetch),
+    );
+    println!(
+        "{:<52} {:>10} {:>12} {:>10}",
+        "method", "time (ms)", "items/s", "/ bare"
+    );
+    let row = |name: String, d: Duration, target: &str| {
+        println!(
+            "{:<52} {:>10.2} {:>12.0} {:>9.3}x {target}",
+            name,
+            d.as_secs_f64() * 1e3,
+            rate(d),
+            vs_bare(d)
+        )
+    };
+    row("bare serde_json decode of the bodies".into(), bare, "");
+    row(
+        "transport only (plain reqwest, no decoding), 1".into(),
+        transport_seq,
+        "",
+    );
+    row(
+        format!("transport only (plain reqwest, no decoding), {c}"),
+        transport_par,
+        "",
+    );
+    row("plain reqwest + serde_json, 1".into(), plain_seq, "");
+    row(
+        format!("plain reqwest + serde_json, {c} (tasks)"),
+        plain_par,
+        "",
+    );
+    row(
+        "stream(), concurrency 1".into(),
+        decode_seq,
+        "(target >= 0.8)",
+    );
+    row(
+        format!("stream(), concurrency {c}"),
+        decode_prefetch,
+        "(target >= 1.5)",
+    );
+    // One page after another costs the round trip plus the decode; with every core busy,
+    // the transport's CPU and the decode's share the cores.
+    let ceiling_seq = bare.as_secs_f64() / (transport_seq + bare).as_secs_f64();
+    println!(
+        "ceiling of a fetch-then-decode loop on this machine, concurrency 1: {ceiling_seq:.3}x (the transport alone takes {:.3}x the bare decode's time)",
+        transport_seq.as_secs_f64() / bare.as_secs_f64()
+    );
+    println!(
+        "stream() / plain reqwest + serde_json: concurrency 1 {:.3}x, concurrency {c} {:.3}x (the client's own cost; 1.0 is none)",
+        decode_seq.as_secs_f64() / plain_seq.as_secs_f64(),
+        decode_prefetch.as_secs_f64() / plain_par.as_secs_f64(),
     );
 
     let small = child_peak(10_000, settings);
@@ -413,14 +578,9 @@ async fn main() {
     println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
 }
 
-/// The median of `runs` timings of the synchronous `f`, which must return the item count.
-fn median_sync(runs: usize, mut f: impl FnMut() -> u64, expected: u64) -> Duration {
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        assert_eq!(f(), expected, "item count");
-        times.push(started.elapsed());
-    }
-    times.sort();
-    times[times.len() / 2]
+/// How long `run` takes; it must return `expected` (items or bytes).
+async fn timed(expected: u64, run: impl std::future::Future<Output = u64>) -> Duration {
+    let started = Instant::now();
+    assert_eq!(run.await, expected, "item or byte count");
+    started.elapsed()
 }
