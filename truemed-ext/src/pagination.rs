@@ -51,7 +51,8 @@ impl Paginator {
 
     /// How many page requests are sent at once (default 4; 1 is one after another; 0
     /// counts as 1). A request's turn ends when its body has been read, so the next goes
-    /// out while that page decodes; at most twice this many pages are held in memory.
+    /// out while that page decodes; at most twice this many pages are held ahead of the
+    /// one being consumed.
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
@@ -73,7 +74,8 @@ impl Paginator {
     /// - Up to [`concurrency`](Self::concurrency) requests are sent at once from the start,
     ///   without waiting for the first page to tell the page count, and pages are yielded in
     ///   page order. A request's turn ends once its body is read, so the next request goes
-    ///   out while the page decodes; at most twice `concurrency` pages are held in memory.
+    ///   out while the page decodes; at most twice `concurrency` pages are held ahead of
+    ///   the one being consumed.
     ///   Past the first `concurrency` pages, nothing is requested until the first page has
     ///   told its `pagination`; once it gives a `last_page`, nothing past it is requested,
     ///   and pages already requested past it are dropped unread: a listing shorter than the
@@ -269,7 +271,7 @@ impl Walk {
     /// page is within the listing as far as it is known.
     fn can_request(&self) -> bool {
         self.wire.sending.load(Ordering::Acquire) < self.concurrency
-            && self.in_flight.len() < 2 * self.concurrency
+            && self.in_flight.len() < self.concurrency.saturating_mul(2)
             && self.next <= self.last_to_request()
     }
 
