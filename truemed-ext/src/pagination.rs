@@ -423,7 +423,9 @@ fn cut(mut page: Page, remaining: &mut usize) -> (Page, bool) {
 /// Detects a server that serves the same page again, or another page than asked for.
 #[derive(Default)]
 struct RepeatGuard {
-    previous_ids: Vec<String>,
+    /// The previous page's sessions, as their number and a hash of their ids in order
+    /// (not the ids themselves: a copy of every id of every page for one comparison).
+    previous: Option<(usize, u64)>,
 }
 
 impl RepeatGuard {
@@ -435,21 +437,18 @@ impl RepeatGuard {
                 )));
             }
         }
-        let ids = page
-            .items
-            .iter()
-            .map(|s| s.qualification_session_id.as_str());
-        if !page.items.is_empty() && ids.clone().eq(self.previous_ids.iter().map(String::as_str)) {
+        let mut hasher = std::hash::DefaultHasher::new();
+        for session in &page.items {
+            std::hash::Hash::hash(session.qualification_session_id.as_str(), &mut hasher);
+        }
+        let fingerprint = (page.items.len(), std::hash::Hasher::finish(&hasher));
+        if !page.items.is_empty() && self.previous == Some(fingerprint) {
             return Err(Error::Pagination(format!(
                 "page {asked} repeats the sessions of page {}; the server may be ignoring the page parameter",
                 asked - 1
             )));
         }
-        self.previous_ids = page
-            .items
-            .iter()
-            .map(|s| s.qualification_session_id.clone())
-            .collect();
+        self.previous = Some(fingerprint);
         Ok(())
     }
 }
