@@ -439,7 +439,8 @@ impl Webhooks {
         })
     }
 
-    /// Runs `f` on the delivery `id` if it is still in this generation's ledger.
+    /// Runs `f` on the delivery `id` if it is still in this generation's ledger, while the
+    /// ledger is locked.
     fn with_delivery(&self, generation: u64, id: &str, f: impl FnOnce(&mut WebhookDelivery)) {
         let mut ledger = lock(&self.ledger);
         if ledger.generation != generation {
@@ -484,23 +485,14 @@ impl Webhooks {
                 break;
             }
         }
-        let mut ledger = lock(&self.ledger);
-        if ledger.generation != generation {
-            return;
-        }
-        if let Some(delivery) = ledger
-            .deliveries
-            .iter_mut()
-            .rev()
-            .find(|d| d.webhook_delivery_id == id)
-        {
+        self.with_delivery(generation, &id, |delivery| {
             delivery.state = if delivered {
                 DeliveryState::Delivered
             } else {
                 DeliveryState::Failed
             };
             count(delivered);
-        }
+        });
     }
 
     /// Every delivery, oldest first.
