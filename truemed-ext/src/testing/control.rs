@@ -557,10 +557,7 @@ async fn approve(
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(refused) = parse::<NoFields>(body, true) {
-        return reply(refused);
-    }
-    decide(&shared, &path_id(id), Status::Approved)
+    decide_with_empty_body(&shared, id, body, Status::Approved)
 }
 
 async fn reject(
@@ -568,10 +565,20 @@ async fn reject(
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    decide_with_empty_body(&shared, id, body, Status::Rejected)
+}
+
+/// `decide` for the endpoints whose body, if any, must be an empty object.
+fn decide_with_empty_body(
+    shared: &Arc<Shared>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+    status: Status,
+) -> Response {
     if let Err(refused) = parse::<NoFields>(body, true) {
         return reply(refused);
     }
-    decide(&shared, &path_id(id), Status::Rejected)
+    decide(shared, &path_id(id), status)
 }
 
 async fn set_status(
