@@ -342,18 +342,16 @@ impl fmt::Debug for ItemStream {
 /// every core. `slot` is given back once the page's body is read (or the fetch ends). The
 /// task is aborted when the future is dropped (the listing ended or was dropped).
 fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot) -> PageFuture {
-    let slot = Arc::new(slot);
-    let turn = slot.clone();
+    // The callback owns the slot, and the fetch owns the callback: when the fetch ends (or
+    // is aborted) without a body read, dropping it gives the turn back.
     let on_body_read: OnBodyRead = Arc::new(move |status: reqwest::StatusCode| {
         // An error response keeps its turn through the retries.
         if status.is_success() {
-            turn.give_back();
+            slot.give_back();
         }
     });
     let task = AbortOnDrop(tokio::spawn(async move {
-        let page = listing.fetch(number, Some(on_body_read)).await;
-        drop(slot);
-        page
+        listing.fetch(number, Some(on_body_read)).await
     }));
     Box::pin(async move {
         let mut task = task;
