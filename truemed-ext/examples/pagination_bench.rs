@@ -283,10 +283,13 @@ where
 {
     let mut times = Vec::new();
     for _ in 0..runs {
-        let started = Instant::now();
-        assert_eq!(f().await, expected, "item count");
-        times.push(started.elapsed());
+        times.push(timed(expected, f()).await);
     }
+    middle(times)
+}
+
+/// The median of `times`.
+fn middle(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
 }
@@ -528,10 +531,7 @@ async fn main() {
         }
     }
     let [bare, transport_seq, transport_par, plain_seq, plain_par, decode_seq, decode_prefetch] =
-        times.map(|mut series| {
-            series.sort();
-            series[series.len() / 2]
-        });
+        times.map(middle);
     let vs_bare = |d: Duration| bare.as_secs_f64() / d.as_secs_f64();
     println!(
         "zero latency, {} cores: throughput as a ratio to the bare decode (higher is better)",
