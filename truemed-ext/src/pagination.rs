@@ -53,6 +53,11 @@ impl Paginator {
     /// counts as 1). A request's turn ends when its body has been read, so the next goes
     /// out while that page decodes; at most twice this many pages are held ahead of the
     /// one being consumed.
+    ///
+    /// Above 1, each page is fetched and decoded in a task of its own, so pages decode in
+    /// parallel on every worker thread. With 1, pages are fetched and decoded on the task
+    /// that polls the stream: there is nothing to decode in parallel, and it saves two
+    /// hand-offs between threads per page.
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
@@ -252,7 +257,13 @@ impl Walk {
         loop {
             while self.can_request() {
                 let slot = Slot::take(&self.wire);
-                let page = fetch_page(self.listing.clone(), self.next, slot);
+                let spawn = self.concurrency > 1;
+                let mut page = fetch_page(self.listing.clone(), self.next, slot, spawn);
+                // Polled once now, the request goes out before the page whose body was just
+                // read decodes (the pages in flight are polled in the order they woke).
+                if let Poll::Ready(result) = page.as_mut().poll(cx) {
+                    page = Box::pin(std::future::ready(result));
+                }
                 self.in_flight.push_back(page);
                 self.next += 1;
             }
@@ -338,10 +349,11 @@ impl fmt::Debug for ItemStream {
     }
 }
 
-/// Fetches a page in a task of its own, so pages fetched at once also decode at once on
-/// every core. `slot` is given back once the page's body is read (or the fetch ends). The
-/// task is aborted when the future is dropped (the listing ended or was dropped).
-fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot) -> PageFuture {
+/// Fetches a page; with `spawn`, in a task of its own, so pages fetched at once also
+/// decode at once on every core (the task is aborted when the future is dropped: the
+/// listing ended or was dropped). `slot` is given back once the page's body is read (or
+/// the fetch ends).
+fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> PageFuture {
     // The callback owns the slot, and the fetch owns the callback: when the fetch ends (or
     // is aborted) without a body read, dropping it gives the turn back.
     let on_body_read: OnBodyRead = Arc::new(move |status: reqwest::StatusCode| {
@@ -350,9 +362,11 @@ fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot) -> PageFuture {
             slot.give_back();
         }
     });
-    let task = AbortOnDrop(tokio::spawn(async move {
-        listing.fetch(number, Some(on_body_read)).await
-    }));
+    let fetch = async move { listing.fetch(number, Some(on_body_read)).await };
+    if !spawn {
+        return Box::pin(fetch);
+    }
+    let task = AbortOnDrop(tokio::spawn(fetch));
     Box::pin(async move {
         let mut task = task;
         match (&mut task.0).await {

@@ -428,6 +428,37 @@ async fn concurrency_one_is_sequential() {
     assert_eq!(peak.load(Ordering::SeqCst), 1);
 }
 
+/// With concurrency 1, once the first page has told the plan, the next page's request goes
+/// out as soon as a page's body is read, before that page is decoded and yielded: it is
+/// on the wire while the consumer works, with nothing else polled.
+#[tokio::test]
+async fn concurrency_one_sends_the_next_request_before_yielding_a_page() {
+    let server = listing(50, Meta::Full).await;
+    let (client, _) = server.client();
+    let mut pages = client
+        .qualification_sessions()
+        .list()
+        .page_size(10)
+        .paginate()
+        .concurrency(1)
+        .pages();
+    assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
+    assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
+    // The stream is not polled again: page 3 arrives at the server all the same, and
+    // nothing after it (its body has not been read).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while server.count() < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("page 3 was requested before page 2 was yielded");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count(), 3);
+    let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
+    assert_eq!(rest, vec![3, 4, 5]);
+}
+
 #[tokio::test]
 async fn limit_caps_items_and_requests() {
     let server = listing(100, Meta::Full).await;
