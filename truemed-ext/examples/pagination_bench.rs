@@ -12,11 +12,15 @@
 //!   is a thread's sleep, and the latency it actually added is printed.
 //! - throughput at zero latency as a ratio to the bare decode: the same page bodies
 //!   decoded with serde_json (`from_slice`, as the client decodes the bytes it receives)
-//!   into the same types in this process, timed on a second pass with warm caches; the
-//!   transport alone (plain reqwest, no
-//!   decoding); plain reqwest plus serde_json; and `stream()` with concurrency 1 and with
-//!   the chosen concurrency. Each method runs once per round, rounds interleaved, median
-//!   of 9.
+//!   into the same types in this process, on one thread. Beside `stream()` with
+//!   concurrency 1 and with the chosen concurrency, the same work without the client, which
+//!   shows the limits of this machine: the bodies decoded on every core with no transport;
+//!   plain reqwest fetching without decoding (the transport alone); plain reqwest + serde_json
+//!   fetching then decoding each page, sending the next request before decoding (as the
+//!   stream does with concurrency 1), and with a task per page (as it does above 1). This
+//!   section's server only answers, each response prepared as one buffer. Each figure is a
+//!   method's second run in a row; each method runs once per round, rounds interleaved,
+//!   median of 9.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
 //!
@@ -109,6 +113,71 @@ async fn serve(items: u64, latency: Duration, prepared: Option<Prepared>) -> Ser
     Server { addr, stats }
 }
 
+/// The zero-latency server: nothing but answers. Each response (head and body) is
+/// prepared as one buffer and written with one call, from a blocking thread per
+/// connection, so the server's share of the cores is the least an HTTP/1.1 peer costs (a
+/// remote server would cost this machine nothing at all).
+fn serve_prepared_responses(prepared: &Prepared) -> Server {
+    use std::io::{Read as _, Write as _};
+    let responses: Arc<HashMap<(u64, u64), Vec<u8>>> = Arc::new(
+        prepared
+            .iter()
+            .map(|(&key, body)| {
+                let mut response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                response.extend_from_slice(body);
+                (key, response)
+            })
+            .collect(),
+    );
+    let stats = Arc::new(ServerStats::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = stats.clone();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let (mut connection, responses, counter) =
+                (connection.unwrap(), responses.clone(), counter.clone());
+            connection.set_nodelay(true).unwrap();
+            std::thread::spawn(move || {
+                let mut buffer = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // One request head (GET, no body) per answer.
+                    let end = loop {
+                        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break end + 4;
+                        }
+                        match connection.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    buffer.drain(..end);
+                    counter.requests.fetch_add(1, Ordering::Relaxed);
+                    let target = head.split_whitespace().nth(1).unwrap_or("");
+                    let query = |name: &str| {
+                        target
+                            .split(['?', '&'])
+                            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                            .and_then(|value| value.parse().ok())
+                    };
+                    let key = (query("page").unwrap_or(1), query("page_size").unwrap_or(30));
+                    let response = responses.get(&key).expect("a prepared page");
+                    if connection.write_all(response).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Server { addr, stats }
+}
+
 #[derive(Default)]
 struct ServerStats {
     requests: AtomicU64,
@@ -181,50 +250,85 @@ fn decode(body: &[u8]) -> u64 {
         .len() as u64
 }
 
-/// The same pages with plain reqwest, no client around it: each body fetched and, with
-/// `decode_pages`, decoded with serde_json; `concurrency` pages at a time, each in a task
-/// of its own, as the stream does. Without decoding, this is the transport's floor.
+/// How [`plain_reqwest`] handles the pages it fetches.
+#[derive(Clone, Copy, PartialEq)]
+enum Plain {
+    /// Fetches the bodies without decoding them: the transport's floor.
+    TransportOnly,
+    /// Fetches a page, decodes it, then fetches the next.
+    FetchThenDecode,
+    /// Sends the next page's request before decoding this page (one request on the wire):
+    /// the best one request at a time allows, the transport overlapping the decode.
+    NextRequestFirst,
+}
+
+/// The same pages with plain reqwest, no client around it, decoded with serde_json as
+/// `mode` says; with `concurrency` above 1, that many pages at a time, each fetched and
+/// decoded in a task of its own, as the stream does.
 async fn plain_reqwest(
     http: &reqwest::Client,
     base_url: &str,
     pages: u64,
     page_size: u64,
     concurrency: usize,
-    decode_pages: bool,
+    mode: Plain,
 ) -> u64 {
     let fetch = |page: u64| {
         let (http, url) = (
             http.clone(),
             format!("{base_url}/api/v1/qualification_sessions?page={page}&page_size={page_size}"),
         );
-        async move {
-            let body = http.get(url).send().await.unwrap().bytes().await.unwrap();
-            // Items decoded, or the bytes received when not decoding (checked against the
-            // prepared bodies).
-            match decode_pages {
-                true => decode(&body),
-                false => body.len() as u64,
-            }
-        }
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
     };
-    let counts: Vec<u64> = match concurrency {
-        1 => {
-            let mut counts = Vec::new();
-            for page in 1..=pages {
-                counts.push(fetch(page).await);
-            }
-            counts
-        }
-        _ => {
-            futures::stream::iter(1..=pages)
-                .map(|page| tokio::spawn(fetch(page)))
-                .buffered(concurrency)
-                .map(|count| count.expect("page task"))
-                .collect()
-                .await
-        }
+    // Items decoded, or the bytes received when not decoding (checked against the prepared
+    // bodies).
+    let count = move |body: bytes::Bytes| match mode {
+        Plain::TransportOnly => body.len() as u64,
+        Plain::FetchThenDecode | Plain::NextRequestFirst => decode(&body),
     };
-    counts.into_iter().sum()
+    let mut total = 0;
+    if concurrency > 1 {
+        let mut counts = futures::stream::iter(1..=pages)
+            .map(|page| {
+                let body = fetch(page);
+                tokio::spawn(async move { count(body.await) })
+            })
+            .buffered(concurrency);
+        while let Some(count) = counts.next().await {
+            total += count.expect("page task");
+        }
+    } else if mode == Plain::NextRequestFirst {
+        let mut next = Some(tokio::spawn(fetch(1)));
+        for page in 1..=pages {
+            let body = next.take().expect("a request").await.expect("page task");
+            next = (page < pages).then(|| tokio::spawn(fetch(page + 1)));
+            total += count(body);
+        }
+    } else {
+        for page in 1..=pages {
+            total += count(fetch(page).await);
+        }
+    }
+    total
+}
+
+/// The bodies decoded on `threads` threads at once, no transport: the most decoding in
+/// parallel can give on this machine.
+fn decode_in_parallel(bodies: &[&bytes::Bytes], threads: usize) -> u64 {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                scope.spawn(move || {
+                    let share = bodies.iter().skip(first).step_by(threads);
+                    share.map(|body| decode(body)).sum::<u64>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("decode thread"))
+            .sum()
+    })
 }
 
 /// The loop a user would write with the raw generated client.
@@ -476,7 +580,7 @@ async fn main() {
         .map(|page| &prepared[&(page, settings.page_size)])
         .collect();
     let body_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
-    let instant = serve(settings.items, Duration::ZERO, Some(prepared.clone())).await;
+    let instant = serve_prepared_responses(&prepared);
     let instant_client = self::client(&instant.base_url());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -484,44 +588,42 @@ async fn main() {
         .unwrap();
     let instant_base = instant.base_url();
     let c = settings.concurrency;
-    let plain = |concurrency: usize, decode_pages: bool| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plain = |concurrency: usize, mode: Plain| {
         plain_reqwest(
             &http,
             &instant_base,
             pages,
             settings.page_size,
             concurrency,
-            decode_pages,
+            mode,
         )
     };
+    let stream =
+        |concurrency: usize| stream_count(&instant_client, settings.page_size, concurrency);
     // Each method once per round, rounds interleaved, so that a slower moment of this
     // shared machine falls on every method alike; the median of the rounds.
-    let mut times: [Vec<Duration>; 7] = Default::default();
+    let mut times: [Vec<Duration>; 9] = Default::default();
     for round in 0..=ZERO_LATENCY_ROUNDS {
-        // The bare decode's second pass, with warm caches: the limit for the format.
-        let mut bare = Duration::ZERO;
-        for _pass in 0..2 {
-            let started = Instant::now();
-            let decoded: u64 = bodies.iter().map(|body| decode(body)).sum();
-            bare = started.elapsed();
-            assert_eq!(decoded, settings.items);
-        }
+        // Each method's second run in a row: every method starts with the caches and the
+        // allocator warm from its own kind of work (the one before it in the round would
+        // otherwise charge it, e.g. a thread's heap trimmed and faulted in again).
         let measured = [
-            bare,
-            timed(body_bytes, plain(1, false)).await,
-            timed(body_bytes, plain(c, false)).await,
-            timed(settings.items, plain(1, true)).await,
-            timed(settings.items, plain(c, true)).await,
-            timed(
-                settings.items,
-                stream_count(&instant_client, settings.page_size, 1),
-            )
+            second_of_two(settings.items, || async {
+                bodies.iter().map(|body| decode(body)).sum()
+            })
             .await,
-            timed(
-                settings.items,
-                stream_count(&instant_client, settings.page_size, c),
-            )
+            second_of_two(settings.items, || async {
+                decode_in_parallel(&bodies, cores)
+            })
             .await,
+            second_of_two(body_bytes, || plain(1, Plain::TransportOnly)).await,
+            second_of_two(body_bytes, || plain(c, Plain::TransportOnly)).await,
+            second_of_two(settings.items, || plain(1, Plain::FetchThenDecode)).await,
+            second_of_two(settings.items, || plain(1, Plain::NextRequestFirst)).await,
+            second_of_two(settings.items, || plain(c, Plain::FetchThenDecode)).await,
+            second_of_two(settings.items, || stream(1)).await,
+            second_of_two(settings.items, || stream(c)).await,
         ];
         // Round 0 warms connections and code paths.
         if round > 0 {
@@ -530,70 +632,91 @@ async fn main() {
             }
         }
     }
-    let [bare, transport_seq, transport_par, plain_seq, plain_par, decode_seq, decode_prefetch] =
+    let [bare, bare_parallel, transport_seq, transport_par, plain_seq, plain_overlap, plain_par, stream_seq, stream_par] =
         times.map(middle);
     let vs_bare = |d: Duration| bare.as_secs_f64() / d.as_secs_f64();
     println!(
-        "zero latency, {} cores: throughput as a ratio to the bare decode (higher is better)",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "zero latency, {cores} cores: throughput as a ratio to the bare decode (higher is better)"
     );
     println!(
-        "{:<52} {:>10} {:>12} {:>10}",
+        "{:<60} {:>10} {:>12} {:>10}",
         "method", "time (ms)", "items/s", "/ bare"
     );
-    let row = |name: String, d: Duration, target: &str| {
+    let row = |name: &str, d: Duration, target: &str| {
         println!(
-            "{:<52} {:>10.2} {:>12.0} {:>9.3}x {target}",
+            "{:<60} {:>10.2} {:>12.0} {:>9.3}x {target}",
             name,
             d.as_secs_f64() * 1e3,
             rate(d),
             vs_bare(d)
         )
     };
-    row("bare serde_json decode of the bodies".into(), bare, "");
+    row("bare serde_json decode of the bodies, one thread", bare, "");
     row(
-        "transport only (plain reqwest, no decoding), 1".into(),
+        &format!("bare decode on {cores} threads (no transport at all)"),
+        bare_parallel,
+        "",
+    );
+    row(
+        "transport only (plain reqwest, no decoding), 1",
         transport_seq,
         "",
     );
     row(
-        format!("transport only (plain reqwest, no decoding), {c}"),
+        &format!("transport only (plain reqwest, no decoding), {c}"),
         transport_par,
         "",
     );
-    row("plain reqwest + serde_json, 1".into(), plain_seq, "");
     row(
-        format!("plain reqwest + serde_json, {c} (tasks)"),
-        plain_par,
+        "plain reqwest + serde_json: fetch, then decode, 1",
+        plain_seq,
         "",
     );
     row(
-        "stream(), concurrency 1".into(),
-        decode_seq,
-        "(target >= 0.8)",
+        "plain reqwest + serde_json: next request, then decode, 1",
+        plain_overlap,
+        "",
     );
     row(
-        format!("stream(), concurrency {c}"),
-        decode_prefetch,
+        &format!("plain reqwest + serde_json, {c} (a task per page)"),
+        plain_par,
+        "",
+    );
+    row("stream(), concurrency 1", stream_seq, "(target >= 0.8)");
+    row(
+        &format!("stream(), concurrency {c}"),
+        stream_par,
         "(target >= 1.5)",
     );
-    // One page after another costs the round trip plus the decode; with every core busy,
-    // the transport's CPU and the decode's share the cores.
-    let ceiling_seq = bare.as_secs_f64() / (transport_seq + bare).as_secs_f64();
+    // What the same work costs without the client: the transport shares the cores with
+    // the decode, so these are the limits on this machine.
     println!(
-        "ceiling of a fetch-then-decode loop on this machine, concurrency 1: {ceiling_seq:.3}x (the transport alone takes {:.3}x the bare decode's time)",
-        transport_seq.as_secs_f64() / bare.as_secs_f64()
+        "concurrency 1: stream() {:.3}x; plain reqwest overlapping the next request with the decode the same way {:.3}x (the transport alone takes {:.3}x the bare decode's time)",
+        vs_bare(stream_seq),
+        vs_bare(plain_overlap),
+        transport_seq.as_secs_f64() / bare.as_secs_f64(),
     );
     println!(
-        "stream() / plain reqwest + serde_json: concurrency 1 {:.3}x, concurrency {c} {:.3}x (the client's own cost; 1.0 is none)",
-        decode_seq.as_secs_f64() / plain_seq.as_secs_f64(),
-        decode_prefetch.as_secs_f64() / plain_par.as_secs_f64(),
+        "concurrency {c}: stream() {:.3}x; plain reqwest with a task per page {:.3}x; decoding alone on {cores} threads, no transport, {:.3}x",
+        vs_bare(stream_par),
+        vs_bare(plain_par),
+        vs_bare(bare_parallel),
     );
 
     let small = child_peak(10_000, settings);
     let large = child_peak(100_000, settings);
     let memory_ratio = large as f64 / small as f64;
     println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
+}
+
+/// How long the second of two runs of `run` takes (both must return `expected`).
+async fn second_of_two<F, Fut>(expected: u64, mut run: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    timed(expected, run()).await;
+    timed(expected, run()).await
 }
 
 /// How long `run` takes; it must return `expected` (items or bytes).
