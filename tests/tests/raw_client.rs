@@ -515,6 +515,48 @@ async fn undecodable_error_body_keeps_status_and_headers_in_response_head() {
     assert_eq!(head.headers["x-request-id"], "req_123");
 }
 
+/// Bodies are decoded as text after one UTF-8 check (faster than serde_json's byte
+/// parser): non-ASCII text decodes, and a body that is not UTF-8 fails as it did with
+/// the byte parser, with serde_json's own error and the bytes kept.
+#[tokio::test]
+async fn bodies_decode_as_utf8_text_and_other_bytes_get_serde_jsons_error() {
+    let server = MockServer::start_async().await;
+    let mut named = full_session();
+    named["user_name"] = json!("Zoë Ångström 日本");
+    server
+        .mock_async(|when, then| {
+            when.path(format!("{SESSION_PATH}/qs_text"));
+            then.status(200).body(serde_json::to_vec(&named).unwrap());
+        })
+        .await;
+    let not_utf8 = b"{\"qualification_session_id\": \"qs_1\", \"status\": \"approved\", \"user_name\": \"Zo\xeb\"}".to_vec();
+    let sent = not_utf8.clone();
+    server
+        .mock_async(|when, then| {
+            when.path(format!("{SESSION_PATH}/qs_bytes"));
+            then.status(200).body(sent);
+        })
+        .await;
+    let client = Client::new(&server.base_url(), CallContext::new());
+    let get = |id: &'static str| {
+        client
+            .get_qualification_session()
+            .qualification_session_id(id)
+            .send()
+    };
+
+    let session = get("qs_text").await.unwrap().into_inner();
+    assert_eq!(session.user_name.as_deref(), Some("Zoë Ångström 日本"));
+
+    let error = get("qs_bytes").await.unwrap_err();
+    let Error::InvalidResponsePayload(bytes, reason) = error else {
+        panic!("expected InvalidResponsePayload, got {error:?}");
+    };
+    assert_eq!(&bytes[..], &not_utf8[..]);
+    let byte_parser = serde_json::from_slice::<types::QualificationSession>(&not_utf8).unwrap_err();
+    assert_eq!(reason.to_string(), byte_parser.to_string());
+}
+
 /// The context's headers and timeout reach the wire with any reqwest client.
 #[tokio::test]
 async fn call_context_adds_headers_without_overriding_the_request() {

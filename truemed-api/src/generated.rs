@@ -1944,24 +1944,24 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => crate::json::response_value(response).await,
                 400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 405u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 501u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -2099,24 +2099,24 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => crate::json::response_value(response).await,
                 400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 405u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 501u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -2223,27 +2223,27 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => crate::json::response_value(response).await,
                 400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 405u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 409u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 501u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
+                    crate::json::response_value(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }

@@ -51,6 +51,7 @@
 
 mod call_context;
 mod generated;
+mod json;
 #[cfg(feature = "httpmock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "httpmock")))]
 pub mod mock;

@@ -98,7 +98,7 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          // Descriptions from the spec are prose: `[INFERRED]` is not a link, URLs are bare.\n\
          #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\n\
          {}",
-        unparse(client, "client")?
+        decode_with_crate_json(&unparse(client, "client")?)?
     );
     let mock_file = format!(
         "{header}\n\
@@ -218,6 +218,18 @@ fn unparse(tokens: proc_macro2::TokenStream, what: &str) -> Result<String> {
     let file: syn::File = syn::parse2(one_line_per_doc(tokens))
         .with_context(|| format!("progenitor emitted unparsable Rust for the {what}"))?;
     Ok(prettyplease::unparse(&file))
+}
+
+/// Points the generated client's JSON decoding at `truemed_api`'s own
+/// (`json::response_value`, which parses the body as text after one UTF-8 check), in
+/// place of progenitor's `ResponseValue::from_response`. Fails if progenitor no longer
+/// emits that call, rather than silently keeping the slower decode.
+fn decode_with_crate_json(client: &str) -> Result<String> {
+    const PROGENITOR: &str = "ResponseValue::from_response(";
+    if !client.contains(PROGENITOR) {
+        bail!("progenitor no longer decodes responses with `{PROGENITOR}..)`: update decode_with_crate_json in xtask/src/codegen.rs");
+    }
+    Ok(client.replace(PROGENITOR, "crate::json::response_value("))
 }
 
 /// Splits every multi-line `#[doc = "..."]` attribute into one attribute per line, each
