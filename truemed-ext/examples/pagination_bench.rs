@@ -246,10 +246,13 @@ fn page_body(items: u64, page: u64, size: u64) -> serde_json::Value {
 /// Decodes a page body the standard way, `serde_json::from_slice` into the generated
 /// types: the baseline, and what plain reqwest + serde_json does here.
 fn decode(body: &[u8]) -> u64 {
+    decode_page(body).len() as u64
+}
+
+fn decode_page(body: &[u8]) -> Vec<truemed_ext::QualificationSession> {
     serde_json::from_slice::<truemed_ext::ListQualificationSessionsResponse>(body)
         .expect("a page decodes")
         .qualification_sessions
-        .len() as u64
 }
 
 /// Decodes a page body as the client does: checked as UTF-8 once, then
@@ -276,7 +279,8 @@ enum Plain {
 
 /// The same pages with plain reqwest, no client around it, decoded with serde_json as
 /// `mode` says; with `concurrency` above 1, that many pages at a time, each fetched and
-/// decoded in a task of its own, as the stream does.
+/// decoded in a task of its own, as the stream does. The decoded sessions are handed to
+/// the loop that consumes them, as the stream hands its items.
 async fn plain_reqwest(
     http: &reqwest::Client,
     base_url: &str,
@@ -292,33 +296,38 @@ async fn plain_reqwest(
         );
         async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
     };
-    // Items decoded, or the bytes received when not decoding (checked against the prepared
-    // bodies).
-    let count = move |body: bytes::Bytes| match mode {
-        Plain::TransportOnly => body.len() as u64,
-        Plain::FetchThenDecode | Plain::NextRequestFirst => decode(&body),
+    // The body's length when not decoding (checked against the prepared bodies), else the
+    // page's sessions, which the consuming loop below takes one by one and drops, as a
+    // stream's consumer does.
+    let decode = move |body: bytes::Bytes| match mode {
+        Plain::TransportOnly => Err(body.len() as u64),
+        Plain::FetchThenDecode | Plain::NextRequestFirst => Ok(decode_page(&body)),
+    };
+    let consume = |fetched: Result<Vec<truemed_ext::QualificationSession>, u64>| match fetched {
+        Ok(sessions) => sessions.into_iter().map(|_session| 1).sum(),
+        Err(bytes) => bytes,
     };
     let mut total = 0;
     if concurrency > 1 {
-        let mut counts = futures::stream::iter(1..=pages)
+        let mut fetched = futures::stream::iter(1..=pages)
             .map(|page| {
                 let body = fetch(page);
-                tokio::spawn(async move { count(body.await) })
+                tokio::spawn(async move { decode(body.await) })
             })
             .buffered(concurrency);
-        while let Some(count) = counts.next().await {
-            total += count.expect("page task");
+        while let Some(page) = fetched.next().await {
+            total += consume(page.expect("page task"));
         }
     } else if mode == Plain::NextRequestFirst {
         let mut next = Some(tokio::spawn(fetch(1)));
         for page in 1..=pages {
             let body = next.take().expect("a request").await.expect("page task");
             next = (page < pages).then(|| tokio::spawn(fetch(page + 1)));
-            total += count(body);
+            total += consume(decode(body));
         }
     } else {
         for page in 1..=pages {
-            total += count(fetch(page).await);
+            total += consume(decode(fetch(page).await));
         }
     }
     total
