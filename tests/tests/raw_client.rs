@@ -739,3 +739,58 @@ async fn on_body_read_reports_each_response_before_decoding() {
     assert!(get("qs_missing").await.is_err());
     assert_eq!(*seen.lock().unwrap(), vec![200, 200, 404]);
 }
+
+/// A response is read as it arrives, in a task of its own, even while the call is not
+/// being polled: a body far larger than the socket buffers is read whole before the
+/// caller comes back to it (the server's write finishes), so a busy caller neither holds
+/// the server up nor runs the call's timeout down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_is_read_while_the_caller_is_busy() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let mut session = full_session();
+    session["skus_param"] = json!("x".repeat(16 * 1024 * 1024));
+    let body = serde_json::to_vec(&session).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let written = Arc::new(AtomicBool::new(false));
+    let done = written.clone();
+    std::thread::spawn(move || {
+        let (mut connection, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            connection.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let response_head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        connection.write_all(response_head.as_bytes()).unwrap();
+        connection.write_all(&body).unwrap();
+        done.store(true, Ordering::SeqCst);
+    });
+
+    let client = Client::new(&base_url, CallContext::new());
+    let mut call = Box::pin(
+        client
+            .get_qualification_session()
+            .qualification_session_id("qs_big")
+            .send(),
+    );
+    // Polled once, the request goes out; then the caller is busy elsewhere.
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !written.load(Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server could not write the body while the call was not polled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let session = call.await.unwrap().into_inner();
+    assert_eq!(session.skus_param.map(|s| s.len()), Some(16 * 1024 * 1024));
+}

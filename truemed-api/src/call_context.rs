@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use progenitor_client::{ClientInfo as _, OperationInfo};
 
 /// The longest error body (any non-2xx status) read by default: the rest is discarded.
@@ -19,6 +20,9 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 ///   carry (e.g. `x-truemed-api-key`; mark secrets with `HeaderValue::set_sensitive`) and
 ///   applies the [timeout](Self::with_timeout), so these work with any `reqwest::Client`,
 ///   including one the caller built.
+/// - It sends the request and reads the response in a task of its own (on the tokio runtime
+///   the call runs on, which reqwest needs anyway), so a response is read as it arrives
+///   even while the call is not being polled; dropping the call stops the task.
 /// - When the response arrives, it reads the body with a bound: an error body (any
 ///   non-2xx status) is cut at [`with_max_error_body`](Self::with_max_error_body) bytes and
 ///   the rest discarded, so a huge error page costs the bound, not its size; a success body
@@ -255,9 +259,6 @@ impl CallContext {
         }
         if let Some(BodyReadCallback(callback)) = &self.on_body_read {
             callback(status);
-            // What the callback woke (typically the next request) runs before this task
-            // decodes, instead of waiting behind the decode on this thread.
-            YieldOnce(false).await;
         }
         let mut rebuilt = http::Response::new(body);
         *rebuilt.status_mut() = status;
@@ -269,25 +270,6 @@ impl CallContext {
     fn lock(&self) -> MutexGuard<'_, Record> {
         // Each field is replaced whole, so a poisoned lock still holds a consistent value.
         self.record.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Returns `Pending` once, waking itself: the executor runs other ready tasks first.
-struct YieldOnce(bool);
-
-impl std::future::Future for YieldOnce {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
     }
 }
 
@@ -326,9 +308,18 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let requested = request.url().clone();
-        let response = self.client().execute(request).await?;
-        self.inner().receive(&requested, response).await
+        let (client, context) = (self.client().clone(), self.inner().clone());
+        let exchange = async move {
+            let requested = request.url().clone();
+            let response = client.execute(request).await?;
+            context.receive(&requested, response).await
+        };
+        // In a task of its own, the response is read as it arrives, however busy the caller
+        // is (a listing's consumer, say, with the page before), so a slow caller neither
+        // holds the response up nor runs its timeout down. Dropping the call drops the task.
+        let (exchange, response) = exchange.remote_handle();
+        tokio::spawn(exchange);
+        response.await
     }
 
     async fn post<E>(

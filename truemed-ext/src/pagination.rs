@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use futures_util::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
 use futures_util::task::AtomicWaker;
+use futures_util::FutureExt as _;
 use truemed_api::types::QualificationSession;
 
 use crate::client::OnBodyRead;
@@ -54,10 +55,10 @@ impl Paginator {
     /// out while that page decodes; at most twice this many pages are held ahead of the
     /// one being consumed.
     ///
-    /// Above 1, each page is fetched and decoded in a task of its own, so pages decode in
-    /// parallel on every worker thread. With 1, pages are fetched and decoded on the task
-    /// that polls the stream: there is nothing to decode in parallel, and it saves two
-    /// hand-offs between threads per page.
+    /// Responses are read as they arrive, whether or not the stream is being polled. Above
+    /// 1, each page is then decoded in a task of its own, so pages decode in parallel on
+    /// every worker thread; with 1, on the task that polls the stream (there is nothing to
+    /// decode in parallel, and it saves two hand-offs between threads per page).
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
@@ -350,9 +351,10 @@ impl fmt::Debug for ItemStream {
 }
 
 /// Fetches a page; with `spawn`, in a task of its own, so pages fetched at once also
-/// decode at once on every core (the task is aborted when the future is dropped: the
-/// listing ended or was dropped). `slot` is given back once the page's body is read (or
-/// the fetch ends).
+/// decode at once on every core (the task stops when the future is dropped: the listing
+/// ended or was dropped). Either way the response itself is read in a task of its own (the
+/// generated client's hooks do that). `slot` is given back once the page's body is read
+/// (or the fetch ends).
 fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> PageFuture {
     // The callback owns the slot, and the fetch owns the callback: when the fetch ends (or
     // is aborted) without a body read, dropping it gives the turn back.
@@ -366,17 +368,9 @@ fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> Pa
     if !spawn {
         return Box::pin(fetch);
     }
-    let task = AbortOnDrop(tokio::spawn(fetch));
-    Box::pin(async move {
-        let mut task = task;
-        match (&mut task.0).await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => Err(Error::Pagination(format!(
-                "page {number} was cancelled: {join}"
-            ))),
-        }
-    })
+    let (fetch, page) = fetch.remote_handle();
+    tokio::spawn(fetch);
+    Box::pin(page)
 }
 
 /// The requests of a listing that are sending or reading their body, and the listing's
@@ -414,14 +408,6 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.give_back();
-    }
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
