@@ -63,6 +63,15 @@ async fn collect_ids_with(
     page_size: u64,
     concurrency: usize,
 ) -> Result<Vec<String>, Error> {
+    paginate(server, page_size, concurrency)
+        .items()
+        .map_ok(|s| s.qualification_session_id)
+        .try_collect()
+        .await
+}
+
+/// The server's whole listing at `page_size`, `concurrency` requests at a time.
+fn paginate(server: &Scripted, page_size: u64, concurrency: usize) -> truemed_ext::Paginator {
     let (client, _) = server.client();
     client
         .qualification_sessions()
@@ -70,10 +79,6 @@ async fn collect_ids_with(
         .page_size(page_size)
         .paginate()
         .concurrency(concurrency)
-        .items()
-        .map_ok(|s| s.qualification_session_id)
-        .try_collect()
-        .await
 }
 
 fn expected(total: usize) -> Vec<String> {
@@ -247,16 +252,7 @@ async fn wrong_current_page_stops_with_an_error() {
         reply
     })
     .await;
-    let (client, _) = server.client();
-    let result: Result<Vec<_>, _> = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(1)
-        .items()
-        .try_collect()
-        .await;
+    let result: Result<Vec<_>, _> = paginate(&server, 10, 1).items().try_collect().await;
     let error = result.unwrap_err();
     assert!(error.to_string().contains("asked for page 2"), "{error}");
 }
@@ -342,13 +338,7 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
         page_reply(100, Meta::Full, request).delay(delay)
     })
     .await;
-    let (client, _) = server.client();
-    let pages: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(4)
+    let pages: Vec<_> = paginate(&server, 10, 4)
         .pages()
         .try_collect()
         .await
@@ -382,14 +372,7 @@ async fn a_slow_page_holds_one_turn_and_memory_stays_within_twice_the_concurrenc
         }
     })
     .await;
-    let (client, _) = server.client();
-    let mut pages = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(2)
-        .pages();
+    let mut pages = paginate(&server, 10, 2).pages();
     assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
     assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
     // Page 2 was waited for while pages 3, 4 and 5 were read; 4 pages (twice the
@@ -414,16 +397,7 @@ async fn concurrency_one_is_sequential() {
         page_reply(50, Meta::Full, request).delay(Duration::from_millis(10))
     })
     .await;
-    let (client, _) = server.client();
-    let n = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(1)
-        .items()
-        .count()
-        .await;
+    let n = paginate(&server, 10, 1).items().count().await;
     assert_eq!(n, 50);
     assert_eq!(peak.load(Ordering::SeqCst), 1);
 }
@@ -434,18 +408,11 @@ async fn concurrency_one_is_sequential() {
 #[tokio::test]
 async fn concurrency_one_sends_the_next_request_before_yielding_a_page() {
     let server = listing(50, Meta::Full).await;
-    let (client, _) = server.client();
-    let mut pages = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(1)
-        .pages();
+    let mut pages = paginate(&server, 10, 1).pages();
     assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
     assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
     // The stream is not polled again: page 3 arrives at the server all the same, and
-    // nothing after it (its body has not been read).
+    // nothing after it (one request at a time: page 4 waits for the stream to be polled).
     tokio::time::timeout(Duration::from_secs(10), async {
         while server.count() < 3 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -529,16 +496,7 @@ async fn a_failing_page_ends_the_stream_after_everything_before_it() {
         }
     })
     .await;
-    let (client, _) = server.client();
-    let items: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .paginate()
-        .concurrency(4)
-        .items()
-        .collect()
-        .await;
+    let items: Vec<_> = paginate(&server, 10, 4).items().collect().await;
     let ok: Vec<_> = items
         .iter()
         .take_while(|r| r.is_ok())
