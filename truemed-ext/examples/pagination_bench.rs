@@ -21,7 +21,11 @@
 //!   stream does with concurrency 1), and with a task per page (as it does above 1). This
 //!   section's server only answers, each response prepared as one buffer. Each figure is a
 //!   method's second run in a row; each method runs once per round, rounds interleaved,
-//!   median of 9.
+//!   median of 15; the methods run in groups of one shape (one request at a time, or many),
+//!   so none runs just after a burst on both cores, which slows the next one-at-a-time
+//!   requests on this VM. Last, the CPU time a listing at the chosen concurrency costs:
+//!   the transport alone, plain reqwest and `stream()`, summed over every thread; with the
+//!   decode's, this gives the most that concurrency could reach on this machine.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
 //!
@@ -264,6 +268,19 @@ fn decode_as_text(body: &[u8]) -> u64 {
         .qualification_sessions
         .len() as u64
 }
+
+/// The zero-latency methods, indices into the figures.
+const BARE: usize = 0;
+const BARE_TEXT: usize = 1;
+const BARE_PARALLEL: usize = 2;
+const TRANSPORT_SEQ: usize = 3;
+const TRANSPORT_PAR: usize = 4;
+const PLAIN_SEQ: usize = 5;
+const PLAIN_OVERLAP: usize = 6;
+const PLAIN_PAR: usize = 7;
+const STREAM_SEQ: usize = 8;
+const STREAM_PAR: usize = 9;
+const METHODS: usize = 10;
 
 /// How [`plain_reqwest`] handles the pages it fetches.
 #[derive(Clone, Copy, PartialEq)]
@@ -519,7 +536,7 @@ async fn main() {
     let ideal_seq = settings.latency * pages as u32;
     let ideal_prefetch = settings.latency * (pages.div_ceil(settings.concurrency as u64)) as u32;
     let runs = 3;
-    const ZERO_LATENCY_ROUNDS: usize = 9;
+    const ZERO_LATENCY_ROUNDS: usize = 15;
 
     // Warm up connections and code paths once.
     stream_count(&client, settings.page_size, 1).await;
@@ -627,38 +644,67 @@ async fn main() {
     };
     let stream =
         |concurrency: usize| stream_count(&instant_client, settings.page_size, concurrency);
-    // Each method once per round, rounds interleaved, so that a slower moment of this
-    // shared machine falls on every method alike; the median of the rounds.
-    let mut times: [Vec<Duration>; 10] = Default::default();
-    for round in 0..=ZERO_LATENCY_ROUNDS {
+    let (plain, stream, bodies) = (&plain, &stream, &bodies);
+    let run = |method: usize| async move {
         // Each method's second run in a row: every method starts with the caches and the
         // allocator warm from its own kind of work (the one before it in the round would
         // otherwise charge it, e.g. a thread's heap trimmed and faulted in again).
-        let measured = [
-            second_of_two(settings.items, || async {
-                bodies.iter().map(|body| decode(body)).sum()
-            })
-            .await,
-            second_of_two(settings.items, || async {
-                bodies.iter().map(|body| decode_as_text(body)).sum()
-            })
-            .await,
-            second_of_two(settings.items, || async {
-                decode_in_parallel(&bodies, cores)
-            })
-            .await,
-            second_of_two(body_bytes, || plain(1, Plain::TransportOnly)).await,
-            second_of_two(body_bytes, || plain(c, Plain::TransportOnly)).await,
-            second_of_two(settings.items, || plain(1, Plain::FetchThenDecode)).await,
-            second_of_two(settings.items, || plain(1, Plain::NextRequestFirst)).await,
-            second_of_two(settings.items, || plain(c, Plain::FetchThenDecode)).await,
-            second_of_two(settings.items, || stream(1)).await,
-            second_of_two(settings.items, || stream(c)).await,
-        ];
-        // Round 0 warms connections and code paths.
-        if round > 0 {
-            for (series, time) in times.iter_mut().zip(measured) {
-                series.push(time);
+        match method {
+            BARE => {
+                second_of_two(settings.items, || async {
+                    bodies.iter().map(|body| decode(body)).sum()
+                })
+                .await
+            }
+            BARE_TEXT => {
+                second_of_two(settings.items, || async {
+                    bodies.iter().map(|body| decode_as_text(body)).sum()
+                })
+                .await
+            }
+            BARE_PARALLEL => {
+                second_of_two(settings.items, || async {
+                    decode_in_parallel(bodies, cores)
+                })
+                .await
+            }
+            TRANSPORT_SEQ => second_of_two(body_bytes, || plain(1, Plain::TransportOnly)).await,
+            TRANSPORT_PAR => second_of_two(body_bytes, || plain(c, Plain::TransportOnly)).await,
+            PLAIN_SEQ => second_of_two(settings.items, || plain(1, Plain::FetchThenDecode)).await,
+            PLAIN_OVERLAP => {
+                second_of_two(settings.items, || plain(1, Plain::NextRequestFirst)).await
+            }
+            PLAIN_PAR => second_of_two(settings.items, || plain(c, Plain::FetchThenDecode)).await,
+            STREAM_SEQ => second_of_two(settings.items, || stream(1)).await,
+            STREAM_PAR => second_of_two(settings.items, || stream(c)).await,
+            _ => unreachable!("a method index"),
+        }
+    };
+    // Each method once per round, rounds interleaved, so that a slower moment of this
+    // shared machine falls on every method alike; the median of the rounds. The methods run
+    // in groups of one shape (one thread decoding; one request at a time; many at a time),
+    // each group in reverse order every other round: on this VM a burst of work on both
+    // cores slows one-at-a-time requests for tens of milliseconds after it (plain reqwest
+    // takes about 16 ms instead of 12 after one, the warm-up run notwithstanding), so the
+    // method after a parallel one would be charged for it.
+    let groups: [&[usize]; 3] = [
+        &[BARE, BARE_TEXT],
+        &[TRANSPORT_SEQ, PLAIN_SEQ, PLAIN_OVERLAP, STREAM_SEQ],
+        &[BARE_PARALLEL, TRANSPORT_PAR, PLAIN_PAR, STREAM_PAR],
+    ];
+    let mut times: [Vec<Duration>; METHODS] = Default::default();
+    for round in 0..=ZERO_LATENCY_ROUNDS {
+        for group in groups {
+            let mut order = group.to_vec();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for method in order {
+                let time = run(method).await;
+                // Round 0 warms connections and code paths.
+                if round > 0 {
+                    times[method].push(time);
+                }
             }
         }
     }
@@ -738,10 +784,63 @@ async fn main() {
         vs_bare(bare_parallel),
     );
 
+    // What the CPU allows at concurrency c: each listing's CPU time, summed over the threads
+    // of this process (the server's too), over enough listings for the clock's 10 ms ticks.
+    // The transport and the decode share the cores, so a listing takes at least their sum
+    // spread over every core, none ever idle.
+    const CPU_LISTINGS: u32 = 40;
+    let transport_cpu = cpu_per_run(CPU_LISTINGS, || plain(c, Plain::TransportOnly)).await;
+    let plain_cpu = cpu_per_run(CPU_LISTINGS, || plain(c, Plain::FetchThenDecode)).await;
+    let stream_cpu = cpu_per_run(CPU_LISTINGS, || stream(c)).await;
+    if let (Some(transport_cpu), Some(plain_cpu), Some(stream_cpu)) =
+        (transport_cpu, plain_cpu, stream_cpu)
+    {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let floor = (transport_cpu + bare_text) / cores as u32;
+        println!(
+            "concurrency {c}, CPU per listing ({CPU_LISTINGS} listings, every thread of this process, the server's too): transport alone {:.2} ms, plain reqwest + serde_json {:.2} ms, stream() {:.2} ms; the client's decode alone {:.2} ms",
+            ms(transport_cpu),
+            ms(plain_cpu),
+            ms(stream_cpu),
+            ms(bare_text),
+        );
+        println!(
+            "concurrency {c} at best on {cores} cores: the transport's CPU and the decode's, with no core ever idle, take {:.2} ms: {:.3}x the bare decode",
+            ms(floor),
+            vs_bare(floor),
+        );
+    }
+
     let small = child_peak(10_000, settings);
     let large = child_peak(100_000, settings);
     let memory_ratio = large as f64 / small as f64;
     println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
+}
+
+/// This process's CPU time so far, all threads, user and system (from `/proc/self/stat`, in
+/// the kernel's clock ticks of 10 ms); `None` where that file is not there to read.
+fn process_cpu_time() -> Option<Duration> {
+    const TICK: Duration = Duration::from_millis(10);
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command's name, which is in parentheses and may hold spaces.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    // utime and stime are fields 14 and 15; the first after the name is field 3.
+    let user: u32 = fields.nth(11)?.parse().ok()?;
+    let system: u32 = fields.next()?.parse().ok()?;
+    Some(TICK * (user + system))
+}
+
+/// The process's CPU time per run of `work`, over `runs` runs.
+async fn cpu_per_run<F, Fut>(runs: u32, mut work: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let before = process_cpu_time()?;
+    for _ in 0..runs {
+        work().await;
+    }
+    Some((process_cpu_time()? - before) / runs)
 }
 
 /// How long the second of two runs of `run` takes (both must return `expected`).
