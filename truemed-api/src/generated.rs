@@ -20,9 +20,8 @@ pub mod types {
     /// An error body, e.g. `{"error": "ValidationError", "message": "..."}`.
     /// **[INFERRED]** Every field is optional and `code` is accepted beside `error`:
     /// Truemed does not say where `user_id_already_set` appears.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ApiError {
         /// An error code, when the server sends one apart from `error`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -42,9 +41,8 @@ pub mod types {
         }
     }
     /// `GetQualificationSessionQualificationSessionId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct GetQualificationSessionQualificationSessionId(::std::string::String);
     impl ::std::ops::Deref for GetQualificationSessionQualificationSessionId {
@@ -98,7 +96,8 @@ pub mod types {
     /// One page of qualification sessions.
     /// **[INFERRED]** `qualification_sessions` is required: Truemed's pages list it without
     /// saying it may be missing; only `pagination` is documented as possibly null.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListQualificationSessionsResponse {
         /// Where this page sits; may be null or missing, in which case a client stops on a
         /// short or empty page.
@@ -113,9 +112,8 @@ pub mod types {
         }
     }
     /// `ListQualificationSessionsStatus`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ListQualificationSessionsStatus(::std::string::String);
     impl ::std::ops::Deref for ListQualificationSessionsStatus {
@@ -174,9 +172,8 @@ pub mod types {
     /// list endpoints document. All are optional so that a partial object still decodes.
     /// **[INFERRED]** The types: every field is an integer (`format: int64`) and `count` is
     /// at least 0; Truemed documents no types for them.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Pagination {
         /// How many sessions match the filters, on all pages.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -198,7 +195,8 @@ pub mod types {
     }
     /// A qualification session. Truemed adds fields over time; clients ignore fields
     /// they do not know.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct QualificationSession {
         /// When the charge group was created.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -272,7 +270,8 @@ pub mod types {
     /// not describe it: its fields (and which are required), the 204 answer and the 7-day
     /// retry are taken from notes on Truemed's webhook documentation. That the optional
     /// fields may also be null is assumed, as on the session object.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct QualificationSessionCompleteWebhook {
         /// The shopper's email.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -296,9 +295,8 @@ pub mod types {
         }
     }
     /// `UpdateQualificationSessionQualificationSessionId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionQualificationSessionId(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionQualificationSessionId {
@@ -353,7 +351,8 @@ pub mod types {
     }
     /// The fields to change. Only the fields supplied are updated; an omitted field is left
     /// unchanged. Truemed's reference is silent on what an explicit `null` does.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdateQualificationSessionRequest {
         /// The failure redirect URL. No effect once the session reaches a terminal status.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -379,9 +378,8 @@ pub mod types {
         }
     }
     /// The failure redirect URL. No effect once the session reaches a terminal status.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionRequestFailureUrl(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionRequestFailureUrl {
@@ -435,9 +433,8 @@ pub mod types {
     /// Makes retries safe, scoped to this session: the same key again returns the
     /// original response; the same key with a different payload is rejected with 400.
     /// **[INFERRED]** `minLength: 1`: an empty key cannot deduplicate anything.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionRequestIdempotencyKey(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionRequestIdempotencyKey {
@@ -494,9 +491,8 @@ pub mod types {
         }
     }
     /// Free-form metadata, as a JSON-encoded string (not an object).
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionRequestMetadata(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionRequestMetadata {
@@ -546,9 +542,8 @@ pub mod types {
         }
     }
     /// The success redirect URL. No effect once the session reaches a terminal status.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionRequestSuccessUrl(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionRequestSuccessUrl {
@@ -601,9 +596,8 @@ pub mod types {
     }
     /// The merchant's stable, opaque id for the shopper. Set only while the session
     /// has none; overwriting fails with `user_id_already_set`.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateQualificationSessionRequestUserId(::std::string::String);
     impl ::std::ops::Deref for UpdateQualificationSessionRequestUserId {
@@ -655,7 +649,8 @@ pub mod types {
     /// The updated session's id (echoed from the path) and its current status.
     /// **[INFERRED]** Both fields are required: Truemed's example response has both, and its
     /// page marks neither optional.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpdateQualificationSessionResponse {
         /// The id of the session that was updated.
         pub qualification_session_id: ::std::string::String,
@@ -675,7 +670,8 @@ pub mod types {
     /// `t=<unix seconds>,v1=<hex>[,v1=<hex>...]` and the event name
     /// `qualification_session.complete`: Truemed documents neither; they follow the common
     /// convention for this scheme and the webhook's name.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEnvelope {
         /// The event's payload.
         /// **[INFERRED]** For a completed session, the fields of the flat webhook payload:

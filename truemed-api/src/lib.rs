@@ -44,6 +44,7 @@
 //! | `rustls-no-provider` | no | rustls without a crypto provider, to bring your own (ring, a FIPS build): install it with `rustls::crypto::CryptoProvider::install_default` before building a `Client`, or building panics (reqwest's `rustls-no-provider`). |
 //! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
+//! | `schemars` | no | `schemars::JsonSchema` (schemars 0.8) for the model types, to generate JSON Schemas of them. |
 //! | `httpmock` | no | [`mock`]: typed [httpmock](https://crates.io/crates/httpmock) helpers for each operation, for tests. |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

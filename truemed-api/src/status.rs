@@ -96,6 +96,8 @@ impl<'de> serde::Deserialize<'de> for QualificationSessionStatus {
     }
 }
 
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for QualificationSessionStatus {
     fn schema_name() -> String {
         "QualificationSessionStatus".to_owned()

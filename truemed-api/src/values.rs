@@ -117,6 +117,8 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for Timestamp {
     fn schema_name() -> String {
         "Timestamp".to_owned()
@@ -223,6 +225,8 @@ impl<'de> serde::Deserialize<'de> for Amount {
     }
 }
 
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for Amount {
     fn schema_name() -> String {
         "Amount".to_owned()

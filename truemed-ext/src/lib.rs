@@ -65,6 +65,7 @@
 //! | `rustls-no-provider` | no | rustls without a crypto provider, to bring your own (ring, a FIPS build): install it with `rustls::crypto::CryptoProvider::install_default` before building a `Client`, or building panics (reqwest's `rustls-no-provider`). |
 //! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
+//! | `schemars` | no | `schemars::JsonSchema` (schemars 0.8) for the model types, to generate JSON Schemas of them (truemed-api's `schemars`). |
 //! | `testing` | no | `truemed_ext::testing`: the in-process fake Truemed server, with axum and hyper. |
 //! | `cli` | no | The `truemed-fake` binary (`cargo install truemed-ext --features cli`): the fake as a standalone server with its control API (`serve`), and `trigger` to send one webhook delivery to a URL; adds `testing`, clap and tokio's signal handling. |
 //!
