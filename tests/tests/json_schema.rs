@@ -34,3 +34,10 @@ fn a_session_schema_names_its_fields_and_their_types() {
     );
     assert!(status.enum_values.is_none(), "{status:?}");
 }
+
+#[test]
+fn the_status_filter_schema_carries_the_specs_pattern() {
+    let json = serde_json::to_value(schemars::schema_for!(truemed_api::StatusList)).unwrap();
+    assert_eq!(json["type"], "string", "{json:#}");
+    assert_eq!(json["pattern"], "^[a-z_]+(,[a-z_]+)*$", "{json:#}");
+}

@@ -168,6 +168,30 @@ async fn id_is_percent_encoded_in_the_path() {
 }
 
 #[tokio::test]
+async fn a_status_filter_off_the_pattern_is_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200);
+        })
+        .await;
+    for status in ["Approved", "approved,", "approved rejected", ""] {
+        let error = Client::new(&server.base_url(), CallContext::new())
+            .list_qualification_sessions()
+            .status(status)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, truemed_api::Error::InvalidRequest(ref m) if m.contains("StatusList")),
+            "{status:?}: {error:?}"
+        );
+    }
+    assert_eq!(any.calls_async().await, 0);
+}
+
+#[tokio::test]
 async fn list_sends_every_query_parameter() {
     let server = MockServer::start_async().await;
     let mock = server

@@ -111,61 +111,6 @@ pub mod types {
             Default::default()
         }
     }
-    /// `ListQualificationSessionsStatus`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-    #[serde(transparent)]
-    pub struct ListQualificationSessionsStatus(::std::string::String);
-    impl ::std::ops::Deref for ListQualificationSessionsStatus {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListQualificationSessionsStatus> for ::std::string::String {
-        fn from(value: ListQualificationSessionsStatus) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListQualificationSessionsStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new("^[a-z_]+(,[a-z_]+)*$").unwrap()
-                });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z_]+(,[a-z_]+)*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListQualificationSessionsStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListQualificationSessionsStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListQualificationSessionsStatus {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     /// Where a page sits in the whole list.
     /// **[INFERRED]** The fields: Truemed's list page names them only in prose ("current
     /// page, page size, total count, and last page"); the names are those Truemed's other
@@ -1973,7 +1918,7 @@ pub mod builder {
         page: Result<Option<::std::num::NonZeroU64>, String>,
         page_size: Result<Option<::std::num::NonZeroU64>, String>,
         search: Result<Option<::std::string::String>, String>,
-        status: Result<Option<types::ListQualificationSessionsStatus>, String>,
+        status: Result<Option<crate::StatusList>, String>,
         user_id: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListQualificationSessions<'a> {
@@ -2026,11 +1971,12 @@ pub mod builder {
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListQualificationSessionsStatus>,
+            V: std::convert::TryInto<crate::StatusList>,
         {
-            self.status = value.try_into().map(Some).map_err(|_| {
-                "conversion to `ListQualificationSessionsStatus` for status failed".to_string()
-            });
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `StatusList` for status failed".to_string());
             self
         }
         pub fn user_id<V>(mut self, value: V) -> Self

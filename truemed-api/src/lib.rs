@@ -32,6 +32,8 @@
 //! - [`QualificationSessionStatus`]: an open enum in place of the spec's strict one.
 //! - [`Timestamp`] and [`Amount`]: lenient values the spec's `date-time` strings and
 //!   numbers decode into.
+//! - [`StatusList`]: the listing's `status` filter, its pattern checked by hand (no regex
+//!   engine to build).
 //! - [`CallContext`]: the client's inner value and its `ClientHooks` (headers and timeout
 //!   per request, bounded body reads, refused redirects, the response record, a callback
 //!   once the body is read).
@@ -57,6 +59,7 @@ mod json;
 #[cfg_attr(docsrs, doc(cfg(feature = "httpmock")))]
 pub mod mock;
 mod status;
+mod status_list;
 mod values;
 
 pub use call_context::{
@@ -64,4 +67,5 @@ pub use call_context::{
 };
 pub use generated::*;
 pub use status::QualificationSessionStatus;
+pub use status_list::{InvalidStatusList, StatusList};
 pub use values::{Amount, Timestamp};

@@ -153,7 +153,7 @@ pub mod operations {
         }
         pub fn status<'a, T>(self, value: T) -> Self
         where
-            T: Into<Option<&'a types::ListQualificationSessionsStatus>>,
+            T: Into<Option<&'a crate::StatusList>>,
         {
             if let Some(value) = value.into() {
                 Self(self.0.query_param("status", value.to_string()))

@@ -5,8 +5,8 @@ use std::num::NonZeroU64;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use truemed_api::types::{self, Pagination, QualificationSession};
-use truemed_api::QualificationSessionStatus as Status;
+use truemed_api::types::{Pagination, QualificationSession};
+use truemed_api::{QualificationSessionStatus as Status, StatusList};
 
 use crate::client::{Client, OnBodyRead};
 use crate::error::Error;
@@ -94,7 +94,7 @@ impl Listing {
 
 /// The query of one page, checked.
 struct PageQuery {
-    status: Option<types::ListQualificationSessionsStatus>,
+    status: Option<StatusList>,
     page_size: Option<NonZeroU64>,
 }
 
@@ -126,10 +126,10 @@ impl ListFilters {
                     .map(Status::as_str)
                     .collect::<Vec<_>>()
                     .join(",");
-                // The spec's pattern (lowercase words joined by commas), checked by the
-                // generated type; a comma inside one status would pass it as two.
+                // The spec's pattern (lowercase words joined by commas), checked by
+                // `StatusList`; a comma inside one status would pass it as two.
                 let one_word_each = self.statuses.iter().all(|s| !s.as_str().contains(','));
-                match types::ListQualificationSessionsStatus::from_str(&joined) {
+                match StatusList::from_str(&joined) {
                     Ok(status) if one_word_each => Some(status),
                     _ => {
                         return Err(Error::InvalidRequest(format!(
