@@ -257,41 +257,18 @@ fn decode_with_crate_json(client: &str) -> Result<String> {
 /// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`: the schemas are for
 /// the few users who generate their own, so the crate builds without schemars (and its
 /// derive macro) unless the `schemars` feature asks for it. Progenitor is still told to
-/// derive it, so typify emits whatever the derive needs. Works on the tokens, so every
-/// attribute anywhere in the tree is reached.
+/// derive it, so typify emits whatever the derive needs.
 fn schemars_behind_feature(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    use proc_macro2::{Group, TokenTree};
-    let mut out: Vec<TokenTree> = Vec::new();
-    for tree in tokens {
-        match tree {
-            TokenTree::Group(group) if group.delimiter() == proc_macro2::Delimiter::Bracket => {
-                let preceded_by_pound =
-                    matches!(out.last(), Some(TokenTree::Punct(p)) if p.as_char() == '#');
-                match derives_without_json_schema(&group).filter(|_| preceded_by_pound) {
-                    Some(others) => {
-                        out.extend(quote::quote!([derive(#(#others),*)]));
-                        out.extend(quote::quote!(
-                            #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-                        ));
-                    }
-                    None => {
-                        let mut inner =
-                            Group::new(group.delimiter(), schemars_behind_feature(group.stream()));
-                        inner.set_span(group.span());
-                        out.push(TokenTree::Group(inner));
-                    }
-                }
-            }
-            TokenTree::Group(group) => {
-                let mut inner =
-                    Group::new(group.delimiter(), schemars_behind_feature(group.stream()));
-                inner.set_span(group.span());
-                out.push(TokenTree::Group(inner));
-            }
-            other => out.push(other),
+    rewrite_attributes(tokens, &|attribute, inner| {
+        if inner {
+            return None;
         }
-    }
-    out.into_iter().collect()
+        let others = derives_without_json_schema(attribute)?;
+        Some(quote::quote!(
+            #[derive(#(#others),*)]
+            #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+        ))
+    })
 }
 
 /// For the bracketed part of a `#[derive(..)]` attribute that lists
@@ -322,11 +299,27 @@ fn derives_without_json_schema(group: &proc_macro2::Group) -> Option<Vec<syn::Pa
 }
 
 /// Splits every multi-line `#[doc = "..."]` attribute into one attribute per line, each
-/// starting with a space, so prettyplease prints `/// ` lines instead of `/** */` blocks (which rustfmt indents into
-/// code blocks, and is not idempotent on). Works on the tokens, so every attribute
-/// anywhere in the tree is reached.
+/// starting with a space, so prettyplease prints `/// ` lines instead of `/** */` blocks
+/// (which rustfmt indents into code blocks, and is not idempotent on).
 fn one_line_per_doc(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    use proc_macro2::{Group, TokenTree};
+    rewrite_attributes(tokens, &|attribute, inner| {
+        let lines = doc_lines(&doc_text(attribute)?);
+        Some(match inner {
+            true => quote::quote!(#(#![doc = #lines])*),
+            false => quote::quote!(#(#[doc = #lines])*),
+        })
+    })
+}
+
+/// Rewrites attributes anywhere in `tokens` (the tree is walked on the tokens, so every
+/// attribute is reached). `rewrite` gets each attribute's bracketed part, and whether it is
+/// an inner `#![..]` one, and returns the attributes to put in its place, or `None` to
+/// keep it.
+fn rewrite_attributes(
+    tokens: proc_macro2::TokenStream,
+    rewrite: &dyn Fn(&proc_macro2::Group, bool) -> Option<proc_macro2::TokenStream>,
+) -> proc_macro2::TokenStream {
+    use proc_macro2::{Delimiter, Group, TokenTree};
     let mut out = Vec::new();
     let mut trees = tokens.into_iter().peekable();
     while let Some(tree) = trees.next() {
@@ -336,29 +329,28 @@ fn one_line_per_doc(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStrea
                     Some(TokenTree::Punct(p)) if p.as_char() == '!' => trees.next(),
                     _ => None,
                 };
-                let text = match trees.peek() {
-                    Some(TokenTree::Group(group)) => doc_text(group),
+                let replacement = match trees.peek() {
+                    Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket => {
+                        rewrite(group, bang.is_some())
+                    }
                     _ => None,
                 };
-                match text {
-                    Some(text) => {
+                match replacement {
+                    Some(attributes) => {
                         trees.next();
-                        for line in doc_lines(&text) {
-                            let attribute: proc_macro2::TokenStream = match bang {
-                                Some(_) => quote::quote!(#![doc = #line]),
-                                None => quote::quote!(#[doc = #line]),
-                            };
-                            out.extend(attribute);
-                        }
+                        out.extend(attributes);
                     }
-                    _ => {
+                    None => {
                         out.push(TokenTree::Punct(pound));
                         out.extend(bang);
                     }
                 }
             }
             TokenTree::Group(group) => {
-                let mut inner = Group::new(group.delimiter(), one_line_per_doc(group.stream()));
+                let mut inner = Group::new(
+                    group.delimiter(),
+                    rewrite_attributes(group.stream(), rewrite),
+                );
                 inner.set_span(group.span());
                 out.push(TokenTree::Group(inner));
             }
@@ -370,9 +362,6 @@ fn one_line_per_doc(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStrea
 
 /// The text of the bracketed part of a `#[doc = "..."]` attribute.
 fn doc_text(group: &proc_macro2::Group) -> Option<String> {
-    if group.delimiter() != proc_macro2::Delimiter::Bracket {
-        return None;
-    }
     let attribute: syn::Meta = syn::parse2(group.stream()).ok()?;
     let syn::Meta::NameValue(meta) = attribute else {
         return None;
