@@ -20,6 +20,8 @@ use crate::operation::Operation;
 /// an undecodable response. The wait before retry `n` (from 0) is
 /// `initial_backoff × 2ⁿ`, capped at `max_backoff`, times a random factor in
 /// `[1 - jitter, 1]`; a `Retry-After` from the server (on any status) replaces it.
+/// Every wait saturates instead of overflowing: any setting up to `Duration::MAX` is
+/// accepted, and a wait that would exceed it is `Duration::MAX`.
 ///
 /// A `Retry-After` longer than `max_retry_after` is not waited out: the call returns at
 /// once with the error as received, [`Error::RateLimited`] for a 429 and
@@ -129,13 +131,25 @@ impl RetryPolicy {
         match error.retry_after() {
             Some(wait) if wait > self.max_retry_after => None,
             Some(wait) => Some(wait),
-            None => {
-                let base = self.backoff(retry);
-                let factor = 1.0 - self.jitter * unit_random();
-                Some(base.mul_f64(factor))
-            }
+            None => Some(jittered(self.backoff(retry), self.jitter * unit_random())),
         }
     }
+}
+
+/// `base` less the share `cut` (in `[0, 1]`) of it, never more than `base` and never
+/// panicking: any `base` up to `Duration::MAX` works, and a cut of 0 leaves it exact (a
+/// float round trip would round it).
+fn jittered(base: Duration, cut: f64) -> Duration {
+    if cut <= 0.0 {
+        return base;
+    }
+    let removed = Duration::try_from_secs_f64(base.as_secs_f64() * cut.min(1.0)).unwrap_or(base);
+    base.saturating_sub(removed)
+}
+
+/// Whole milliseconds of `duration` for a log field, saturating at `u64::MAX`.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A per-client budget of retries, on by default, so that under a sustained outage a busy
@@ -352,7 +366,7 @@ where
             if let Some(status) = status {
                 span.record("status", status);
             }
-            span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
+            span.record("elapsed_ms", millis(attempt_started.elapsed()));
             let outcome = match result {
                 Ok(value) => {
                     call.budget.deposit(last_retry_cost.unwrap_or(1));
@@ -364,7 +378,7 @@ where
                             tracing::info!(
                                 parent: &span,
                                 error = %error.kind_name(),
-                                wait_ms = wait.as_millis() as u64,
+                                wait_ms = millis(wait),
                                 "retrying"
                             );
                             unresolved |= error.outcome_unknown();
@@ -392,7 +406,7 @@ where
             if let Some(status) = status {
                 current.record("status", status);
             }
-            current.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            current.record("elapsed_ms", millis(started.elapsed()));
             if let Err(error) = &outcome {
                 tracing::warn!(error = %error.kind_name(), attempts = number, "call failed");
             }
@@ -516,6 +530,38 @@ mod tests {
         let unlimited = TokenBucket::new(RetryBudget::unlimited());
         assert_eq!(unlimited.withdraw(&error), Some(0));
         assert_eq!(unlimited.available(), None);
+    }
+
+    #[test]
+    fn jittered_waits_stay_within_the_base_at_any_size() {
+        for base in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_nanos(123_456_789),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::MAX,
+        ] {
+            assert_eq!(jittered(base, 0.0), base, "no jitter is exact");
+            assert_eq!(jittered(base, -1.0), base);
+            assert_eq!(jittered(base, 1.0), Duration::ZERO, "{base:?}");
+            assert_eq!(jittered(base, 7.0), Duration::ZERO, "{base:?}");
+            let half = jittered(base, 0.5);
+            assert!(half <= base, "{base:?}: {half:?}");
+            // Within float precision of half the base.
+            let slack = base / (1 << 30) + Duration::from_micros(1);
+            assert!(half + slack >= base / 2, "{base:?}: {half:?}");
+        }
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX);
+        let error = status_error(503, &[]);
+        assert_eq!(
+            policy.clone().jitter(0.0).delay_after(&error, 0),
+            Some(Duration::MAX)
+        );
+        assert!(policy.jitter(1.0).delay_after(&error, 1).is_some());
+        assert_eq!(millis(Duration::MAX), u64::MAX);
+        assert_eq!(millis(Duration::from_millis(7)), 7);
     }
 
     #[test]

@@ -830,3 +830,174 @@ async fn a_retry_after_over_the_cap_returns_at_once_for_429_and_503_alike() {
         assert!(waits.lock().unwrap().is_empty());
     }
 }
+
+// ---------------------------------------------------------------- extreme settings
+
+/// A client to `base_url` with `policy`, whose sleeper records each wait and returns at
+/// once.
+fn recording_client(base_url: &str, policy: RetryPolicy) -> (Client, Arc<Mutex<Vec<Duration>>>) {
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let record = waits.clone();
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(base_url)
+        .retry_policy(policy)
+        .retry_budget(RetryBudget::unlimited())
+        .sleeper(truemed_ext::Sleeper::from_fn(move |wait| {
+            record.lock().unwrap().push(wait);
+            Box::pin(async {})
+        }))
+        .build()
+        .unwrap();
+    (client, waits)
+}
+
+#[tokio::test]
+async fn extreme_backoff_settings_never_panic_and_sleep_the_saturated_wait() {
+    let extremes = [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_secs(u64::MAX / 2),
+        Duration::MAX,
+    ];
+    for initial in extremes {
+        for max_backoff in extremes {
+            for jitter in [0.0, 1.0] {
+                let server = Scripted::sequence(vec![
+                    Reply::json(503, json!({})),
+                    Reply::json(503, json!({})),
+                    Reply::json(503, json!({})),
+                    Reply::json(200, session("qs_1", "approved")),
+                ])
+                .await;
+                let policy = RetryPolicy::default()
+                    .max_retries(3)
+                    .initial_backoff(initial)
+                    .max_backoff(max_backoff)
+                    .jitter(jitter);
+                let (client, waits) = recording_client(&server.base_url, policy);
+                let got = client.qualification_sessions().get("qs_1").await;
+                let case = format!("{initial:?} {max_backoff:?} jitter {jitter}");
+                assert_eq!(got.unwrap().qualification_session_id, "qs_1", "{case}");
+                assert_eq!(server.count(), 4, "{case}");
+                let waits = waits.lock().unwrap().clone();
+                assert_eq!(waits.len(), 3, "{case}");
+                for (retry, wait) in waits.iter().enumerate() {
+                    let doubled = initial.saturating_mul(1 << retry);
+                    let capped = doubled.min(max_backoff);
+                    match jitter {
+                        0.0 => assert_eq!(*wait, capped, "{case}, retry {retry}"),
+                        _ => assert!(*wait <= capped, "{case}, retry {retry}: {wait:?}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
+    for (header, value) in [
+        ("retry-after", "99999999999999999999999999"),
+        ("retry-after", "1e308"),
+        ("retry-after-ms", "1e30"),
+        ("retry-after-ms", "18446744073709551615999"),
+    ] {
+        for status in [429, 503] {
+            let server = Scripted::sequence(vec![
+                Reply::json(status, json!({})).header(header, value),
+                Reply::json(200, session("qs_1", "approved")),
+            ])
+            .await;
+            let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
+            let (client, waits) = recording_client(&server.base_url, policy);
+            client.qualification_sessions().get("qs_1").await.unwrap();
+            assert_eq!(
+                waits.lock().unwrap().as_slice(),
+                [Duration::MAX],
+                "{status} {header}: {value}"
+            );
+
+            // A cap of zero waits out nothing but an immediate retry.
+            let server = Scripted::sequence(vec![
+                Reply::json(status, json!({})).header(header, value),
+                Reply::json(200, session("qs_1", "approved")),
+            ])
+            .await;
+            let policy = RetryPolicy::default().max_retry_after(Duration::ZERO);
+            let (client, waits) = recording_client(&server.base_url, policy);
+            let error = client
+                .qualification_sessions()
+                .get("qs_1")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                error.retry_after(),
+                Some(Duration::MAX),
+                "{header}: {value}"
+            );
+            assert_eq!(server.count(), 1);
+            assert!(waits.lock().unwrap().is_empty());
+        }
+    }
+    let server = Scripted::sequence(vec![
+        Reply::json(503, json!({})).header("retry-after", "0"),
+        Reply::json(200, session("qs_1", "approved")),
+    ])
+    .await;
+    let policy = RetryPolicy::default().max_retry_after(Duration::ZERO);
+    let (client, waits) = recording_client(&server.base_url, policy);
+    client.qualification_sessions().get("qs_1").await.unwrap();
+    assert_eq!(waits.lock().unwrap().as_slice(), [Duration::ZERO]);
+}
+
+#[tokio::test]
+async fn extreme_timeouts_never_panic() {
+    let server = Scripted::sequence(vec![
+        Reply::json(503, json!({})),
+        Reply::json(200, session("qs_1", "approved")),
+    ])
+    .await;
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(&server.base_url)
+        .timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .retry_policy(
+            RetryPolicy::default()
+                .initial_backoff(Duration::MAX)
+                .max_backoff(Duration::MAX)
+                .max_retry_after(Duration::MAX)
+                .jitter(0.0),
+        )
+        .sleeper(no_sleep())
+        .build()
+        .unwrap();
+    client.qualification_sessions().get("qs_1").await.unwrap();
+    client
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("u")
+        .send()
+        .await
+        .unwrap();
+
+    // A zero timeout fails each attempt at once, as a timeout.
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(&server.base_url)
+        .timeout(Duration::ZERO)
+        .connect_timeout(Duration::ZERO)
+        .sleeper(no_sleep())
+        .build()
+        .unwrap();
+    let error = client
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout(_) | Error::Connection(_)),
+        "{error:?}"
+    );
+}
