@@ -87,7 +87,8 @@ pub enum Error {
     Server(ApiErrorResponse),
     /// 501: the operation is not implemented for this sales channel.
     NotImplemented(ApiErrorResponse),
-    /// Any other non-success status (403, 408, 422...).
+    /// Any other non-success status: a 4xx without a variant of its own (403, 408,
+    /// 422...), or a status outside the classes the API uses (a final 1xx, 600-999).
     UnexpectedStatus(ApiErrorResponse),
     /// A redirect, which this client never follows: a 3xx answer (its target in
     /// [`ApiErrorResponse::location`]), or a response that came from another URL because
@@ -193,8 +194,9 @@ impl Error {
     /// sending it again must use the same idempotency key:
     /// - **may have been applied**: a timeout, a connection lost after sending, a 5xx
     ///   (except 501), a 409 other than `user_id_already_set` (another request with the
-    ///   key is in progress), a redirect, an undecodable success, and any error after an
-    ///   earlier attempt of the same call ended that way (retries exhausted);
+    ///   key is in progress), a redirect, an undecodable success, a status outside the
+    ///   classes the API uses (a final 1xx, 600-999), and any error after an earlier
+    ///   attempt of the same call ended that way (retries exhausted);
     /// - **not applied**: refused before sending ([`InvalidRequest`](Self::InvalidRequest),
     ///   [`Configuration`](Self::Configuration)), a connection that could not be opened,
     ///   and a 4xx answer (the request was refused as it stood).
@@ -205,26 +207,38 @@ impl Error {
         earlier || self.outcome_unknown()
     }
 
-    /// Whether this attempt's own outcome leaves the request possibly applied.
+    /// Whether this attempt's own outcome leaves the request possibly applied: the one
+    /// place the rule lives. Only an answer that refused the request proves it was not
+    /// applied: a 4xx (except a 409 saying another request with the key is in progress,
+    /// which may still apply it) or a 501 (the operation does not exist for the sales
+    /// channel). Any other status (2xx, 3xx, 5xx, a final 1xx, 600-999) may have been
+    /// applied, by Truemed or behind whatever answered.
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
             Self::Timeout(transport) | Self::Connection(transport) => !transport.is_connect(),
-            Self::Server(_) | Self::Conflict(_) | Self::Redirect(_) => true,
-            Self::UndecodableResponse(body) => !body.status().is_client_error(),
-            _ => false,
+            Self::Conflict(_) => true,
+            Self::NotImplemented(_) => false,
+            other => other
+                .status()
+                .is_some_and(|status| !status.is_client_error()),
         }
     }
 
     /// Whether sending the same request again may succeed: connection failures, timeouts,
     /// 408, 409 other than `user_id_already_set`, 429 (unless the body says a quota is
-    /// exhausted), 500, 502, 503 and 504. Never another 4xx, 501, a redirect, an
+    /// exhausted), 500, 502, 503 and 504, and a status outside the classes the API uses
+    /// (a final 1xx, 600-999: like a 502, something in between failed, and the update's
+    /// idempotency key makes the retry safe). Never another 4xx, 501, a redirect, an
     /// undecodable success, or a request refused before sending.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Timeout(_) | Self::Connection(_) | Self::Conflict(_) => true,
             Self::RateLimited { response, .. } => !response.says_quota_exhausted(),
             Self::Server(response) => matches!(response.status().as_u16(), 500 | 502 | 503 | 504),
-            Self::UnexpectedStatus(response) => response.status() == StatusCode::REQUEST_TIMEOUT,
+            Self::UnexpectedStatus(response) => {
+                let status = response.status();
+                status == StatusCode::REQUEST_TIMEOUT || !status.is_client_error()
+            }
             _ => false,
         }
     }

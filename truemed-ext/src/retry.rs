@@ -16,8 +16,9 @@ use crate::operation::Operation;
 /// How a call is retried.
 ///
 /// Retried: connection failures, timeouts, 408, 409 other than `user_id_already_set`,
-/// 429, 500, 502, 503, 504 (see [`Error::is_retryable`]). Never another 4xx, a redirect or
-/// an undecodable response. The wait before retry `n` (from 0) is
+/// 429, 500, 502, 503, 504, and a status outside the classes the API uses (a final 1xx,
+/// 600-999) (see [`Error::is_retryable`]). Never another 4xx, a redirect or an
+/// undecodable response. The wait before retry `n` (from 0) is
 /// `initial_backoff × 2ⁿ`, capped at `max_backoff`, times a random factor in
 /// `[1 - jitter, 1]`; a `Retry-After` from the server (on any status) replaces it.
 /// Every wait saturates instead of overflowing: any setting up to `Duration::MAX` is

@@ -1001,3 +1001,76 @@ async fn extreme_timeouts_never_panic() {
         "{error:?}"
     );
 }
+
+// ---------------------------------------------------------------- statuses outside the classes
+
+#[tokio::test]
+async fn only_a_4xx_proves_an_update_was_not_applied_whatever_the_status() {
+    // (status, may have been applied, attempts with the default 2 retries)
+    let cases = [
+        (101, true, 3),
+        (600, true, 3),
+        (799, true, 3),
+        (999, true, 3),
+        (300, true, 1),
+        (302, true, 1),
+        (304, true, 1),
+        (400, false, 1),
+        (403, false, 1),
+        (404, false, 1),
+        (422, false, 1),
+        (451, false, 1),
+        (499, false, 1),
+        (408, false, 3),
+        (500, true, 3),
+        (503, true, 3),
+        (501, false, 1),
+        (505, true, 1),
+        (599, true, 1),
+    ];
+    for (status, applied, attempts) in cases {
+        let server = RawServer::start(move |_, _| {
+            RawReply::new(
+                status,
+                &[b"content-type: application/json"],
+                br#"{"error":"X"}"#,
+            )
+        })
+        .await;
+        let client = server.client_builder().build().unwrap();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(30),
+            client
+                .qualification_sessions()
+                .update("qs_1")
+                .user_id("u")
+                .send(),
+        )
+        .await
+        .expect("no stall");
+        let error = outcome.unwrap_err();
+        assert_eq!(
+            error.may_have_been_applied(),
+            applied,
+            "{status}: {error:?}"
+        );
+        assert_eq!(server.count(), attempts, "{status}: {error:?}");
+        assert!(error.idempotency_key().is_some(), "{status}");
+        assert_eq!(
+            error.status().map(|s| s.as_u16()),
+            Some(status),
+            "{error:?}"
+        );
+        // Every attempt carried the same key.
+        let keys: std::collections::HashSet<String> = server
+            .requests()
+            .iter()
+            .map(|request| {
+                let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+                let sent: serde_json::Value = serde_json::from_str(body).unwrap();
+                sent["idempotency_key"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(keys.len(), 1, "{status}");
+    }
+}
