@@ -3,6 +3,9 @@
 //! The input is the body. It is signed with the verifier's secret (and sent with the right
 //! shared secret), so every refusal must be `UndecodableBody`; nothing may panic; an accepted
 //! completed-session event re-encodes to an envelope that verifies and decodes again.
+//!
+//! `corpus/decode_delivery/*.json` holds inputs that once failed (timestamps that decoded but
+//! re-encoded to text that did not); `cargo fuzz run decode_delivery` starts from them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

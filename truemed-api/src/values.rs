@@ -8,7 +8,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 
 /// A point in time, as the spec's `format: date-time` fields carry it, read leniently.
 ///
@@ -16,6 +16,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 /// without fractional seconds, a date and time without an offset (read as UTC, with `T`
 /// or a space between them), and a date alone (midnight UTC). Always encodes as RFC 3339
 /// in UTC. Derefs to [`chrono::DateTime<Utc>`].
+///
+/// Only the years 0000 to 9999 in UTC decode, the years RFC 3339 can write: whatever
+/// decodes encodes to text that decodes to the same time. (A `Timestamp` built by hand
+/// from a time outside them encodes to text decoding refuses.)
 ///
 /// ```
 /// use truemed_api::Timestamp;
@@ -29,23 +33,47 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
-    /// Reads a timestamp in any of the accepted forms.
+    /// Reads a timestamp in any of the accepted forms; `None` if it is in none of them,
+    /// or falls outside the years 0000 to 9999 in UTC.
     pub fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
+        Self::read(text).ok()
+    }
+
+    /// Reads a timestamp, saying why not.
+    ///
+    /// Years are refused outside 0000 to 9999 in UTC, whatever form accepted them (chrono's
+    /// `%Y` takes a sign and any number of digits, so `+10000-01-01` and `-0001-01-01` read
+    /// as dates, and an offset can move `0000-01-01T00:30:00+01:00` into year -1). RFC 3339
+    /// writes four-digit years only, so chrono encodes such a time as `+10000-...` or
+    /// `-0001-...`, which no reader of RFC 3339 (this one included) accepts: a value that
+    /// decoded would encode to one that does not. Refusing here keeps decoding and encoding
+    /// inverse, and costs nothing real (no session is dated outside those years). The other
+    /// way, reading every form encoding writes, would make this type accept and send text
+    /// that is not RFC 3339, which the API and other readers would refuse.
+    fn read(text: &str) -> Result<Self, Unreadable> {
+        let at = Self::read_any_year(text.trim()).ok_or(Unreadable::Form)?;
+        match at.year() {
+            0..=9999 => Ok(Self(at)),
+            _ => Err(Unreadable::Year),
+        }
+    }
+
+    /// Reads every accepted form, in UTC, whatever the year.
+    fn read_any_year(text: &str) -> Option<DateTime<Utc>> {
         if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-            return Some(Self(at.with_timezone(&Utc)));
+            return Some(at.with_timezone(&Utc));
         }
         for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
             if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
-                return Some(Self(Utc.from_utc_datetime(&at)));
+                return Some(Utc.from_utc_datetime(&at));
             }
         }
         // An offset after a space separator (`2025-06-13 16:03:07+02:00`).
         if let Ok(at) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
-            return Some(Self(at.with_timezone(&Utc)));
+            return Some(at.with_timezone(&Utc));
         }
         let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-        Some(Self(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)))
+        Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?))
     }
 
     /// The time as a `chrono` value.
@@ -96,9 +124,25 @@ impl FromStr for Timestamp {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text).ok_or_else(|| {
-            "not a timestamp: expected RFC 3339, a date and time without offset, or a date"
-                .to_owned()
+        Self::read(text).map_err(|why| why.to_string())
+    }
+}
+
+/// Why a text is not a [`Timestamp`]. The messages name the expected forms, never the value
+/// (it may be personal data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unreadable {
+    /// In none of the accepted forms.
+    Form,
+    /// In an accepted form, but outside the years 0000 to 9999 in UTC.
+    Year,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Form => "not a timestamp: expected RFC 3339, a date and time without offset, or a date, in the years 0000 to 9999",
+            Self::Year => "timestamp out of range: only the years 0000 to 9999 (in UTC) are accepted, as RFC 3339 writes no others",
         })
     }
 }
@@ -234,5 +278,141 @@ impl schemars::JsonSchema for Amount {
 
     fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
         <f64 as schemars::JsonSchema>::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `text` as a JSON string, the way a response field is read.
+    fn decode(text: &str) -> Result<Timestamp, String> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned()))
+            .map_err(|error| error.to_string())
+    }
+
+    /// Whatever decodes encodes to text that decodes to the same time.
+    fn assert_round_trips(text: &str) {
+        let first = decode(text).unwrap_or_else(|error| panic!("{text:?}: {error}"));
+        let encoded = serde_json::to_value(first).unwrap();
+        let encoded = encoded.as_str().unwrap();
+        let again = decode(encoded)
+            .unwrap_or_else(|error| panic!("{text:?} encoded as {encoded:?}, refused: {error}"));
+        assert_eq!(again, first, "{text:?} encoded as {encoded:?}");
+    }
+
+    #[test]
+    fn years_0000_and_9999_decode_and_round_trip() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0000-01-01",
+            "0000-01-01 00:00:00",
+            "9999-12-31T23:59:59.999999999Z",
+            "9999-12-31",
+            "9999-12-31T23:59:59",
+            "9999-12-31T23:00:00-00:59",
+            "0000-01-01T00:59:00+00:59",
+        ] {
+            assert_round_trips(text);
+        }
+        assert_eq!(
+            decode("9999-12-31").unwrap().to_string(),
+            "9999-12-31T00:00:00Z"
+        );
+        assert_eq!(
+            decode("0000-01-01").unwrap().to_string(),
+            "0000-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn years_outside_0000_to_9999_are_refused_naming_the_range() {
+        for text in [
+            "+10000-01-01",
+            "10000-01-01",
+            "+10000-01-01T00:00:00",
+            "+10000-01-01 00:00:00",
+            "+10000-01-01T00:00:00Z",
+            "-0001-01-01",
+            "-0001-12-31T23:59:59",
+            "-0001-12-31 23:59:59+00:00",
+            // In range as written, outside it in UTC, which is what encoding writes.
+            "0000-01-01T00:30:00+01:00",
+            "0000-01-01 00:30:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+        ] {
+            let error = decode(text).expect_err(text);
+            assert!(
+                error.contains("0000 to 9999"),
+                "{text:?} refused without naming the range: {error}"
+            );
+            assert!(!error.contains(text), "{text:?} is echoed: {error}");
+            assert_eq!(Timestamp::parse(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_no_timestamp_is_refused_naming_the_forms() {
+        for text in ["", "yesterday", "2025-13-01", "2025-06-13T25:00:00Z"] {
+            let error = decode(text).expect_err(text);
+            assert!(error.contains("expected RFC 3339"), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn every_form_decoding_accepts_round_trips() {
+        for text in [
+            "2025-06-13T16:03:07Z",
+            "2025-06-13t16:03:07z",
+            "2025-06-13 16:03:07Z",
+            "2025-06-13T16:03:07.5Z",
+            "2025-06-13T16:03:07.123456789Z",
+            "2025-06-13T16:03:07+02:00",
+            "2025-06-13T16:03:07.25-07:30",
+            "2025-06-13T16:03:07",
+            "2025-06-13T16:03:07.001",
+            "2025-06-13 16:03:07",
+            "2025-06-13 16:03:07.5",
+            "2025-06-13 16:03:07+02:00",
+            "2025-06-13 16:03:07.5-02:00",
+            "2025-06-13",
+            "  2025-06-13T16:03:07Z\n",
+            "2016-12-31T23:59:60Z",
+            "+2025-06-13",
+            "25-06-13",
+        ] {
+            assert_round_trips(text);
+        }
+    }
+
+    /// The property the `decode_delivery` fuzz target checks, over every year sign and
+    /// width in every form: decoding never accepts what encoding cannot write back.
+    #[test]
+    fn no_year_decodes_that_does_not_round_trip() {
+        let years = [
+            "0000", "0001", "999", "9999", "+9999", "10000", "+10000", "-0001", "-0", "+0",
+            "99999", "-10000", "262143", "-262143",
+        ];
+        let mut decoded = 0;
+        for year in years {
+            for rest in [
+                "-01-01",
+                "-12-31",
+                "-01-01T00:00:00Z",
+                "-12-31T23:59:59Z",
+                "-01-01T00:00:00",
+                "-12-31 23:59:59",
+                "-01-01T00:00:00+01:00",
+                "-12-31T23:00:00-02:00",
+                "-06-13 16:03:07+02:00",
+            ] {
+                let text = format!("{year}{rest}");
+                if decode(&text).is_ok() {
+                    decoded += 1;
+                    assert_round_trips(&text);
+                }
+            }
+        }
+        assert!(decoded > 20, "only {decoded} decoded");
     }
 }
