@@ -290,7 +290,7 @@ impl FakeTruemed {
     pub fn set_status(&self, id: &str, status: Status) -> Option<QualificationSession> {
         self.shared
             .set_status(id, status)
-            .map(|(session, _delivery)| session)
+            .map(|(record, _delivery)| record.session)
     }
 
     /// Waits until every webhook delivery started so far has been delivered or given up

@@ -32,7 +32,7 @@ use super::delivery::{WebhookRetries, WebhookTarget, MAX_WEBHOOK_ATTEMPTS};
 use super::fault::{Chaos, Fault, FaultKind, Operation};
 use super::seed::SessionSeed;
 use super::shared::Shared;
-use super::state::{session_json, Reply, SessionRecord};
+use super::state::{session_json, Reply, SessionRecord, State};
 
 /// The path prefix of the control API. The real API lives under `/api/`, so it cannot
 /// collide with this.
@@ -398,7 +398,9 @@ fn within(
 // ---------------------------------------------------------------------------------------
 
 async fn list_sessions(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    let records: Vec<Value> = shared.state().records().iter().map(record_json).collect();
+    // Cloned under the lock, serialized outside it.
+    let records = shared.state().records();
+    let records: Vec<Value> = records.iter().map(record_json).collect();
     ok(json!({ "sessions": records }))
 }
 
@@ -407,7 +409,8 @@ async fn get_session(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let id = path_id(id);
-    match shared.state().record(&id) {
+    let record = shared.state().record(&id);
+    match record {
         Some(record) => ok(record_json(&record)),
         None => session_not_found(&id),
     }
@@ -518,12 +521,9 @@ async fn create_session(
         Ok(seed) => seed,
         Err(refused) => return reply(refused),
     };
-    let id = seed.id().to_owned();
-    shared.seed_all([seed]);
-    match shared.state().record(&id) {
-        Some(record) => (StatusCode::CREATED, Json(record_json(&record))).into_response(),
-        None => session_not_found(&id),
-    }
+    // The session as this request stored it, whatever a DELETE or reset does next.
+    let record = shared.create(seed);
+    (StatusCode::CREATED, Json(record_json(&record))).into_response()
 }
 
 /// The body of approve and reject: nothing, or an empty object.
@@ -538,13 +538,11 @@ struct NewStatus {
     status: String,
 }
 
-/// Moves the session to `status` and answers the session and the delivery started.
+/// Moves the session to `status` and answers the session and the delivery started, as
+/// the change left them (see [`Shared::set_status`]).
 fn decide(shared: &Arc<Shared>, id: &str, status: Status) -> Response {
-    let Some((_, delivery)) = shared.set_status(id, status) else {
-        return session_not_found(id);
-    };
-    match shared.state().record(id) {
-        Some(record) => ok(json!({
+    match shared.set_status(id, status) {
+        Some((record, delivery)) => ok(json!({
             "session": record_json(&record),
             "webhook_delivery_id": delivery,
         })),
@@ -749,18 +747,22 @@ fn fault_json(fault: &Fault, remaining: u32) -> Value {
     Value::Object(object)
 }
 
-fn faults_json(shared: &Shared) -> Value {
-    let state = shared.state();
-    let faults: Vec<Value> = state
-        .queued_faults()
+/// The queued faults and their pending hits, read together under the lock.
+fn queued(state: &State) -> (Vec<(Fault, u32)>, u32) {
+    (state.queued_faults(), state.pending_faults())
+}
+
+fn faults_json((faults, pending): (Vec<(Fault, u32)>, u32)) -> Value {
+    let faults: Vec<Value> = faults
         .iter()
         .map(|(fault, remaining)| fault_json(fault, *remaining))
         .collect();
-    json!({ "pending_faults": state.pending_faults(), "faults": faults })
+    json!({ "pending_faults": pending, "faults": faults })
 }
 
 async fn list_faults(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    ok(faults_json(&shared))
+    let queued = queued(&shared.state());
+    ok(faults_json(queued))
 }
 
 async fn inject_fault(
@@ -771,7 +773,8 @@ async fn inject_fault(
         Ok(fault) => fault,
         Err(refused) => return reply(refused),
     };
-    {
+    // The queue as this fault left it, read under the same lock.
+    let queued = {
         let mut state = shared.state();
         if state.queued_fault_count() >= MAX_QUEUED_FAULTS {
             return reply(invalid(format!(
@@ -779,8 +782,9 @@ async fn inject_fault(
             )));
         }
         state.inject(fault);
-    }
-    (StatusCode::CREATED, Json(faults_json(&shared))).into_response()
+        queued(&state)
+    };
+    (StatusCode::CREATED, Json(faults_json(queued))).into_response()
 }
 
 async fn clear_faults(Extract(shared): Extract<Arc<Shared>>) -> Response {
@@ -872,12 +876,12 @@ struct LatencyBody {
     latency_ms: u64,
 }
 
-fn latency_json(shared: &Shared) -> Value {
-    json!({ "latency_ms": u64::try_from(shared.latency().as_millis()).unwrap_or(u64::MAX) })
+fn latency_json(latency: Duration) -> Value {
+    json!({ "latency_ms": u64::try_from(latency.as_millis()).unwrap_or(u64::MAX) })
 }
 
 async fn get_latency(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    ok(latency_json(&shared))
+    ok(latency_json(shared.latency()))
 }
 
 async fn set_latency(
@@ -891,8 +895,10 @@ async fn set_latency(
     if let Err(refused) = within("latency_ms", Some(body.latency_ms), 0..=MAX_DELAY_MS) {
         return reply(refused);
     }
-    shared.set_latency(Duration::from_millis(body.latency_ms));
-    ok(latency_json(&shared))
+    // The latency this request set, whatever a later one sets.
+    let latency = Duration::from_millis(body.latency_ms);
+    shared.set_latency(latency);
+    ok(latency_json(latency))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -900,10 +906,13 @@ async fn set_latency(
 // ---------------------------------------------------------------------------------------
 
 async fn stats(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    let state = shared.state();
-    let mut value = serde_json::to_value(&state.stats).unwrap_or_else(|_| json!({}));
+    let (stats, pending) = {
+        let state = shared.state();
+        (state.stats.clone(), state.pending_faults())
+    };
+    let mut value = serde_json::to_value(&stats).unwrap_or_else(|_| json!({}));
     if let Value::Object(object) = &mut value {
-        object.insert("pending_faults".into(), json!(state.pending_faults()));
+        object.insert("pending_faults".into(), json!(pending));
     }
     ok(value)
 }
@@ -948,7 +957,9 @@ struct EndpointBody {
 }
 
 impl EndpointBody {
-    fn apply(self, shared: &Shared) -> Result<(), Reply> {
+    /// Checks the body, then sets the receiver and the retries in one locked operation;
+    /// returns them as this request left them.
+    fn apply(self, shared: &Shared) -> Result<(Option<WebhookTarget>, WebhookRetries), Reply> {
         let url_ok = self.url.chars().count() <= 2048
             && url_shape(&self.url)
             && url::Url::parse(&self.url).is_ok_and(|url| {
@@ -975,24 +986,24 @@ impl EndpointBody {
         )?;
         within("backoff_ms", self.backoff_ms, 0..=MAX_BACKOFF_MS)?;
         within("timeout_ms", self.timeout_ms, 1..=MAX_TIMEOUT_MS)?;
-        let mut retries = shared.webhooks.retries();
-        if let Some(attempts) = self.attempts {
-            retries = retries.attempts(attempts);
-        }
-        if let Some(ms) = self.backoff_ms {
-            retries = retries.backoff(Duration::from_millis(ms));
-        }
-        if let Some(ms) = self.timeout_ms {
-            retries = retries.timeout(Duration::from_millis(ms));
-        }
-        let target = if self.signed.unwrap_or(true) {
+        let new_target = if self.signed.unwrap_or(true) {
             WebhookTarget::signed(self.url, self.secret)
         } else {
             WebhookTarget::unsigned(self.url, self.secret)
         };
-        shared.webhooks.set_retries(retries);
-        shared.webhooks.set_target(Some(target));
-        Ok(())
+        Ok(shared.webhooks.configure(|target, retries| {
+            // Omitted settings keep their values, read under the same lock.
+            if let Some(attempts) = self.attempts {
+                *retries = retries.attempts(attempts);
+            }
+            if let Some(ms) = self.backoff_ms {
+                *retries = retries.backoff(Duration::from_millis(ms));
+            }
+            if let Some(ms) = self.timeout_ms {
+                *retries = retries.timeout(Duration::from_millis(ms));
+            }
+            *target = Some(new_target);
+        }))
     }
 }
 
@@ -1014,9 +1025,7 @@ fn url_shape(url: &str) -> bool {
         && tail.chars().all(plain)
 }
 
-fn endpoint_json(shared: &Shared) -> Value {
-    let target = shared.webhooks.target();
-    let retries: WebhookRetries = shared.webhooks.retries();
+fn endpoint_json((target, retries): (Option<WebhookTarget>, WebhookRetries)) -> Value {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     json!({
         "url": target.as_ref().map(WebhookTarget::url),
@@ -1028,7 +1037,7 @@ fn endpoint_json(shared: &Shared) -> Value {
 }
 
 async fn get_endpoint(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    ok(endpoint_json(&shared))
+    ok(endpoint_json(shared.webhooks.config()))
 }
 
 async fn set_endpoint(
@@ -1036,7 +1045,7 @@ async fn set_endpoint(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match parse::<EndpointBody>(body, false).and_then(|body| body.apply(&shared)) {
-        Ok(()) => ok(endpoint_json(&shared)),
+        Ok(config) => ok(endpoint_json(config)),
         Err(refused) => reply(refused),
     }
 }

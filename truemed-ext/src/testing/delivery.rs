@@ -356,6 +356,14 @@ pub(crate) struct Prepared {
     _in_flight: InFlight,
 }
 
+/// A delivery whose attempts are over, to be marked delivered or failed.
+pub(crate) struct Finished {
+    generation: u64,
+    id: String,
+    delivered: bool,
+    _in_flight: InFlight,
+}
+
 /// The payload announcing that `session` completed.
 pub(crate) fn payload_for(session: &QualificationSession) -> QualificationSessionCompleteWebhook {
     QualificationSessionCompleteWebhook {
@@ -395,6 +403,24 @@ impl Webhooks {
 
     pub(crate) fn set_retries(&self, retries: WebhookRetries) {
         lock(&self.config).retries = retries;
+    }
+
+    /// The receiver and the retries, read together.
+    pub(crate) fn config(&self) -> (Option<WebhookTarget>, WebhookRetries) {
+        let config = lock(&self.config);
+        (config.target.clone(), config.retries)
+    }
+
+    /// Changes the receiver and the retries in one locked operation; returns them as
+    /// `change` left them.
+    pub(crate) fn configure(
+        &self,
+        change: impl FnOnce(&mut Option<WebhookTarget>, &mut WebhookRetries),
+    ) -> (Option<WebhookTarget>, WebhookRetries) {
+        let mut config = lock(&self.config);
+        let Config { target, retries } = &mut *config;
+        change(target, retries);
+        (target.clone(), *retries)
     }
 
     /// Records a pending delivery announcing that `session` completed, if a receiver is
@@ -456,10 +482,9 @@ impl Webhooks {
         }
     }
 
-    /// Sends `prepared`, attempt after attempt, recording each; then marks it delivered or
-    /// failed and, if it is still in the ledger (no reset since), calls `count` with the
-    /// outcome while the ledger is locked.
-    pub(crate) async fn run(&self, prepared: Prepared, count: impl FnOnce(bool)) {
+    /// Sends `prepared`, attempt after attempt, recording each; returns the outcome, for
+    /// [`finish`](Self::finish). Still counted in flight until then.
+    pub(crate) async fn run(&self, prepared: Prepared) -> Finished {
         let Prepared {
             http,
             generation,
@@ -485,7 +510,20 @@ impl Webhooks {
                 break;
             }
         }
-        self.with_delivery(generation, &id, |delivery| {
+        Finished {
+            generation,
+            id,
+            delivered,
+            _in_flight,
+        }
+    }
+
+    /// Marks a delivery that [`run`](Self::run) finished as delivered or failed and, if it
+    /// is still in the ledger (no reset since), calls `count` with the outcome while the
+    /// ledger is locked. Then it is no longer in flight.
+    pub(crate) fn finish(&self, finished: Finished, count: impl FnOnce(bool)) {
+        let delivered = finished.delivered;
+        self.with_delivery(finished.generation, &finished.id, |delivery| {
             delivery.state = if delivered {
                 DeliveryState::Delivered
             } else {

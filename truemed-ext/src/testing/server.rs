@@ -58,7 +58,9 @@ async fn get_session(
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
         return reply(refused);
     }
-    reply(shared.state().get(&path_id(id)))
+    // Answered from the one locked read, serialized outside the lock.
+    let answer = shared.state().get(&path_id(id));
+    reply(answer)
 }
 
 async fn list_sessions(
@@ -69,7 +71,8 @@ async fn list_sessions(
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
         return reply(refused);
     }
-    reply(shared.state().list(query.as_deref()))
+    let answer = shared.state().list(query.as_deref());
+    reply(answer)
 }
 
 async fn update_session(
@@ -81,7 +84,9 @@ async fn update_session(
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
         return reply(refused);
     }
-    reply(shared.state().update(&path_id(id), &body))
+    // The answer of the update that was applied (or refused), under the same lock.
+    let answer = shared.state().update(&path_id(id), &body);
+    reply(answer)
 }
 
 async fn method_not_allowed(

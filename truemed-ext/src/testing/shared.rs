@@ -16,7 +16,7 @@ use super::delivery::{WebhookRetries, WebhookTarget, Webhooks};
 use super::fault::Chaos;
 use super::lock::lock;
 use super::seed::SessionSeed;
-use super::state::{Reply, State};
+use super::state::{Reply, SessionRecord, State};
 
 /// What a fake starts with, and returns to when reset.
 #[derive(Debug, Default)]
@@ -52,17 +52,15 @@ impl fmt::Debug for Shared {
 impl Shared {
     /// The shared part of a fake starting with `initial`; deliveries run on `runtime`.
     pub(crate) fn new(api_key: String, initial: Initial, runtime: tokio::runtime::Handle) -> Self {
-        let shared = Self {
+        Self {
             api_key,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Self::initial_state(&initial, true)),
             latency: Mutex::new(initial.latency),
             request_ids: AtomicU64::new(0),
             webhooks: Webhooks::new(initial.webhook.clone(), initial.retries),
             runtime,
             initial,
-        };
-        shared.restart_state(true);
-        shared
+        }
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -117,41 +115,55 @@ impl Shared {
         }
     }
 
+    /// Adds a session, replacing any with the same id; returns it as stored, read in the
+    /// same locked operation (a DELETE or reset racing it comes wholly before or after).
+    pub(crate) fn create(&self, seed: SessionSeed) -> SessionRecord {
+        self.state().seed(seed).clone()
+    }
+
     /// Moves a session to `status`; when that completes it (approved or rejected from
     /// another status) and a receiver is configured, the completion is delivered in the
-    /// background. Returns the session and the delivery's id, or `None` for an unknown id.
+    /// background. Returns the session as it is now and the delivery's id, or `None` for
+    /// an unknown id.
+    ///
+    /// The change, the delivery it starts and the answer are one locked operation: a
+    /// DELETE or reset racing it comes wholly before (nothing changed: `None`) or wholly
+    /// after (the answer names the delivery, which a reset then stops).
     pub(crate) fn set_status(
         self: &Arc<Self>,
         id: &str,
         status: Status,
-    ) -> Option<(QualificationSession, Option<String>)> {
-        let (session, completed) = self.state().set_status(id, status)?;
+    ) -> Option<(SessionRecord, Option<String>)> {
+        let mut state = self.state();
+        let (record, completed) = state.set_status(id, status)?;
+        let record = record.clone();
         let delivery = if completed {
-            self.deliver(&session)
+            self.deliver(&record.session)
         } else {
             None
         };
-        Some((session, delivery))
+        drop(state);
+        Some((record, delivery))
     }
 
     /// Starts delivering the completion of `session`, if a receiver is configured; returns
-    /// the delivery's id. The outcome is recorded in the ledger and counted in the stats.
-    pub(crate) fn deliver(self: &Arc<Self>, session: &QualificationSession) -> Option<String> {
+    /// the delivery's id. Called with the state locked (see [`set_status`](Self::set_status)).
+    /// The outcome is recorded in the ledger and counted in the stats.
+    fn deliver(self: &Arc<Self>, session: &QualificationSession) -> Option<String> {
         let prepared = self.webhooks.prepare(session)?;
         let id = prepared.id.clone();
         let shared = Arc::clone(self);
         let task = self.runtime.spawn(async move {
-            shared
-                .webhooks
-                .run(prepared, |delivered| {
-                    let mut state = shared.state();
-                    if delivered {
-                        state.stats.webhooks_delivered += 1;
-                    } else {
-                        state.stats.webhooks_failed += 1;
-                    }
-                })
-                .await;
+            let finished = shared.webhooks.run(prepared).await;
+            // The state before the ledger, the order set_status and reset lock them in.
+            let mut state = shared.state();
+            shared.webhooks.finish(finished, |delivered| {
+                if delivered {
+                    state.stats.webhooks_delivered += 1;
+                } else {
+                    state.stats.webhooks_failed += 1;
+                }
+            });
         });
         self.webhooks.track(task);
         Some(id)
@@ -160,23 +172,29 @@ impl Shared {
     /// Back to how the fake started: its initial sessions (or none), no idempotency
     /// records, faults, counters, applied updates or deliveries; the initial chaos,
     /// latency and webhook receiver.
+    ///
+    /// Under the state lock throughout, as [`set_status`](Self::set_status) is: a decision
+    /// and the delivery it starts come wholly before the reset (stopped and forgotten) or
+    /// wholly after it.
     pub(crate) fn reset(&self, initial_sessions: bool) {
+        let mut state = self.state();
         self.webhooks.reset();
         self.webhooks.set_target(self.initial.webhook.clone());
         self.webhooks.set_retries(self.initial.retries);
         self.set_latency(self.initial.latency);
-        self.restart_state(initial_sessions);
+        *state = Self::initial_state(&self.initial, initial_sessions);
         self.request_ids.store(0, Ordering::Relaxed);
     }
 
-    fn restart_state(&self, initial_sessions: bool) {
+    /// The state a fake starting with `initial` has: its sessions (or none) and chaos.
+    fn initial_state(initial: &Initial, initial_sessions: bool) -> State {
         let mut state = State::default();
         if initial_sessions {
-            for seed in &self.initial.seeds {
+            for seed in &initial.seeds {
                 state.seed(seed.clone());
             }
         }
-        state.set_chaos(self.initial.chaos.clone().map(Chaos::start));
-        *self.state() = state;
+        state.set_chaos(initial.chaos.clone().map(Chaos::start));
+        state
     }
 }

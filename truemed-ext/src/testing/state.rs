@@ -196,7 +196,9 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn seed(&mut self, seed: SessionSeed) {
+    /// Adds a session, replacing any with the same id (and its idempotency records);
+    /// returns the session as stored.
+    pub(crate) fn seed(&mut self, seed: SessionSeed) -> &SessionRecord {
         let id = seed.session.qualification_session_id.clone();
         self.next_seq += 1;
         let entry = Entry {
@@ -210,7 +212,12 @@ impl State {
             },
             keys: HashMap::new(),
         };
-        self.sessions.insert(id, entry);
+        &self
+            .sessions
+            .entry(id)
+            .insert_entry(entry)
+            .into_mut()
+            .record
     }
 
     pub(crate) fn remove(&mut self, id: &str) -> Option<SessionRecord> {
@@ -244,13 +251,13 @@ impl State {
         self.applied.clone()
     }
 
-    /// Moves a session to `status`; returns the session, and whether it just became
-    /// terminal (approved or rejected from another status).
+    /// Moves a session to `status`; returns the session as it is now, and whether it just
+    /// became terminal (approved or rejected from another status).
     pub(crate) fn set_status(
         &mut self,
         id: &str,
         status: Status,
-    ) -> Option<(QualificationSession, bool)> {
+    ) -> Option<(&SessionRecord, bool)> {
         let entry = self.sessions.get_mut(id)?;
         let session = &mut entry.record.session;
         let was_terminal = session.status.is_terminal();
@@ -263,7 +270,7 @@ impl State {
         }
         let became_terminal = status.is_terminal() && !was_terminal;
         session.status = status;
-        Some((session.clone(), became_terminal))
+        Some((&entry.record, became_terminal))
     }
 
     pub(crate) fn inject(&mut self, fault: Fault) {
