@@ -79,7 +79,8 @@
 //!   faults) and [`FakeTruemed::applied_updates`] (each applied update, with its key).
 //! - [`FakeTruemed::reset`]: back to how it started.
 //!
-//! The server stops when the [`FakeTruemed`] is dropped.
+//! Dropping the [`FakeTruemed`] stops everything it started: the server and its
+//! connections, and the webhook deliveries in flight with their retries.
 //!
 //! # Any language: the control API and the `truemed-fake` binary
 //!
@@ -161,9 +162,12 @@ impl fmt::Debug for FakeTruemed {
     }
 }
 
+/// Stops everything the fake started: the server and its connections, and the webhook
+/// deliveries in flight with their retries.
 impl Drop for FakeTruemed {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        self.shared.stop();
     }
 }
 

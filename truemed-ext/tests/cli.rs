@@ -187,6 +187,64 @@ fn serve_stops_cleanly_on_sigterm() {
     }
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
+    for signal in ["-TERM", "-INT"] {
+        // A receiver that always fails: each delivery is retried, 20 ms doubling, 20 times.
+        let receiver = Scripted::sequence(vec![Reply::raw(500, "no")]).await;
+        let url = format!("{}/hooks/truemed", receiver.base_url);
+        let mut served = serve(&[
+            "--empty",
+            "--webhook-url",
+            &url,
+            "--webhook-secret",
+            "whsec_cli",
+            "--webhook-attempts",
+            "20",
+            "--webhook-backoff-ms",
+            "20",
+        ]);
+        for id in ["qs_1", "qs_2"] {
+            let body = json!({ "qualification_session_id": id });
+            call(&served, "POST", "/_fake/sessions", Some(body)).await;
+            let path = format!("/_fake/sessions/{id}/approve");
+            let (status, _) = call(&served, "POST", &path, None).await;
+            assert_eq!(status, 200);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while receiver.count() < 2 {
+            assert!(Instant::now() < deadline, "no deliveries");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        let pid = served.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(exit) = served.child.try_wait().unwrap() {
+                assert!(exit.success(), "{signal}: {exit:?}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 10 s after {signal}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // An attempt already on the wire may still land: a generous grace, then nothing.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after_stop = receiver.count();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            receiver.count(),
+            after_stop,
+            "deliveries went on after {signal}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_delivers_webhooks_to_the_url_of_its_flags() {
     let receiver = Scripted::sequence(vec![Reply::raw(500, "not yet"), Reply::raw(204, "")]).await;

@@ -1226,3 +1226,54 @@ async fn an_unreachable_receiver_counts_as_failed() {
     fake.flush_webhooks().await;
     assert_eq!(fake.stats().webhooks_failed, 1);
 }
+
+#[tokio::test]
+async fn dropping_the_fake_stops_its_webhook_deliveries_and_their_retries() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use truemed_ext::testing::WebhookRetries;
+
+    // A receiver that always fails: every delivery is retried, 20 ms doubling, 20 times.
+    let posts = Arc::new(AtomicUsize::new(0));
+    let count = posts.clone();
+    let app = axum::Router::new().route(
+        "/hooks/truemed",
+        axum::routing::post(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            async { http::StatusCode::INTERNAL_SERVER_ERROR }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/truemed", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let fake = FakeTruemed::builder()
+        .webhook(&url, "whsec_fake")
+        .webhook_retries(
+            WebhookRetries::default()
+                .attempts(20)
+                .backoff(Duration::from_millis(20)),
+        )
+        .start()
+        .await;
+    for id in ["qs_1", "qs_2", "qs_3"] {
+        fake.seed(SessionSeed::new(id));
+        fake.approve(id);
+    }
+    // Wait until every delivery is under way (its first attempt made).
+    let started = Instant::now();
+    while posts.load(Ordering::SeqCst) < 3 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no deliveries");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    drop(fake);
+    // An attempt already on the wire may still land: a generous grace, then nothing more.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_drop = posts.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        after_drop,
+        "deliveries went on after the fake was dropped"
+    );
+}

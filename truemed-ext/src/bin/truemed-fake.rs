@@ -9,7 +9,8 @@
 //! - `serve` runs the same code as `truemed_ext::testing::FakeTruemed`: the three API
 //!   operations under `/api/v1/`, and the control API under `/_fake/`
 //!   (`openapi/fake-control.yaml`). It prints `listening on http://HOST:PORT` on stdout once
-//!   it accepts connections, and stops cleanly on Ctrl-C or SIGTERM.
+//!   it accepts connections, and stops cleanly on Ctrl-C or SIGTERM: the server, and the
+//!   webhook deliveries in flight with their retries.
 //! - `trigger` sends one `qualification_session_complete` delivery to a URL, signed (or
 //!   unsigned), prints the receiver's status and answer, and exits 0 only for a 2xx.
 //!
@@ -289,6 +290,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
 
     stopped.await;
     eprintln!("truemed-fake: stopping");
+    // Stops the server and the deliveries in flight, retries and all; the runtime goes next.
     drop(fake);
     ExitCode::SUCCESS
 }

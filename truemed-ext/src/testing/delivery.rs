@@ -322,10 +322,17 @@ pub(crate) struct Webhooks {
     config: Mutex<Config>,
     http: OnceLock<reqwest::Client>,
     ledger: Mutex<Ledger>,
-    /// The tasks delivering, to stop them on reset.
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The tasks delivering, to stop them on reset and when the fake stops.
+    tasks: Mutex<Tasks>,
     /// How many deliveries are not finished yet (see [`InFlight`]).
     in_flight: Arc<watch::Sender<usize>>,
+}
+
+/// The tasks delivering, and whether the fake has stopped (then no delivery starts).
+#[derive(Debug, Default)]
+struct Tasks {
+    running: Vec<JoinHandle<()>>,
+    closed: bool,
 }
 
 /// Counts a delivery in flight from when it is recorded until it is dropped: finished, or
@@ -424,8 +431,11 @@ impl Webhooks {
     }
 
     /// Records a pending delivery announcing that `session` completed, if a receiver is
-    /// configured.
+    /// configured and the fake has not stopped ([`close`](Self::close)).
     pub(crate) fn prepare(&self, session: &QualificationSession) -> Option<Prepared> {
+        if lock(&self.tasks).closed {
+            return None;
+        }
         let (target, retries) = {
             let config = lock(&self.config);
             (config.target.clone()?, config.retries)
@@ -547,11 +557,16 @@ impl Webhooks {
             .cloned()
     }
 
-    /// Keeps `task`, to stop it on reset (and forgets finished ones).
+    /// Keeps `task`, to stop it on reset or close (and forgets finished ones); after
+    /// [`close`](Self::close), stops it at once.
     pub(crate) fn track(&self, task: JoinHandle<()>) {
         let mut tasks = lock(&self.tasks);
-        tasks.retain(|task| !task.is_finished());
-        tasks.push(task);
+        if tasks.closed {
+            task.abort();
+            return;
+        }
+        tasks.running.retain(|task| !task.is_finished());
+        tasks.running.push(task);
     }
 
     /// Waits until no delivery is in flight (each delivered or given up). Cancel-safe: a
@@ -563,12 +578,25 @@ impl Webhooks {
 
     /// Forgets every delivery and stops those in flight; the configuration is kept.
     pub(crate) fn reset(&self) {
-        for task in std::mem::take(&mut *lock(&self.tasks)) {
+        for task in std::mem::take(&mut lock(&self.tasks).running) {
             task.abort();
         }
         let mut ledger = lock(&self.ledger);
         ledger.generation += 1;
         ledger.deliveries.clear();
+    }
+
+    /// Stops every delivery in flight, with its retries, and starts none from now on: the
+    /// fake has stopped. The ledger is kept.
+    pub(crate) fn close(&self) {
+        let running = {
+            let mut tasks = lock(&self.tasks);
+            tasks.closed = true;
+            std::mem::take(&mut tasks.running)
+        };
+        for task in running {
+            task.abort();
+        }
     }
 }
 

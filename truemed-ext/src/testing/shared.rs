@@ -186,6 +186,14 @@ impl Shared {
         self.request_ids.store(0, Ordering::Relaxed);
     }
 
+    /// Stops everything the fake started but its server (which the handle stops): the
+    /// deliveries in flight and their retries; none starts from now on. Under the state
+    /// lock, as [`set_status`](Self::set_status) starts deliveries.
+    pub(crate) fn stop(&self) {
+        let _state = self.state();
+        self.webhooks.close();
+    }
+
     /// The state a fake starting with `initial` has: its sessions (or none) and chaos.
     fn initial_state(initial: &Initial, initial_sessions: bool) -> State {
         let mut state = State::default();
