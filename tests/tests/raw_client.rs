@@ -818,3 +818,86 @@ async fn a_response_is_read_while_the_caller_is_busy() {
     let session = call.await.unwrap().into_inner();
     assert_eq!(session.skus_param.map(|s| s.len()), Some(16 * 1024 * 1024));
 }
+
+/// The runtime shut down while a call is in flight (a thread awaiting it through
+/// `Handle::block_on`, the server silent): the call returns a communication error, as
+/// plain reqwest does, and does not panic in the caller's thread. The error's source is
+/// `truemed_api::RuntimeShutDown`.
+#[test]
+fn a_call_in_flight_when_the_runtime_shuts_down_returns_an_error() {
+    use std::io::Read as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    for multi_thread in [true, false] {
+        // A server that reads the request and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(AtomicUsize::new(0));
+        let count = received.clone();
+        std::thread::spawn(move || {
+            let (mut connection, _) = listener.accept().unwrap();
+            let (mut seen, mut buffer) = (Vec::new(), [0u8; 4096]);
+            while let Ok(read @ 1..) = connection.read(&mut buffer) {
+                seen.extend_from_slice(&buffer[..read]);
+                if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    count.store(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let runtime = match multi_thread {
+            true => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build(),
+            false => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        }
+        .unwrap();
+        let handle = runtime.handle().clone();
+        // The caller's thread gives back the communication error, or what it got instead.
+        let caller = std::thread::spawn(move || {
+            let client = Client::new(&base_url, CallContext::new());
+            let outcome = handle.block_on(
+                client
+                    .get_qualification_session()
+                    .qualification_session_id("qs_1")
+                    .send(),
+            );
+            match outcome {
+                Err(Error::CommunicationError(error)) => Some(error),
+                _ => None,
+            }
+        });
+        // Shut down once the request is on the wire, and at least 300 ms in (only
+        // `Runtime::block_on` drives a current-thread runtime's tasks).
+        let started = Instant::now();
+        runtime.block_on(async {
+            while received.load(Ordering::SeqCst) == 0
+                || started.elapsed() < Duration::from_millis(300)
+            {
+                assert!(started.elapsed() < Duration::from_secs(30), "never sent");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        drop(runtime);
+        let Ok(outcome) = caller.join() else {
+            panic!("multi-thread {multi_thread}: the caller panicked")
+        };
+        let error = outcome
+            .unwrap_or_else(|| panic!("multi-thread {multi_thread}: no communication error"));
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        let mut shut_down = false;
+        while let Some(cause) = source {
+            shut_down |= cause.is::<truemed_api::RuntimeShutDown>();
+            source = cause.source();
+        }
+        assert!(shut_down, "multi-thread {multi_thread}: {error:?}");
+        assert!(
+            !error.is_connect() && !error.is_timeout(),
+            "the request was sent: {error:?}"
+        );
+    }
+}

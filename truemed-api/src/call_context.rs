@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_util::FutureExt as _;
 use progenitor_client::{ClientInfo as _, OperationInfo};
+
+use crate::task::Spawned;
 
 /// The longest error body (any non-2xx status) read by default: the rest is discarded.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 64 * 1024;
@@ -22,7 +23,9 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 ///   including one the caller built.
 /// - It sends the request and reads the response in a task of its own (on the tokio runtime
 ///   the call runs on, which reqwest needs anyway), so a response is read as it arrives
-///   even while the call is not being polled; dropping the call stops the task.
+///   even while the call is not being polled; dropping the call aborts the task. When the
+///   runtime shuts down while the call is in flight, the call fails with
+///   `Error::CommunicationError`, whose source is a [`RuntimeShutDown`](crate::RuntimeShutDown).
 /// - When the response arrives, it reads the body with a bound: an error body (any
 ///   non-2xx status) is cut at [`with_max_error_body`](Self::with_max_error_body) bytes and
 ///   the rest discarded, so a huge error page costs the bound, not its size; a success body
@@ -309,6 +312,7 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let (client, context) = (self.client().clone(), self.inner().clone());
+        let url = request.url().clone();
         let exchange = async move {
             let requested = request.url().clone();
             let response = client.execute(request).await?;
@@ -316,10 +320,12 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         };
         // In a task of its own, the response is read as it arrives, however busy the caller
         // is (a listing's consumer, say, with the page before), so a slow caller neither
-        // holds the response up nor runs its timeout down. Dropping the call drops the task.
-        let (exchange, response) = exchange.remote_handle();
-        tokio::spawn(exchange);
-        response.await
+        // holds the response up nor runs its timeout down. Dropping the call aborts the
+        // task; a runtime shutting down under it is an error, as in reqwest.
+        match Spawned::spawn(exchange).await {
+            Ok(response) => response,
+            Err(shutdown) => Err(reqwest::Error::from(shutdown).with_url(url)),
+        }
     }
 
     async fn post<E>(

@@ -37,6 +37,9 @@
 //! - [`CallContext`]: the client's inner value and its `ClientHooks` (headers and timeout
 //!   per request, bounded body reads, refused redirects, the response record, a callback
 //!   once the body is read).
+//! - [`Spawned`]: a future in a task of its own, aborted when dropped, whose end by the
+//!   runtime's shutdown is an error, [`RuntimeShutDown`], not a panic (each call's
+//!   exchange runs in one).
 //!
 //! # Cargo features
 //!
@@ -60,6 +63,7 @@ mod json;
 pub mod mock;
 mod status;
 mod status_list;
+mod task;
 mod values;
 
 pub use call_context::{
@@ -68,4 +72,5 @@ pub use call_context::{
 pub use generated::*;
 pub use status::QualificationSessionStatus;
 pub use status_list::{InvalidStatusList, StatusList};
+pub use task::{RuntimeShutDown, Spawned};
 pub use values::{Amount, Timestamp};

@@ -98,7 +98,8 @@ pub enum Error {
     Redirect(ApiErrorResponse),
     /// No complete response within the configured timeout.
     Timeout(TransportError),
-    /// The connection could not be opened, or broke before a complete response arrived.
+    /// The connection could not be opened, or broke before a complete response arrived,
+    /// or the tokio runtime shut down while the request was in flight (not retried).
     Connection(TransportError),
     /// A success response whose body is not what the API documents, or is longer than the
     /// client's limit.
@@ -232,6 +233,7 @@ impl Error {
     /// undecodable success, or a request refused before sending.
     pub fn is_retryable(&self) -> bool {
         match self {
+            Self::Connection(transport) if transport.is_runtime_shutdown() => false,
             Self::Timeout(_) | Self::Connection(_) | Self::Conflict(_) => true,
             Self::RateLimited { response, .. } => !response.says_quota_exhausted(),
             Self::Server(response) => matches!(response.status().as_u16(), 500 | 502 | 503 | 504),
@@ -359,7 +361,7 @@ impl Error {
         }
     }
 
-    fn from_transport(mut error: reqwest::Error) -> Self {
+    pub(crate) fn from_transport(mut error: reqwest::Error) -> Self {
         if let Some(url) = error.url_mut() {
             // Filters in the query carry emails and names; credentials never belong in logs.
             url.set_query(None);
@@ -511,6 +513,9 @@ impl fmt::Display for Error {
             }
             Self::Timeout(_) => f.write_str(
                 "timed out waiting for Truemed; the request may have reached it (resend an update with the same idempotency key)",
+            ),
+            Self::Connection(transport) if transport.is_runtime_shutdown() => f.write_str(
+                "the runtime shut down while the request was in flight; the request may have reached Truemed",
             ),
             Self::Connection(transport) if transport.is_connect() => {
                 f.write_str("could not connect to Truemed; nothing was sent")
@@ -731,6 +736,11 @@ impl TransportError {
     /// The underlying reqwest error.
     pub fn reqwest_error(&self) -> &reqwest::Error {
         &self.0.error
+    }
+
+    /// Whether the tokio runtime shut down while the request was in flight.
+    pub(crate) fn is_runtime_shutdown(&self) -> bool {
+        truemed_api::RuntimeShutDown::is_cause_of(&self.0.error)
     }
 }
 

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use futures_util::stream::{self, FuturesOrdered, Stream, StreamExt as _, TryStreamExt as _};
 use futures_util::task::AtomicWaker;
-use futures_util::FutureExt as _;
 use truemed_api::types::QualificationSession;
+use truemed_api::Spawned;
 
 use crate::client::OnBodyRead;
 use crate::error::Error;
@@ -351,8 +351,9 @@ impl fmt::Debug for ItemStream {
 }
 
 /// Fetches a page; with `spawn`, in a task of its own, so pages fetched at once also
-/// decode at once on every core (the task stops when the future is dropped: the listing
-/// ended or was dropped). Either way the response itself is read in a task of its own (the
+/// decode at once on every core (the task is aborted when the future is dropped: the
+/// listing ended or was dropped; a runtime shutting down under it is an
+/// [`Error::Connection`]). Either way the response itself is read in a task of its own (the
 /// generated client's hooks do that). `slot` is given back once the page's body is read
 /// (or the fetch ends).
 fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> PageFuture {
@@ -368,9 +369,13 @@ fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> Pa
     if !spawn {
         return Box::pin(fetch);
     }
-    let (fetch, page) = fetch.remote_handle();
-    tokio::spawn(fetch);
-    Box::pin(page)
+    let page = Spawned::spawn(fetch);
+    Box::pin(async move {
+        match page.await {
+            Ok(page) => page,
+            Err(shutdown) => Err(Error::from_transport(shutdown.into())),
+        }
+    })
 }
 
 /// The requests of a listing that are sending or reading their body, and the listing's

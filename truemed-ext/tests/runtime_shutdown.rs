@@ -1,0 +1,303 @@
+//! A runtime shut down while a call is in flight, over real HTTP: every call returns an
+//! error, as plain reqwest does, and none panics in the caller's thread. A call dropped
+//! while in flight stops its request (its tasks are aborted, the connection closed).
+
+use std::future::{Future, IntoFuture as _};
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use truemed_ext::{Client, Error};
+
+/// A server on 127.0.0.1 that reads requests and never answers, on threads of its own (no
+/// runtime of the test's): it counts the requests received and the connections the client
+/// closed.
+struct Silent {
+    base_url: String,
+    requests: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+impl Silent {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (received, gone) = (requests.clone(), closed.clone());
+        std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                let Ok(mut connection) = connection else {
+                    continue;
+                };
+                let (received, gone) = (received.clone(), gone.clone());
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    let mut counted = false;
+                    // Read until the client closes the connection; never answer.
+                    while let Ok(read @ 1..) = connection.read(&mut buffer) {
+                        seen.extend_from_slice(&buffer[..read]);
+                        if !counted && seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            counted = true;
+                            received.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    gone.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Self {
+            base_url,
+            requests,
+            closed,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn client(&self) -> Client {
+        Client::builder()
+            .api_key("sk_test_shutdown")
+            .base_url(&self.base_url)
+            .build()
+            .unwrap()
+    }
+}
+
+/// Waits (generously) until `done`, checking every few milliseconds.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Flavor {
+    MultiThread,
+    CurrentThread,
+}
+
+/// Runs `call` in a thread of its own through `Handle::block_on`, against a server that
+/// never answers; once its `requests` requests are on the wire (and at least 300 ms in),
+/// shuts the runtime down by dropping it. Returns what the thread returned, or how it
+/// panicked, and the server.
+fn shut_down_while_in_flight<T, F>(
+    flavor: Flavor,
+    requests: usize,
+    call: impl FnOnce(Client) -> F + Send + 'static,
+) -> (Result<T, String>, Silent)
+where
+    F: Future<Output = T>,
+    T: Send + 'static,
+{
+    let server = Silent::start();
+    let runtime = match flavor {
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+    .unwrap();
+    let client = server.client();
+    let handle = runtime.handle().clone();
+    let caller = std::thread::spawn(move || handle.block_on(call(client)));
+    let started = Instant::now();
+    let in_flight =
+        || server.requests() >= requests && started.elapsed() >= Duration::from_millis(300);
+    match flavor {
+        Flavor::MultiThread => wait_until("the requests are in flight", in_flight),
+        // Only `Runtime::block_on` drives a current-thread runtime's tasks.
+        Flavor::CurrentThread => runtime.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !in_flight() {
+                assert!(Instant::now() < deadline, "the requests never went out");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }),
+    }
+    drop(runtime);
+    let outcome = caller.join().map_err(|panic| {
+        if let Some(text) = panic.downcast_ref::<String>() {
+            text.clone()
+        } else if let Some(text) = panic.downcast_ref::<&str>() {
+            (*text).to_owned()
+        } else if panic.is::<futures::channel::oneshot::Canceled>() {
+            "futures::channel::oneshot::Canceled".to_owned()
+        } else {
+            "a payload of another type".to_owned()
+        }
+    });
+    (outcome, server)
+}
+
+/// The error a call in flight gets when the runtime shuts down.
+fn assert_shutdown_error<T: std::fmt::Debug>(
+    what: &str,
+    flavor: Flavor,
+    outcome: Result<Result<T, Error>, String>,
+) -> Error {
+    let error = match outcome {
+        Ok(Err(error)) => error,
+        Ok(Ok(value)) => panic!("{what} ({flavor:?}) succeeded: {value:?}"),
+        Err(panic) => panic!("{what} ({flavor:?}) panicked in the caller's thread: {panic}"),
+    };
+    assert!(
+        matches!(error, Error::Connection(_)),
+        "{what} ({flavor:?}): {error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("the runtime shut down while the request was in flight"),
+        "{what} ({flavor:?}): {text}"
+    );
+    assert!(
+        !error.is_retryable(),
+        "{what} ({flavor:?}): a dead runtime cannot retry"
+    );
+    error
+}
+
+const FLAVORS: [Flavor; 2] = [Flavor::MultiThread, Flavor::CurrentThread];
+
+#[test]
+fn a_get_in_flight_when_the_runtime_shuts_down_returns_an_error() {
+    for flavor in FLAVORS {
+        let (outcome, server) = shut_down_while_in_flight(flavor, 1, |client| async move {
+            client.qualification_sessions().get("qs_1").await
+        });
+        assert_shutdown_error("get", flavor, outcome);
+        assert_eq!(server.requests(), 1, "{flavor:?}: not retried");
+    }
+}
+
+#[test]
+fn a_list_send_in_flight_when_the_runtime_shuts_down_returns_an_error() {
+    for flavor in FLAVORS {
+        let (outcome, _) = shut_down_while_in_flight(flavor, 1, |client| async move {
+            client.qualification_sessions().list().send().await
+        });
+        assert_shutdown_error("list().send()", flavor, outcome);
+    }
+}
+
+#[test]
+fn a_listing_in_flight_when_the_runtime_shuts_down_ends_with_an_error() {
+    for flavor in FLAVORS {
+        // The default prefetch (page tasks of their own) and one page at a time (the
+        // page fetched on the stream's own task).
+        for concurrency in [4, 1] {
+            let (outcome, _) =
+                shut_down_while_in_flight(flavor, concurrency, move |client| async move {
+                    client
+                        .qualification_sessions()
+                        .list()
+                        .page_size(10)
+                        .paginate()
+                        .concurrency(concurrency)
+                        .items()
+                        .try_collect::<Vec<_>>()
+                        .await
+                });
+            assert_shutdown_error(
+                &format!("list().stream() at concurrency {concurrency}"),
+                flavor,
+                outcome,
+            );
+        }
+        let (outcome, _) = shut_down_while_in_flight(flavor, 4, |client| async move {
+            client
+                .qualification_sessions()
+                .list()
+                .stream()
+                .try_collect::<Vec<_>>()
+                .await
+        });
+        assert_shutdown_error("list().stream()", flavor, outcome);
+    }
+}
+
+#[test]
+fn an_update_in_flight_when_the_runtime_shuts_down_may_have_been_applied() {
+    for flavor in FLAVORS {
+        let (outcome, server) = shut_down_while_in_flight(flavor, 1, |client| async move {
+            client
+                .qualification_sessions()
+                .update("qs_1")
+                .user_id("user_42")
+                .send()
+                .await
+        });
+        let error = assert_shutdown_error("update", flavor, outcome);
+        assert!(
+            error.may_have_been_applied(),
+            "{flavor:?}: the request was sent"
+        );
+        assert!(
+            error.idempotency_key().is_some(),
+            "{flavor:?}: the key to resend it with"
+        );
+        assert_eq!(server.requests(), 1, "{flavor:?}: not retried");
+    }
+}
+
+/// Dropping a call in flight aborts the task its exchange runs in: the connection closes
+/// at once (a task left running would hold it open until the 60 s timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_call_in_flight_closes_its_connection() {
+    let server = Silent::start();
+    let client = server.client();
+    let mut call = Box::pin(client.qualification_sessions().get("qs_1").into_future());
+    while server.requests() < 1 {
+        assert!(futures::poll!(call.as_mut()).is_pending());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(call);
+    tokio::task::spawn_blocking(move || {
+        wait_until("the connection closed", || server.closed() == 1)
+    })
+    .await
+    .unwrap();
+}
+
+/// Dropping a listing with pages in flight aborts every page task and its exchange: each
+/// connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_listing_in_flight_aborts_its_page_requests() {
+    for concurrency in [4, 1] {
+        let server = Silent::start();
+        let client = server.client();
+        let mut pages = client
+            .qualification_sessions()
+            .list()
+            .paginate()
+            .concurrency(concurrency)
+            .pages();
+        while server.requests() < concurrency {
+            assert!(futures::poll!(pages.next()).is_pending());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(pages);
+        tokio::task::spawn_blocking(move || {
+            wait_until("every connection closed", || {
+                server.closed() == concurrency && server.requests() == concurrency
+            })
+        })
+        .await
+        .unwrap();
+    }
+}
