@@ -36,6 +36,12 @@ pub struct Paginator {
 }
 
 impl Paginator {
+    /// The most page requests a listing sends at once: a larger
+    /// [`concurrency`](Self::concurrency) counts as this. Over HTTP/1 each request in
+    /// flight takes a connection of its own, and up to twice this many pages are held in
+    /// memory.
+    pub const MAX_CONCURRENCY: usize = 64;
+
     pub(crate) fn new(listing: Listing) -> Self {
         Self {
             listing,
@@ -51,16 +57,17 @@ impl Paginator {
     }
 
     /// How many page requests are sent at once (default 4; 1 is one after another; 0
-    /// counts as 1). A request's turn ends when its body has been read, so the next goes
-    /// out while that page decodes; at most twice this many pages are held ahead of the
-    /// one being consumed.
+    /// counts as 1, and anything above [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY), 64,
+    /// as 64). A request's turn ends when its body has been read, so the next goes out
+    /// while that page decodes; at most twice this many pages are held ahead of the one
+    /// being consumed.
     ///
     /// Responses are read as they arrive, whether or not the stream is being polled. Above
     /// 1, each page is then decoded in a task of its own, so pages decode in parallel on
     /// every worker thread; with 1, on the task that polls the stream (there is nothing to
     /// decode in parallel, and it saves two hand-offs between threads per page).
     pub fn concurrency(mut self, pages: usize) -> Self {
-        self.concurrency = pages.max(1);
+        self.concurrency = pages.clamp(1, Self::MAX_CONCURRENCY);
         self
     }
 

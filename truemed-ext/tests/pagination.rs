@@ -620,3 +620,19 @@ async fn prefetch_does_not_wait_for_the_first_page() {
         );
     }
 }
+
+/// `concurrency(usize::MAX)` counts as `Paginator::MAX_CONCURRENCY`: the first poll does
+/// not create page requests without end, and the listing is whole.
+#[tokio::test]
+async fn a_huge_concurrency_is_clamped_to_the_maximum() {
+    for meta in [Meta::Full, Meta::Null] {
+        let server = listing(25, meta).await;
+        let ids = collect_ids_with(&server, 10, usize::MAX).await.unwrap();
+        assert_eq!(ids, expected(25));
+        assert!(
+            server.count() <= truemed_ext::Paginator::MAX_CONCURRENCY,
+            "{} requests for a listing of 3 pages",
+            server.count()
+        );
+    }
+}
