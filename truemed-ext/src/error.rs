@@ -25,6 +25,8 @@ const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-
 const REQUEST_ID_LIMIT: usize = 128;
 /// The longest server message shown by `Display` ([`Error::message`] has all of it).
 const DISPLAY_MESSAGE_LIMIT: usize = 300;
+/// The longest reason or pagination message kept for error text, in characters.
+const REASON_LIMIT: usize = 500;
 
 /// A failed call to Truemed.
 ///
@@ -342,7 +344,7 @@ impl Error {
                     StatusCode::OK,
                     &HeaderMap::new(),
                     &bytes,
-                    redact_quoted(&reason.to_string()),
+                    redact_decode_message(&reason.to_string()),
                 ),
             },
             Generated::ErrorResponse(response) => match head {
@@ -445,7 +447,7 @@ impl Error {
             status,
             request_id: request_id(headers),
             body: bounded_text(body, ERROR_BODY_LIMIT),
-            reason,
+            reason: printable(&reason, REASON_LIMIT),
             details: CallDetails::default(),
         })))
     }
@@ -532,7 +534,9 @@ impl fmt::Display for Error {
             ),
             Self::InvalidRequest(message) => write!(f, "invalid request, nothing was sent: {message}"),
             Self::Configuration(message) => write!(f, "invalid client configuration: {message}"),
-            Self::Pagination(message) => write!(f, "pagination stopped: {message}"),
+            Self::Pagination(message) => {
+                write!(f, "pagination stopped: {}", printable(message, REASON_LIMIT))
+            }
         }
     }
 }
@@ -568,7 +572,12 @@ impl fmt::Debug for Error {
             }
             Self::InvalidRequest(m) => return f.debug_tuple("InvalidRequest").field(m).finish(),
             Self::Configuration(m) => return f.debug_tuple("Configuration").field(m).finish(),
-            Self::Pagination(m) => return f.debug_tuple("Pagination").field(m).finish(),
+            Self::Pagination(m) => {
+                return f
+                    .debug_tuple("Pagination")
+                    .field(&printable(m, REASON_LIMIT))
+                    .finish()
+            }
         };
         let response = self
             .api_response()
@@ -688,14 +697,22 @@ impl ApiErrorResponse {
 
 impl fmt::Debug for ApiErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |text: &Option<String>, limit| text.as_deref().map(|t| printable(t, limit));
         f.debug_struct("ApiErrorResponse")
             .field("status", &self.0.status)
-            .field("error", &self.0.error)
-            .field("code", &self.0.code)
-            .field("message", &self.0.message)
-            .field("request_id", &self.0.request_id)
+            .field("error", &shown(&self.0.error, 100))
+            .field("code", &shown(&self.0.code, 100))
+            .field("message", &shown(&self.0.message, DISPLAY_MESSAGE_LIMIT))
+            .field("request_id", &shown(&self.0.request_id, REQUEST_ID_LIMIT))
             .field("retry_after", &self.0.retry_after)
-            .field("location", &self.0.location.as_deref().map(without_query))
+            .field(
+                "location",
+                &self
+                    .0
+                    .location
+                    .as_deref()
+                    .map(|location| printable(without_query(location), 200)),
+            )
             .field("body_len", &self.0.body.len())
             .field("idempotency_key", &self.0.details.idempotency_key)
             .finish()
@@ -793,7 +810,14 @@ impl fmt::Debug for UndecodableResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UndecodableResponse")
             .field("status", &self.0.status)
-            .field("request_id", &self.0.request_id)
+            .field(
+                "request_id",
+                &self
+                    .0
+                    .request_id
+                    .as_deref()
+                    .map(|id| printable(id, REQUEST_ID_LIMIT)),
+            )
             .field("reason", &self.0.reason)
             .field("body_len", &self.0.body.len())
             .field("idempotency_key", &self.0.details.idempotency_key)
@@ -904,18 +928,56 @@ fn bounded_text(bytes: &[u8], limit: usize) -> String {
     text
 }
 
-/// `text` with control characters replaced (no log injection through a server's
-/// message) and cut to `limit` characters.
-fn printable(text: &str, limit: usize) -> String {
+/// Server-supplied `text` made safe to show, cut to `limit` characters (then `…`): the
+/// one sanitizer of every text from a response (or a webhook delivery) that reaches
+/// `Display` or `Debug`. Each character that could forge or hide what a reader sees
+/// becomes a space (see [`is_unprintable`]), so a message cannot start a new log line,
+/// reorder the text around it or carry invisible content.
+pub(crate) fn printable(text: &str, limit: usize) -> String {
     let mut out: String = text
         .chars()
         .take(limit)
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unprintable(c) { ' ' } else { c })
         .collect();
     if text.chars().nth(limit).is_some() {
         out.push('…');
     }
     out
+}
+
+/// Whether `c` is kept out of error text: C0 and C1 controls (U+0085 among them), the
+/// line and paragraph separators U+2028 and U+2029, and the format characters (general
+/// category Cf, Unicode 16), which include every bidi control (U+061C, U+200E, U+200F,
+/// U+202A to U+202E, U+2066 to U+2069), zero-width characters, the BOM and tag
+/// characters.
+fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{AD}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61C}'
+                | '\u{6DD}'
+                | '\u{70F}'
+                | '\u{890}'..='\u{891}'
+                | '\u{8E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
 }
 
 /// A URL (or a relative reference) without its query and fragment.
@@ -938,11 +1000,12 @@ fn describe_decode_failure<T: DeserializeOwned>(body: &[u8]) -> String {
         Ok(_) => return "the body decoded on a second reading".to_owned(),
         Err(error) => error,
     };
-    let reason = redact_quoted(&error.inner().to_string());
+    let reason = redact_decode_message(&error.inner().to_string());
     let path = error.path();
     if path.iter().next().is_none() {
         return reason;
     }
+    let shown = shown_path(path);
     // The id of the session the failing field belongs to, when the body says.
     let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let mut node = value.as_ref();
@@ -961,31 +1024,117 @@ fn describe_decode_failure<T: DeserializeOwned>(body: &[u8]) -> String {
         };
     }
     match id {
-        Some(id) => format!("{path} (session {}): {reason}", printable(id, 100)),
-        None => format!("{path}: {reason}"),
+        Some(id) => format!("{shown} (session {}): {reason}", printable(id, 100)),
+        None => format!("{shown}: {reason}"),
     }
 }
 
-/// `text` with every double-quoted string replaced by `"…"`: serde's messages quote the
-/// value that failed, which may be personal data.
-fn redact_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '"' {
-            let mut escaped = false;
-            for inner in chars.by_ref() {
-                match (escaped, inner) {
-                    (false, '\\') => escaped = true,
-                    (false, '"') => break,
-                    _ => escaped = false,
-                }
-            }
-            out.push_str("…\"");
+/// `path` as text (`items[1].field`), each key shown only when it could be a field of
+/// the API (a letter or `_`, then letters, digits and `_`): a key of another shape came
+/// from the body, not from the schema, and may be personal data, so it shows as `…`.
+fn shown_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let field_like = |name: &str| {
+        name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let mut out = String::new();
+    for segment in path.iter() {
+        if !out.is_empty() && !matches!(segment, Segment::Seq { .. }) {
+            out.push('.');
+        }
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if field_like(key) => out.push_str(key),
+            Segment::Enum { variant } if field_like(variant) => out.push_str(variant),
+            Segment::Map { .. } | Segment::Enum { .. } => out.push('…'),
+            _ => out.push('?'),
         }
     }
     out
+}
+
+/// A decoder's error message (serde's, serde_json's, a type's own) without any value
+/// from the body: the one redaction of every error that quotes a body. Each quoted
+/// (`"…"`) or backticked (`` `…` ``) text and each number becomes `…`. What stays: the
+/// kind of problem (`invalid type: integer`, `expected a string`, `unknown variant`),
+/// the name after `missing field` and `duplicate field` (a field of the type, never a
+/// value), digits inside a word (`u32`), and serde_json's trailing position
+/// (`at line 1 column 80`).
+pub(crate) fn redact_decode_message(text: &str) -> String {
+    let (head, position) = split_position(text);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = head.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' | '`' => {
+                let named = c == '`'
+                    && (out.ends_with("missing field ") || out.ends_with("duplicate field "));
+                let mut end = head.len();
+                let mut escaped = false;
+                for (index, inner) in chars.by_ref() {
+                    match (escaped, inner) {
+                        (false, '\\') if c == '"' => escaped = true,
+                        (false, close) if close == c => {
+                            end = index;
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                out.push(c);
+                match named {
+                    true => out.push_str(&head[at + 1..end]),
+                    false => out.push('…'),
+                }
+                out.push(c);
+                previous = Some(c);
+            }
+            _ if starts_number(c, chars.peek().map(|&(_, next)| next), previous) => {
+                let mut last = c;
+                while let Some(&(_, next)) = chars.peek() {
+                    let exponent_sign = matches!(next, '+' | '-') && matches!(last, 'e' | 'E');
+                    if !(next.is_ascii_alphanumeric() || matches!(next, '.' | '_') || exponent_sign)
+                    {
+                        break;
+                    }
+                    last = next;
+                    chars.next();
+                }
+                out.push('…');
+                previous = Some(last);
+            }
+            _ => {
+                out.push(c);
+                previous = Some(c);
+            }
+        }
+    }
+    out.push_str(position);
+    out
+}
+
+/// Whether a number starts at `c` (followed by `next`, after `previous`): a digit, or a
+/// sign or point before one, that does not continue a word (`u32`, `f64`).
+fn starts_number(c: char, next: Option<char>, previous: Option<char>) -> bool {
+    let in_word = previous.is_some_and(|p| p.is_alphanumeric() || p == '_');
+    let digit_next = next.is_some_and(|n| n.is_ascii_digit());
+    !in_word && (c.is_ascii_digit() || (matches!(c, '-' | '+' | '.') && digit_next))
+}
+
+/// `text` split before serde_json's ` at line L column C`, when it ends with one.
+fn split_position(text: &str) -> (&str, &str) {
+    let Some(at) = text.rfind(" at line ") else {
+        return (text, "");
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let rest = &text[at + " at line ".len()..];
+    match rest.split_once(" column ") {
+        Some((line, column)) if digits(line) && digits(column) => text.split_at(at),
+        _ => (text, ""),
+    }
 }
 
 #[cfg(fuzzing)]
@@ -1165,13 +1314,88 @@ mod tests {
     }
 
     #[test]
-    fn quoted_values_are_redacted_from_reasons() {
-        assert_eq!(
-            redact_quoted(r#"invalid type: string "ada@example.com", expected f64 at line 1"#),
-            r#"invalid type: string "…", expected f64 at line 1"#
-        );
-        assert_eq!(redact_quoted(r#"a "b\"c" d"#), r#"a "…" d"#);
-        assert_eq!(redact_quoted(r#"open "quote"#), r#"open "…""#);
+    fn decode_messages_keep_the_problem_and_lose_every_value() {
+        for (message, redacted) in [
+            (
+                r#"invalid type: string "ada@example.com", expected f64 at line 1 column 80"#,
+                r#"invalid type: string "…", expected f64 at line 1 column 80"#,
+            ),
+            (
+                "invalid type: integer `5551234567`, expected a string at line 1 column 76",
+                "invalid type: integer `…`, expected a string at line 1 column 76",
+            ),
+            (
+                "invalid type: floating point `-5551234567.5`, expected u32",
+                "invalid type: floating point `…`, expected u32",
+            ),
+            (
+                "invalid value: integer `-1`, expected u64",
+                "invalid value: integer `…`, expected u64",
+            ),
+            (
+                "unknown variant `ada@example.com`, expected one of `pending`, `approved`",
+                "unknown variant `…`, expected one of `…`, `…`",
+            ),
+            (
+                "unknown field `5551234567`, expected `status`",
+                "unknown field `…`, expected `…`",
+            ),
+            (
+                "missing field `qualification_session_id`",
+                "missing field `qualification_session_id`",
+            ),
+            (
+                "duplicate field `webhook_delivery_id` at line 1 column 40",
+                "duplicate field `webhook_delivery_id` at line 1 column 40",
+            ),
+            (
+                "invalid length 5551234567, expected a tuple of size 2",
+                "invalid length …, expected a tuple of size …",
+            ),
+            ("value 5551234567 is too large", "value … is too large"),
+            ("a -12.5e+3 b +7 c .5", "a … b … c …"),
+            ("expected i64 or f32_x9", "expected i64 or f32_x9"),
+            (r#"a "b\"c" d"#, r#"a "…" d"#),
+            ("open \"quote", "open \"…\""),
+            ("open `tick", "open `…`"),
+            ("missing field `unclosed", "missing field `unclosed`"),
+            ("at line 1 column 2", "at line … column …"),
+            ("x at line 1 column 2z", "x at line … column …"),
+            (
+                "EOF while parsing a value at line 3 column 0",
+                "EOF while parsing a value at line 3 column 0",
+            ),
+            ("", ""),
+            ("ünïcode \u{2028} `é`", "ünïcode \u{2028} `…`"),
+        ] {
+            assert_eq!(redact_decode_message(message), redacted, "{message}");
+        }
+    }
+
+    #[test]
+    fn printable_replaces_every_character_that_forges_or_hides_text() {
+        for (text, shown) in [
+            ("a\nb\x1b[31m", "a b [31m"),
+            ("a\r\tb\u{7f}\u{85}\u{9b}c", "a  b   c"),
+            ("line\u{2028}para\u{2029}end", "line para end"),
+            ("\u{202E}exe.txt\u{202C}", " exe.txt "),
+            (
+                "\u{202A}\u{202B}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}",
+                "       ",
+            ),
+            ("\u{61C}\u{200E}\u{200F}", "   "),
+            (
+                "zero\u{200B}width\u{200D}join\u{2060}\u{FEFF}",
+                "zero width join  ",
+            ),
+            ("soft\u{AD}hyphen\u{E0041}tag", "soft hyphen tag"),
+            ("café ünïcode 東京 😀 ok", "café ünïcode 東京 😀 ok"),
+        ] {
+            assert_eq!(printable(text, 100), shown, "{text:?}");
+        }
+        assert_eq!(printable("abcdef", 3), "abc…");
+        assert_eq!(printable("abc", 3), "abc");
+        assert_eq!(printable("\u{2028}\u{2028}\u{2028}\u{2028}", 2), "  …");
     }
 
     #[test]
@@ -1187,11 +1411,5 @@ mod tests {
             "{reason}"
         );
         assert!(!reason.contains("ada"), "{reason}");
-    }
-
-    #[test]
-    fn printable_strips_controls_and_bounds() {
-        assert_eq!(printable("a\nb\x1b[31m", 100), "a b [31m");
-        assert_eq!(printable("abcdef", 3), "abc…");
     }
 }

@@ -1074,3 +1074,103 @@ async fn only_a_4xx_proves_an_update_was_not_applied_whatever_the_status() {
         assert_eq!(keys.len(), 1, "{status}");
     }
 }
+
+// ---------------------------------------------------------------- personal data and controls
+
+/// Characters a server's text must not bring into error text: line and paragraph
+/// separators, bidi controls and other invisible format characters, C0 and C1 controls.
+const UNPRINTABLE: [char; 14] = [
+    '\u{2028}', '\u{2029}', '\u{85}', '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}',
+    '\u{200F}', '\u{61C}', '\u{200B}', '\u{FEFF}', '\u{1b}', '\n',
+];
+
+#[tokio::test]
+async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
+    let bodies = [
+        r#"{"qualification_session_id":"qs_1","status":"pending","user_name":5551234567}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","user_name":-5551234567}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","user_name":5551234567.25}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","created_at":5551234567}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","email":["ada@example.com"],"user_name":{"5551234567":1}}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","eligible_amount":"5551234567x"}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","5551234567":[1,}"#,
+        r#"{"qualification_session_id":"qs_1","status":"pending","ada@example.com":[1,}"#,
+    ];
+    for body in bodies {
+        let server = Scripted::sequence(vec![Reply::raw(200, body)
+            .header("content-type", "application/json")
+            .header("x-request-id", "req_7")])
+        .await;
+        let error = client_to(&server.base_url)
+            .qualification_sessions()
+            .get("qs_1")
+            .await
+            .unwrap_err();
+        let Error::UndecodableResponse(undecodable) = &error else {
+            panic!("{body}: {error:?}")
+        };
+        let text = all_text(&error);
+        for value in ["5551234567", "555123", "ada@example.com", "ada"] {
+            assert!(!text.contains(value), "{body}: {value} in {text}");
+            assert!(!undecodable.reason().contains(value), "{body}: {value}");
+        }
+        assert_eq!(error.request_id(), Some("req_7"));
+        assert_eq!(undecodable.body(), body, "the body stays reachable");
+    }
+
+    // The field path and the kind of problem stay.
+    let server = Scripted::sequence(vec![Reply::raw(200, bodies[0])]).await;
+    let error = client_to(&server.base_url)
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap_err();
+    let Error::UndecodableResponse(undecodable) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        undecodable
+            .reason()
+            .starts_with("user_name (session qs_1): invalid type: integer `…`, expected a string"),
+        "{}",
+        undecodable.reason()
+    );
+}
+
+#[tokio::test]
+async fn separators_and_bidi_controls_from_a_server_reach_no_error_text() {
+    let message = "refused\u{2028}forged line\u{2029}\u{85}\u{202E}txt.exe\u{202C} \u{2066}x\u{2069}\u{200E}\u{200F}\u{61C}\u{200B}\u{FEFF}\u{1b}[31m\nend";
+    let replies = [
+        Reply::json(400, json!({"error": "ValidationError", "message": message})),
+        Reply::json(
+            404,
+            json!({"error": {"type": "x\u{202E}y", "code": "c\u{2028}d", "message": message}}),
+        ),
+        Reply::json(503, json!({"detail": message})),
+        Reply::json(422, json!({"error": format!("E{message}")})),
+        Reply::json(600, json!({"message": message})),
+    ];
+    for reply in replies {
+        let status = reply.status;
+        let server = Scripted::sequence(vec![reply.header("x-request-id", "req_\t1")]).await;
+        let error = Client::builder()
+            .api_key(API_KEY)
+            .base_url(&server.base_url)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap()
+            .qualification_sessions()
+            .get("qs_1")
+            .await
+            .unwrap_err();
+        let text = all_text(&error);
+        for c in UNPRINTABLE.into_iter().chain(['\t']) {
+            assert!(!text.contains(c), "{status}: {:?} in {text:?}", c);
+        }
+        assert!(text.contains("refused forged line"), "{status}: {text}");
+        assert!(
+            error.body().unwrap().contains('\u{202E}'),
+            "the body is as sent"
+        );
+    }
+}

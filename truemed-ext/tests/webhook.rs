@@ -932,3 +932,74 @@ fn arbitrary_inputs_never_panic() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Personal data in refusals, over HTTP
+
+/// A receiver on 127.0.0.1 answering each delivery with the refusal's status, and its
+/// `Display` and `Debug` as the body (what a receiver would log). Returns its URL.
+async fn refusing_receiver() -> String {
+    async fn receive(headers: HeaderMap, body: axum::body::Bytes) -> (http::StatusCode, String) {
+        let verifier = verifier();
+        let refusal = if headers.contains_key(SIGNATURE_HEADER) {
+            verifier
+                .verify_signed_at(&headers, &body, T)
+                .map(|_| ())
+                .err()
+        } else {
+            verifier.verify_unsigned(&headers, &body).map(|_| ()).err()
+        };
+        match refusal {
+            Some(error) => (error.status_code(), format!("{error}\n{error:?}")),
+            None => (http::StatusCode::OK, String::new()),
+        }
+    }
+    let app = axum::Router::new().route("/webhook", axum::routing::post(receive));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn an_undecodable_delivery_shows_no_value_of_its_body_in_the_refusal() {
+    let url = refusing_receiver().await;
+    let http = reqwest::Client::new();
+    let signed: [&[u8]; 5] = [
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":"ada@example.com"}"#,
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"qualification_session_id":"q","status":"approved","user_id":5551234567}}"#,
+        br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"qualification_session_id":"q","status":"approved","email":-5551234567.5}}"#,
+        br#"{"webhook_delivery_id":5551234567,"event_type":"x","data":{}}"#,
+        "{\"webhook_delivery_id\":[\"ada@example.com\u{202E}\u{2028}\"],\"event_type\":\"x\",\"data\":{}}".as_bytes(),
+    ];
+    let unsigned: [&[u8]; 2] = [
+        br#"{"qualification_session_id":"qs_9","status":"rejected","email":5551234567}"#,
+        br#"{"qualification_session_id":"qs_9","status":"rejected","user_id":"ada@example.com","email":{"ada@example.com":1}}"#,
+    ];
+    let deliveries = signed
+        .iter()
+        .map(|body| (webhook::signed_headers(SECRET, T, body), *body))
+        .chain(
+            unsigned
+                .iter()
+                .map(|body| (webhook::unsigned_headers(SECRET).unwrap(), *body)),
+        );
+    for (headers, body) in deliveries {
+        let answer = http
+            .post(&url)
+            .headers(headers)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{}", String::from_utf8_lossy(body));
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("could not be decoded"), "{text}");
+        for value in ["ada@example.com", "ada", "5551234567", "555123"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        for c in ['\u{202E}', '\u{2028}'] {
+            assert!(!text.contains(c), "{c:?} in {text:?}");
+        }
+    }
+}

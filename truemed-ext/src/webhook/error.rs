@@ -50,7 +50,8 @@ pub enum WebhookError {
 
     /// The delivery is authentic but its body is not the expected JSON.
     UndecodableBody {
-        /// What went wrong, bounded in length.
+        /// What went wrong: the field and the kind of problem, bounded in length. It holds no
+        /// value from the body and no control, separator or bidi character.
         message: String,
     },
 
@@ -120,14 +121,12 @@ impl WebhookError {
         }
     }
 
-    /// Builds [`WebhookError::UndecodableBody`] from what was being decoded and why it failed,
-    /// bounding the message's length.
+    /// Builds [`WebhookError::UndecodableBody`] from what was being decoded and why it failed:
+    /// serde's text without any value from the body (which may hold an email or a name),
+    /// safe to print, bounded in length.
     pub(crate) fn undecodable(what: &str, error: &serde_json::Error) -> Self {
-        let mut message = format!("{what}: {error}");
-        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
-            message.truncate(cut);
-            message.push_str("...");
-        }
+        let reason = crate::error::redact_decode_message(&error.to_string());
+        let message = crate::error::printable(&format!("{what}: {reason}"), MAX_MESSAGE_CHARS);
         Self::UndecodableBody { message }
     }
 }
