@@ -90,9 +90,11 @@
 //! `POST /_fake/faults`, `POST /_fake/chaos`, `PUT /_fake/latency`, `GET /_fake/stats`,
 //! `GET /_fake/ledger`, `PUT /_fake/webhook_endpoint`, `GET /_fake/webhooks`,
 //! `POST /_fake/webhooks/flush`, `POST /_fake/reset`, and more, described in
-//! `openapi/fake-control.yaml` of the repository. Bad input is a `400 ValidationError`
-//! whose message starts with the field's path; control requests are not counted, faulted
-//! or slowed down.
+//! `openapi/fake-control.yaml` of the repository. `GET /_fake/ledger` and
+//! `GET /_fake/webhooks` answer the newest [`DEFAULT_CONTROL_LIMIT`] entries, oldest first
+//! (`?limit=` up to [`MAX_CONTROL_LIMIT`]), and how many there are in all. Bad input is a
+//! `400 ValidationError` whose message starts with the field's path; control requests are
+//! not counted, faulted or slowed down.
 //!
 //! Feature `cli` builds the `truemed-fake` binary, which serves the same fake for test
 //! suites in any language and sends one webhook delivery to a URL:
@@ -123,6 +125,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use control::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
 pub use delivery::{
     DeliveryAttempt, DeliveryState, WebhookDelivery, WebhookRetries, WebhookTarget,
     DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT,
@@ -306,7 +309,8 @@ impl FakeTruemed {
 
     /// Every webhook delivery since the start (or the last [`reset`](Self::reset)), oldest
     /// first, each with its attempts and the answers they got. Control API:
-    /// `GET /_fake/webhooks`.
+    /// `GET /_fake/webhooks` (the newest [`DEFAULT_CONTROL_LIMIT`] unless `?limit=` says
+    /// otherwise).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -408,9 +412,10 @@ impl FakeTruemed {
     }
 
     /// Every update applied, in order: exactly one per session and idempotency key.
-    /// Control API: `GET /_fake/ledger`.
+    /// Control API: `GET /_fake/ledger` (the newest [`DEFAULT_CONTROL_LIMIT`] unless
+    /// `?limit=` says otherwise).
     pub fn applied_updates(&self) -> Vec<AppliedUpdate> {
-        self.shared.state().applied()
+        self.shared.state().applied().to_vec()
     }
 
     /// Back to how the fake started: the builder's sessions (and no others), no

@@ -713,6 +713,162 @@ async fn the_ledger_lists_each_applied_update_once() {
 }
 
 #[tokio::test]
+async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
+    use truemed_ext::testing::DEFAULT_CONTROL_LIMIT;
+    let fake = fake().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    fake.seed(SessionSeed::new("qs_2"));
+    let all = DEFAULT_CONTROL_LIMIT + 5;
+    for n in 0..all {
+        let id = if n % 2 == 0 { "qs_1" } else { "qs_2" };
+        let path = format!("/api/v1/qualification_session/{id}/update");
+        let body = json!({"idempotency_key": format!("k{n}"), "metadata": format!("{n}")});
+        let (status, _) = call(&fake, "POST", &path, Some(body)).await;
+        assert_eq!(status, 200);
+    }
+    let keys = |ledger: &Value| -> Vec<String> {
+        ledger["applied_updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["idempotency_key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expected =
+        |range: std::ops::Range<usize>| -> Vec<String> { range.map(|n| format!("k{n}")).collect() };
+
+    // Without a limit: the newest DEFAULT_CONTROL_LIMIT, oldest first; `total` counts all.
+    let (status, ledger) = call(&fake, "GET", "/_fake/ledger", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(keys(&ledger), expected(5..all));
+    assert_eq!(ledger["total"], all);
+    let (_, ledger) = call(&fake, "GET", "/_fake/ledger?limit=3", None).await;
+    assert_eq!(keys(&ledger), expected(all - 3..all));
+    assert_eq!(ledger["total"], all);
+    let (_, ledger) = call(&fake, "GET", "/_fake/ledger?limit=1000", None).await;
+    assert_eq!(keys(&ledger), expected(0..all));
+    // The limit applies after the filter.
+    let (_, ledger) = call(
+        &fake,
+        "GET",
+        "/_fake/ledger?qualification_session_id=qs_2&limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(
+        keys(&ledger),
+        [format!("k{}", all - 4), format!("k{}", all - 2)]
+    );
+    assert_eq!(ledger["total"], all / 2);
+    assert_eq!(fake.applied_updates().len(), all);
+}
+
+#[tokio::test]
+async fn the_deliveries_answer_the_newest_up_to_a_limit() {
+    use truemed_ext::testing::{WebhookRetries, DEFAULT_CONTROL_LIMIT};
+    let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
+    let fake = FakeTruemed::builder()
+        .api_key("sk_test_control")
+        .webhook(format!("{}/hooks", receiver.base_url), "whsec_limit")
+        .webhook_retries(WebhookRetries::default().attempts(1))
+        .start()
+        .await;
+    let all = DEFAULT_CONTROL_LIMIT + 1;
+    for n in 0..all {
+        let id = format!("qs_{n}");
+        fake.seed(SessionSeed::new(&id));
+        fake.approve(&id);
+    }
+    fake.flush_webhooks().await;
+    let sessions = |list: &Value| -> Vec<String> {
+        list["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["qualification_session_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expected = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|n| format!("qs_{n}")).collect()
+    };
+
+    let (status, list) = call(&fake, "GET", "/_fake/webhooks", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(sessions(&list), expected(1..all));
+    assert_eq!(list["total"], all);
+    let (_, list) = call(&fake, "GET", "/_fake/webhooks?limit=2", None).await;
+    assert_eq!(sessions(&list), expected(all - 2..all));
+    assert_eq!(list["deliveries"][1]["state"], "delivered");
+    let (_, list) = call(
+        &fake,
+        "GET",
+        "/_fake/webhooks?limit=5&qualification_session_id=qs_0",
+        None,
+    )
+    .await;
+    assert_eq!(sessions(&list), ["qs_0"]);
+    assert_eq!(list["total"], 1);
+    assert_eq!(fake.webhook_deliveries().len(), all);
+}
+
+#[tokio::test]
+async fn a_limit_out_of_range_is_a_400_naming_it() {
+    let fake = fake().await;
+    for path in ["/_fake/ledger", "/_fake/webhooks"] {
+        for bad in ["0", "1001", "-1", "x", "", "1.5", "99999999999999999999"] {
+            let (status, body) = call(&fake, "GET", &format!("{path}?limit={bad}"), None).await;
+            assert_eq!(status, 400, "{path}?limit={bad}: {body}");
+            assert_eq!(body["error"], "ValidationError");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.starts_with("limit: "), "{message}");
+            assert!(message.contains("1 to 1000"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn the_spec_documents_the_limits_the_code_applies() {
+    use truemed_ext::testing::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
+    let spec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../openapi/fake-control.yaml"
+    ))
+    .unwrap();
+    // One parameter, components/parameters/Limit (its lines indented deeper than
+    // `    Limit:`), used by both listings.
+    let at = spec
+        .find("\n    Limit:\n")
+        .expect("components.parameters.Limit");
+    let block: Vec<&str> = spec[at..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with("      "))
+        .map(str::trim)
+        .collect();
+    for line in [
+        "name: limit".to_owned(),
+        "in: query".to_owned(),
+        "minimum: 1".to_owned(),
+        format!("maximum: {MAX_CONTROL_LIMIT}"),
+        format!("default: {DEFAULT_CONTROL_LIMIT}"),
+    ] {
+        assert!(block.contains(&line.as_str()), "{line:?} not in {block:#?}");
+    }
+    for operation in [
+        "operationId: get_ledger",
+        "operationId: list_webhook_deliveries",
+    ] {
+        let at = spec.find(operation).unwrap();
+        let rest = &spec[at..];
+        let end = rest.find("responses:").unwrap();
+        assert!(
+            rest[..end].contains("$ref: \"#/components/parameters/Limit\""),
+            "{operation} does not take components/parameters/Limit"
+        );
+    }
+}
+
+#[tokio::test]
 async fn reset_returns_to_how_the_fake_started() {
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
     let fake = FakeTruemed::builder()

@@ -38,6 +38,12 @@ use super::state::{session_json, Reply, SessionRecord, State};
 /// collide with this.
 pub(crate) const PREFIX: &str = "/_fake";
 
+/// How many entries `GET /_fake/ledger` and `GET /_fake/webhooks` answer when the request
+/// has no `limit`: the newest ones, oldest first.
+pub const DEFAULT_CONTROL_LIMIT: usize = 100;
+/// The largest `limit` of `GET /_fake/ledger` and `GET /_fake/webhooks`.
+pub const MAX_CONTROL_LIMIT: usize = 1000;
+
 /// The most faults that can be queued at once through the control API.
 const MAX_QUEUED_FAULTS: usize = 10_000;
 /// The longest `times` of one fault.
@@ -917,27 +923,86 @@ async fn stats(Extract(shared): Extract<Arc<Shared>>) -> Response {
     ok(value)
 }
 
-/// The `qualification_session_id` filter of a query string, if any.
-fn session_filter(query: Option<&str>) -> Option<String> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(name, _)| name == "qualification_session_id")
-        .map(|(_, value)| value.into_owned())
+/// What `GET /_fake/ledger` and `GET /_fake/webhooks` take: a session to keep the
+/// entries of, and how many of the newest to answer.
+#[derive(Debug)]
+struct Listing {
+    qualification_session_id: Option<String>,
+    limit: usize,
+}
+
+impl Listing {
+    /// The query string's `qualification_session_id` and `limit` (the first of each);
+    /// other parameters are ignored. A `limit` that is not a whole number from 1 to
+    /// [`MAX_CONTROL_LIMIT`] is a 400.
+    fn parse(query: Option<&str>) -> Result<Self, Reply> {
+        let mut qualification_session_id = None;
+        let mut limit = None;
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match name.as_ref() {
+                "qualification_session_id" if qualification_session_id.is_none() => {
+                    qualification_session_id = Some(value.into_owned());
+                }
+                "limit" if limit.is_none() => {
+                    let n = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_CONTROL_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "limit: {value:?} is not a whole number from 1 to {MAX_CONTROL_LIMIT}."
+                            ))
+                        })?;
+                    limit = Some(n);
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            qualification_session_id,
+            limit: limit.unwrap_or(DEFAULT_CONTROL_LIMIT),
+        })
+    }
+
+    /// The newest `limit` of `items` (oldest first) of the session asked for, if any,
+    /// cloned; and how many of the session's there are in all. Only those answered are
+    /// cloned, so that the caller can hold a lock on `items` and serialize outside it.
+    fn select<T: Clone>(&self, items: &[T], session_of: impl Fn(&T) -> &str) -> (Vec<T>, usize) {
+        let wanted = |item: &&T| {
+            self.qualification_session_id
+                .as_deref()
+                .is_none_or(|id| session_of(item) == id)
+        };
+        let total = items.iter().filter(wanted).count();
+        let mut newest: Vec<T> = items
+            .iter()
+            .rev()
+            .filter(wanted)
+            .take(self.limit)
+            .cloned()
+            .collect();
+        newest.reverse();
+        (newest, total)
+    }
+}
+
+/// Each of `items` as JSON.
+fn json_list<T: serde::Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| serde_json::to_value(item).unwrap_or(Value::Null))
+        .collect()
 }
 
 async fn ledger(Extract(shared): Extract<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
-    let filter = session_filter(query.as_deref());
-    let applied: Vec<Value> = shared
-        .state()
-        .applied()
-        .iter()
-        .filter(|update| {
-            filter
-                .as_ref()
-                .is_none_or(|id| &update.qualification_session_id == id)
-        })
-        .map(|update| serde_json::to_value(update).unwrap_or(Value::Null))
-        .collect();
-    ok(json!({ "applied_updates": applied }))
+    let listing = match Listing::parse(query.as_deref()) {
+        Ok(listing) => listing,
+        Err(refused) => return reply(refused),
+    };
+    let (applied, total) = listing.select(shared.state().applied(), |update| {
+        &update.qualification_session_id
+    });
+    ok(json!({ "applied_updates": json_list(&applied), "total": total }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1056,19 +1121,14 @@ async fn clear_endpoint(Extract(shared): Extract<Arc<Shared>>) -> Response {
 }
 
 async fn deliveries(Extract(shared): Extract<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
-    let filter = session_filter(query.as_deref());
-    let deliveries: Vec<Value> = shared
+    let listing = match Listing::parse(query.as_deref()) {
+        Ok(listing) => listing,
+        Err(refused) => return reply(refused),
+    };
+    let (deliveries, total) = shared
         .webhooks
-        .deliveries()
-        .iter()
-        .filter(|delivery| {
-            filter
-                .as_ref()
-                .is_none_or(|id| &delivery.qualification_session_id == id)
-        })
-        .map(|delivery| serde_json::to_value(delivery).unwrap_or(Value::Null))
-        .collect();
-    ok(json!({ "deliveries": deliveries }))
+        .with_deliveries(|all| listing.select(all, |delivery| &delivery.qualification_session_id));
+    ok(json!({ "deliveries": json_list(&deliveries), "total": total }))
 }
 
 async fn delivery(
@@ -1107,13 +1167,8 @@ async fn flush(
     let complete = tokio::time::timeout(wait, shared.webhooks.flush())
         .await
         .is_ok();
-    let deliveries: Vec<Value> = shared
-        .webhooks
-        .deliveries()
-        .iter()
-        .map(|delivery| serde_json::to_value(delivery).unwrap_or(Value::Null))
-        .collect();
-    ok(json!({ "complete": complete, "deliveries": deliveries }))
+    let deliveries = shared.webhooks.deliveries();
+    ok(json!({ "complete": complete, "deliveries": json_list(&deliveries) }))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -548,6 +548,11 @@ impl Webhooks {
         lock(&self.ledger).deliveries.clone()
     }
 
+    /// `f` of every delivery, oldest first, while the ledger is locked.
+    pub(crate) fn with_deliveries<R>(&self, f: impl FnOnce(&[WebhookDelivery]) -> R) -> R {
+        f(&lock(&self.ledger).deliveries)
+    }
+
     /// One delivery.
     pub(crate) fn delivery(&self, id: &str) -> Option<WebhookDelivery> {
         lock(&self.ledger)

@@ -247,8 +247,9 @@ impl State {
         all.into_iter().map(|entry| entry.record.clone()).collect()
     }
 
-    pub(crate) fn applied(&self) -> Vec<AppliedUpdate> {
-        self.applied.clone()
+    /// Every update applied, in order.
+    pub(crate) fn applied(&self) -> &[AppliedUpdate] {
+        &self.applied
     }
 
     /// Moves a session to `status`; returns the session as it is now, and whether it just
