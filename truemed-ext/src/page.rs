@@ -13,6 +13,10 @@ use crate::error::Error;
 use crate::operation::Operation;
 use crate::retry::RetryPolicy;
 
+/// The largest page number the API can have: its pages are `int64`
+/// ([`ListRequest::MAX_PAGE`](crate::ListRequest::MAX_PAGE)).
+pub(crate) const MAX_PAGE: u64 = i64::MAX as u64;
+
 /// The query of a listing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct ListFilters {
@@ -51,8 +55,7 @@ impl Listing {
         on_body_read: Option<OnBodyRead>,
     ) -> Result<Page, Error> {
         let query = self.filters.query()?;
-        let number = NonZeroU64::new(page)
-            .ok_or_else(|| Error::InvalidRequest("page numbers start at 1".into()))?;
+        let number = checked_page(page)?;
         let response = self
             .client
             .execute(
@@ -107,8 +110,8 @@ impl ListFilters {
                 )));
             }
         }
-        if self.page == Some(0) {
-            return Err(Error::InvalidRequest("page numbers start at 1".into()));
+        if let Some(page) = self.page {
+            checked_page(page)?;
         }
         let page_size = match self.page_size {
             Some(size) => Some(
@@ -140,6 +143,17 @@ impl ListFilters {
             }
         };
         Ok(PageQuery { status, page_size })
+    }
+}
+
+/// `page` as the API takes it, or why it cannot have it: from 1 to [`MAX_PAGE`].
+fn checked_page(page: u64) -> Result<NonZeroU64, Error> {
+    match NonZeroU64::new(page) {
+        None => Err(Error::InvalidRequest("page numbers start at 1".into())),
+        Some(_) if page > MAX_PAGE => Err(Error::InvalidRequest(format!(
+            "page {page} is past the last page the API can have, {MAX_PAGE} (its page numbers are 64-bit signed integers)"
+        ))),
+        Some(number) => Ok(number),
     }
 }
 

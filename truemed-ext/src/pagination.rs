@@ -15,7 +15,7 @@ use truemed_api::Spawned;
 
 use crate::client::OnBodyRead;
 use crate::error::Error;
-use crate::page::{Listing, Page};
+use crate::page::{Listing, Page, MAX_PAGE};
 
 /// Page requests sent at once by default.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
@@ -201,7 +201,8 @@ impl Walk {
             return Ok(self.finish(None));
         };
         let number = self.expected;
-        self.expected += 1;
+        // At most MAX_PAGE + 1: nothing is requested past MAX_PAGE.
+        self.expected = number.saturating_add(1);
         let page = match result {
             // Without pagination, a 404 past the first page is the end of the list.
             Err(Error::NotFound(_)) if number > self.start && self.plan_end.is_none() => {
@@ -230,7 +231,8 @@ impl Walk {
             return Ok(self.finish(first));
         }
         let (page, done) = cut(page, &mut self.remaining);
-        if done {
+        // No page can follow the last page the API can have, whatever the server says.
+        if done || number >= MAX_PAGE {
             return Ok(self.finish(Some(page)));
         }
         match self.plan_end {
@@ -273,7 +275,8 @@ impl Walk {
                     page = Box::pin(std::future::ready(result));
                 }
                 self.in_flight.push_back(page);
-                self.next += 1;
+                // At most MAX_PAGE + 1 (see `last_to_request`).
+                self.next = self.next.saturating_add(1);
             }
             if let Poll::Ready(page) = self.in_flight.poll_next_unpin(cx) {
                 return Poll::Ready(page);
@@ -296,7 +299,8 @@ impl Walk {
 
     /// The last page that may be requested now: none past what the limit needs, nor past
     /// the planned end; without a plan (before the first page, or when the server gives
-    /// none), none past the next `concurrency` pages to yield.
+    /// none), none past the next `concurrency` pages to yield; never one past
+    /// [`MAX_PAGE`].
     fn last_to_request(&self) -> u64 {
         let needed = (self.remaining as u64).div_ceil(self.page_size).max(1);
         let by_limit = self.expected.saturating_add(needed - 1);
@@ -304,7 +308,7 @@ impl Walk {
             Some(end) => end,
             None => self.expected.saturating_add(self.concurrency as u64 - 1),
         };
-        by_limit.min(by_plan)
+        by_limit.min(by_plan).min(MAX_PAGE)
     }
 
     /// Ends the listing after `last`: pages still in flight are dropped (their tasks

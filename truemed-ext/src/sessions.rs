@@ -182,6 +182,10 @@ pub struct ListRequest {
 }
 
 impl ListRequest {
+    /// The largest [`page`](Self::page) the API can have (`i64::MAX`: its page numbers
+    /// are 64-bit signed integers). A listing ends there.
+    pub const MAX_PAGE: u64 = crate::page::MAX_PAGE;
+
     /// Only sessions in this status (replaces earlier status filters).
     pub fn status(self, status: Status) -> Self {
         self.statuses([status])
@@ -213,7 +217,9 @@ impl ListRequest {
         self
     }
 
-    /// The page to fetch, from 1 (default 1). When paginating, the first page fetched.
+    /// The page to fetch, from 1 (default 1) to [`MAX_PAGE`](Self::MAX_PAGE). When
+    /// paginating, the first page fetched. A page outside that range is refused at
+    /// [`send`](Self::send) (and by a listing's first poll), sending nothing.
     pub fn page(mut self, page: u64) -> Self {
         self.filters.page = Some(page);
         self

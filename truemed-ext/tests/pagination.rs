@@ -636,3 +636,116 @@ async fn a_huge_concurrency_is_clamped_to_the_maximum() {
         );
     }
 }
+
+/// The largest page the API can have.
+const LAST_PAGE: u64 = truemed_ext::ListRequest::MAX_PAGE;
+
+/// A page the API cannot have (0, or past `int64`) is refused before sending, by one
+/// page's `send` and by a listing alike: nothing reaches the server.
+#[tokio::test]
+async fn a_page_the_api_cannot_have_is_refused_before_sending() {
+    let server = httpmock::MockServer::start_async().await;
+    let mock = server
+        .mock_async(|_, then| {
+            then.status(200)
+                .json_body(json!({"qualification_sessions": [session("qs_1", "approved")]}));
+        })
+        .await;
+    let client = truemed_ext::Client::builder()
+        .api_key(support::API_KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let list = || client.qualification_sessions().list();
+    assert_eq!(LAST_PAGE, i64::MAX as u64, "the API's pages are int64");
+    for page in [0, LAST_PAGE + 1, u64::MAX - 1, u64::MAX] {
+        let sent = list().page(page).send().await;
+        assert!(
+            matches!(sent, Err(Error::InvalidRequest(_))),
+            "{page}: {sent:?}"
+        );
+        let limited: Result<Vec<_>, _> = list()
+            .page(page)
+            .paginate()
+            .limit(3)
+            .items()
+            .try_collect()
+            .await;
+        assert!(
+            matches!(limited, Err(Error::InvalidRequest(_))),
+            "{page}: {limited:?}"
+        );
+        let pages: Vec<_> = list().page(page).pages().collect().await;
+        assert!(
+            matches!(pages.as_slice(), [Err(Error::InvalidRequest(_))]),
+            "{page}: {pages:?}"
+        );
+    }
+    let error = list().page(u64::MAX).send().await.unwrap_err();
+    assert!(
+        error.to_string().contains(&LAST_PAGE.to_string()),
+        "{error}"
+    );
+    assert_eq!(mock.calls_async().await, 0);
+}
+
+/// Two sessions on every page, ids after the page; a pagination object that reports
+/// `last_page` at `int64`'s maximum (and the page asked for), or none.
+fn endless_pages(meta: Meta, request: &Recorded) -> Reply {
+    let page = request.page();
+    let items: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|n| session(&format!("qs_{page}_{n}"), "approved"))
+        .collect();
+    let pagination = match meta {
+        Meta::Full => json!({
+            "count": i64::MAX, "current_page": page, "last_page": i64::MAX, "page_size": 2
+        }),
+        _ => serde_json::Value::Null,
+    };
+    Reply::json(
+        200,
+        json!({"qualification_sessions": items, "pagination": pagination}),
+    )
+}
+
+/// A listing that reaches the last page the API can have ends there (page numbers never
+/// overflow, nor go past it), whatever `last_page` the server reports.
+#[tokio::test]
+async fn a_listing_ends_at_the_last_page_the_api_can_have() {
+    for meta in [Meta::Full, Meta::Null] {
+        for concurrency in [1, 4] {
+            let server = Scripted::start(move |_, request| endless_pages(meta, request)).await;
+            let (client, _) = server.client();
+            let pages: Vec<_> = client
+                .qualification_sessions()
+                .list()
+                .page(LAST_PAGE - 1)
+                .paginate()
+                .concurrency(concurrency)
+                .limit(10)
+                .pages()
+                .try_collect()
+                .await
+                .unwrap();
+            let numbers: Vec<_> = pages.iter().map(|p| p.number).collect();
+            assert_eq!(numbers, [LAST_PAGE - 1, LAST_PAGE], "c {concurrency}");
+            let mut asked: Vec<_> = server.requests().iter().map(|r| r.page()).collect();
+            asked.sort_unstable();
+            assert_eq!(asked, [LAST_PAGE - 1, LAST_PAGE], "c {concurrency}");
+        }
+    }
+    // From the first page, a `last_page` at int64's maximum is followed as far as asked.
+    let server = Scripted::start(|_, request| endless_pages(Meta::Full, request)).await;
+    let (client, _) = server.client();
+    let items: Vec<_> = client
+        .qualification_sessions()
+        .list()
+        .paginate()
+        .limit(5)
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 5);
+}
