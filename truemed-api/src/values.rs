@@ -1,6 +1,7 @@
 //! Lenient value types the spec's `date-time` strings and numbers decode into, so a
 //! readable-but-odd value (no offset, a date alone, a number in a string) does not fail a
-//! whole response. The xtask maps the spec's formats to them (typify conversions).
+//! whole response. The xtask maps the spec's formats to them (typify conversions), and uses
+//! [`Pagination`], whose numbers are read the same way, in place of the spec's schema.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -223,11 +224,21 @@ impl FromStr for Amount {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().parse::<f64>() {
-            Ok(value) if value.is_finite() => Ok(Self(value)),
-            _ => Err("not an amount: expected a number or a string holding one".to_owned()),
-        }
+        Number::parse(text)
+            .map(Self::from)
+            .ok_or_else(not_an_amount)
     }
+}
+
+impl From<Number> for Amount {
+    fn from(number: Number) -> Self {
+        Self(number.as_f64())
+    }
+}
+
+/// The message names what was expected, never the value.
+fn not_an_amount() -> String {
+    "not an amount: expected a number or a string holding one".to_owned()
 }
 
 impl serde::Serialize for Amount {
@@ -238,34 +249,10 @@ impl serde::Serialize for Amount {
 
 impl<'de> serde::Deserialize<'de> for Amount {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Amount;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number or a string holding one")
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Amount, E> {
-                Ok(Amount(value))
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Amount, E> {
-                Ok(Amount(value as f64))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Amount, E> {
-                Ok(Amount(value as f64))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Amount, E> {
-                // The message names what was expected, never the value.
-                text.parse().map_err(E::custom)
-            }
+        match deserializer.deserialize_any(LenientNumber)? {
+            Some(number) => Ok(number.into()),
+            None => Err(serde::de::Error::custom(not_an_amount())),
         }
-
-        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -279,6 +266,213 @@ impl schemars::JsonSchema for Amount {
     fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
         <f64 as schemars::JsonSchema>::json_schema(generator)
     }
+}
+
+/// A number as a server may send one, the lenient values' one reading of numbers: a JSON
+/// number, or a string holding one (surrounding whitespace allowed). Each type decides what
+/// it accepts: [`Amount`] any finite number, [`Pagination`] whole numbers from 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Number {
+    /// A whole number, as written (JSON integers, strings of digits with an optional sign).
+    Integer(i128),
+    /// Any other number; always finite.
+    Float(f64),
+}
+
+impl Number {
+    /// Reads a string holding a number.
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(value) = text.parse::<i128>() {
+            return Some(Self::Integer(value));
+        }
+        // Rust reads `inf` and `NaN` too, and overflows to infinity: none is a number here.
+        text.parse::<f64>()
+            .ok()
+            .filter(|value| value.is_finite())
+            .map(Self::Float)
+    }
+
+    /// The number as a float, rounded to the nearest one.
+    fn as_f64(self) -> f64 {
+        match self {
+            Self::Integer(value) => value as f64,
+            Self::Float(value) => value,
+        }
+    }
+
+    /// The number as a count or a page number: a whole number from 0 to `i64::MAX`
+    /// (`3.0` is 3; `3.5`, `-1` and `2^63` are none).
+    fn as_whole(self) -> Option<i64> {
+        /// 2^63, the first float past `i64::MAX`.
+        const PAST_I64: f64 = 9_223_372_036_854_775_808.0;
+        match self {
+            Self::Integer(value) => i64::try_from(value).ok().filter(|n| *n >= 0),
+            Self::Float(value) if value.fract() == 0.0 && (0.0..PAST_I64).contains(&value) => {
+                Some(value as i64)
+            }
+            Self::Float(_) => None,
+        }
+    }
+}
+
+/// Reads any value as a [`Number`], or `None` when it holds none: a string that is not a
+/// number, a boolean, null, an object or an array (read to its end, so the rest of the
+/// document still decodes). Never fails on a well-formed document.
+struct LenientNumber;
+
+impl<'de> serde::de::Visitor<'de> for LenientNumber {
+    type Value = Option<Number>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a string holding one")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(Some(Number::Integer(value.into())))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(Some(Number::Integer(value.into())))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, value: i128) -> Result<Self::Value, E> {
+        Ok(Some(Number::Integer(value)))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<Self::Value, E> {
+        Ok(i128::try_from(value)
+            .map(Number::Integer)
+            .unwrap_or(Number::Float(value as f64))
+            .into())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(value.is_finite().then_some(Number::Float(value)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Number::parse(text))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
+        inner.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        inner: D,
+    ) -> Result<Self::Value, D::Error> {
+        inner.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut items: A,
+    ) -> Result<Self::Value, A::Error> {
+        while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut entries: A,
+    ) -> Result<Self::Value, A::Error> {
+        while entries
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
+}
+
+/// Reads a [`Pagination`] field: a whole number from 0, in any form [`Number`] reads, or
+/// `None` for anything else.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Ok(deserializer
+        .deserialize_any(LenientNumber)?
+        .and_then(Number::as_whole))
+}
+
+/// Where a page sits in the whole list, read leniently.
+///
+/// Truemed's list page names these fields only in prose ("current page, page size, total
+/// count, and last page") and documents no types for them. So each is read on its own from
+/// any form a number comes in (`3`, `3.0`, `"3"`, `" 3 "`, `"3e0"`), and a value that holds
+/// no whole number from 0 to `i64::MAX` (`-1`, `3.5`, `18446744073709551615`, `"abc"`,
+/// `true`, an object, an array) counts as absent, as a missing or null one does: the page
+/// still decodes, and a client pages on by what it can read (with no `last_page`, as it
+/// would without a `pagination`). Unknown fields are ignored. Encodes the numbers it holds
+/// as JSON integers, leaving out the absent ones.
+///
+/// Progenitor uses this type in place of generating one (the xtask's `with_replacement`);
+/// it is re-exported as `types::Pagination`.
+///
+/// ```
+/// use truemed_api::types::Pagination;
+///
+/// let page: Pagination =
+///     serde_json::from_str(r#"{"count": "250", "last_page": 3.0, "page_size": -1}"#).unwrap();
+/// assert_eq!((page.count, page.last_page, page.page_size), (Some(250), Some(3), None));
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(
+        description = "Where a page sits in the whole list. Each number is read leniently: a whole number in another form (`3.0`, `\"250\"`) is read, and a value that holds no whole number from 0 counts as absent."
+    )
+)]
+#[non_exhaustive]
+pub struct Pagination {
+    /// How many sessions match the filters, on all pages.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub count: Option<i64>,
+    /// The page this is, counting from 1.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub current_page: Option<i64>,
+    /// The number of the last page.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_page: Option<i64>,
+    /// How many sessions a full page holds.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub page_size: Option<i64>,
 }
 
 #[cfg(test)]
@@ -414,5 +608,139 @@ mod tests {
             }
         }
         assert!(decoded > 20, "only {decoded} decoded");
+    }
+
+    /// Each pagination field read from `value`, alone in the object.
+    fn pagination_fields(value: &serde_json::Value) -> [Option<i64>; 4] {
+        let read = |name: &str| {
+            let page: crate::types::Pagination =
+                serde_json::from_value(serde_json::json!({ name: value }))
+                    .unwrap_or_else(|error| panic!("{name}: {value}: {error}"));
+            page
+        };
+        [
+            read("count").count,
+            read("current_page").current_page,
+            read("last_page").last_page,
+            read("page_size").page_size,
+        ]
+    }
+
+    #[test]
+    fn pagination_numbers_read_as_whole_numbers_from_0_in_any_form() {
+        let table = [
+            ("3", Some(3)),
+            ("0", Some(0)),
+            ("3.0", Some(3)),
+            ("-0.0", Some(0)),
+            ("1e2", Some(100)),
+            (r#""250""#, Some(250)),
+            (r#"" 7 ""#, Some(7)),
+            (r#""3.0""#, Some(3)),
+            (r#""1e2""#, Some(100)),
+            ("9223372036854775807", Some(i64::MAX)),
+            (r#""9223372036854775807""#, Some(i64::MAX)),
+            ("null", None),
+            // Unreadable: counted as absent, never an error.
+            ("-1", None),
+            (r#""-1""#, None),
+            ("-0.5", None),
+            ("3.5", None),
+            (r#""3.5""#, None),
+            ("9223372036854775808", None),
+            ("18446744073709551615", None),
+            (r#""18446744073709551615""#, None),
+            ("100000000000000000000000000000", None),
+            ("1e300", None),
+            (r#""1e999""#, None),
+            (r#""NaN""#, None),
+            (r#""inf""#, None),
+            (r#""abc""#, None),
+            (r#""""#, None),
+            ("true", None),
+            ("false", None),
+            ("{}", None),
+            (r#"{"value": 3}"#, None),
+            ("[]", None),
+            ("[3]", None),
+            (r#"[[{"a": [1, {"b": null}]}]]"#, None),
+        ];
+        for (json, expected) in table {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(pagination_fields(&value), [expected; 4], "{json}");
+        }
+    }
+
+    #[test]
+    fn pagination_reads_each_field_on_its_own_and_ignores_unknown_ones() {
+        let page: crate::types::Pagination = serde_json::from_str(
+            r#"{"count": "250", "current_page": {"n": 1}, "last_page": 3.0,
+                "page_size": -100, "next": "/page/2"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            [
+                page.count,
+                page.current_page,
+                page.last_page,
+                page.page_size
+            ],
+            [Some(250), None, Some(3), None]
+        );
+        let empty: crate::types::Pagination = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            [
+                empty.count,
+                empty.current_page,
+                empty.last_page,
+                empty.page_size
+            ],
+            [None; 4]
+        );
+    }
+
+    #[test]
+    fn pagination_encodes_the_numbers_it_read_and_leaves_out_the_absent() {
+        let page: crate::types::Pagination =
+            serde_json::from_str(r#"{"count": "11", "current_page": 2.0, "last_page": "x"}"#)
+                .unwrap();
+        assert_eq!(
+            serde_json::to_value(page).unwrap(),
+            serde_json::json!({"count": 11, "current_page": 2})
+        );
+    }
+
+    #[test]
+    fn an_amount_reads_a_number_or_a_string_holding_one() {
+        for (json, expected) in [
+            ("12.5", 12.5),
+            ("3", 3.0),
+            ("-2", -2.0),
+            (r#""12.50""#, 12.5),
+            (r#"" 7 ""#, 7.0),
+            (r#""1e2""#, 100.0),
+            ("18446744073709551615", 18446744073709551615.0),
+            (r#""18446744073709551615""#, 18446744073709551615.0),
+        ] {
+            let amount: Amount = serde_json::from_str(json).unwrap();
+            assert_eq!(amount, expected, "{json}");
+        }
+        for json in [
+            r#""twelve""#,
+            r#""""#,
+            r#""NaN""#,
+            r#""1e999""#,
+            "true",
+            "{}",
+            "[1]",
+        ] {
+            let error = serde_json::from_str::<Amount>(json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("expected a number or a string holding one"),
+                "{json}: {error}"
+            );
+        }
     }
 }

@@ -98,7 +98,7 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          // Descriptions from the spec are prose: `[INFERRED]` is not a link, URLs are bare.\n\
          #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags)]\n\n\
          {}",
-        decode_with_crate_json(&unparse(client, "client")?)?
+        reexport_in_types(&decode_with_crate_json(&unparse(client, "client")?)?)?
             // Progenitor prints the path of a type given by conversion from its tokens.
             .replace("conversion to `crate :: ", "conversion to `")
     );
@@ -185,7 +185,34 @@ fn settings() -> GenerationSettings {
             "crate::QualificationSessionStatus",
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
+    for (schema, path) in KEPT_IN_TYPES {
+        settings.with_replacement(schema, path, [TypeImpl::Default].into_iter());
+    }
     settings
+}
+
+/// Schemas replaced by hand-written types that stay where the generated ones were, in
+/// `types` (re-exported there by [`reexport_in_types`]): (schema name, the type's path).
+/// `Pagination`: Truemed documents no types for its numbers, so `values::Pagination` reads
+/// each leniently, as the lenient values do, where typify's would refuse the whole page.
+const KEPT_IN_TYPES: [(&str, &str); 1] = [("Pagination", "crate::values::Pagination")];
+
+/// Re-exports each of [`KEPT_IN_TYPES`] from the generated `types` module, so its path is
+/// `types::<name>` as a generated type's would be. Fails if progenitor no longer emits
+/// that module.
+fn reexport_in_types(client: &str) -> Result<String> {
+    const TYPES: &str = "pub mod types {\n";
+    if client.matches(TYPES).count() != 1 {
+        bail!(
+            "progenitor no longer emits one `{}`: update reexport_in_types in xtask/src/codegen.rs",
+            TYPES.trim_end()
+        );
+    }
+    let uses: String = KEPT_IN_TYPES
+        .iter()
+        .map(|(_, path)| format!("pub use {path};\n"))
+        .collect();
+    Ok(client.replacen(TYPES, &format!("{TYPES}{uses}"), 1))
 }
 
 /// The schema of a string with this `format`, as progenitor hands it to typify.
@@ -586,5 +613,22 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("schemars").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_replaced_schema_keeps_its_path_in_types() {
+        let client = generate(&workspace_root()).unwrap()[0].1.clone();
+        let types = client.find("pub mod types {").unwrap();
+        assert!(
+            client[types..]
+                .starts_with("pub mod types {\n    pub use crate::values::Pagination;\n"),
+            "{}",
+            &client[types..types + 200]
+        );
+        assert!(
+            !client.contains("pub struct Pagination"),
+            "typify generated it"
+        );
+        assert!(reexport_in_types("pub mod other {}\n").is_err());
     }
 }
