@@ -80,6 +80,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod completion;
 mod error;
 mod idempotency;
 mod operation;
@@ -94,6 +95,7 @@ pub mod webhook;
 mod wire;
 
 pub use client::{Client, ClientBuilder, Environment, API_KEY_ENV, BASE_URL_ENV};
+pub use completion::{Completion, CompletionKey, CompletionSource};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use error::fuzzing;
