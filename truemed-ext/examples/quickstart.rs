@@ -1,7 +1,7 @@
 //! The quickstart: walks Truemed's Qualification Sessions API end to end.
 //!
 //! ```sh
-//! cargo quickstart            # alias of: cargo run -p truemed-ext --features testing --example quickstart
+//! cargo quickstart            # alias of: cargo run -p truemed-ext --example quickstart
 //! ```
 //!
 //! With no `TRUEMED_API_KEY` set, it starts the embedded fake Truemed server seeded with
@@ -11,8 +11,8 @@
 //! `TRUEMED_BASE_URL`), it runs only the read-only steps against that environment.
 
 use futures::TryStreamExt as _;
-use truemed_ext::testing::{FakeTruemed, Fault};
 use truemed_ext::{Client, Error, Status};
+use truemed_fake::{FakeTruemed, Fault};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -34,7 +34,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let fake = FakeTruemed::start().await;
-    for seed in truemed_ext::testing::demo_sessions() {
+    for seed in truemed_fake::demo_sessions() {
         fake.seed(seed);
     }
     println!(

@@ -3,12 +3,11 @@
 //! verify Truemed's webhooks.
 //!
 //! ```
-//! # #[cfg(not(feature = "testing"))] fn main() {}
-//! # #[cfg(feature = "testing")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), truemed_ext::Error> {
-//! # let fake = truemed_ext::testing::FakeTruemed::start().await;
-//! # fake.seed(truemed_ext::testing::SessionSeed::new("qs_123"));
+//! # // The fake Truemed server (truemed-fake, a dev-dependency) stands in for Truemed.
+//! # let fake = truemed_fake::FakeTruemed::start().await;
+//! # fake.seed(truemed_fake::SessionSeed::new("qs_123"));
 //! # std::env::set_var("TRUEMED_API_KEY", fake.api_key());
 //! # std::env::set_var("TRUEMED_BASE_URL", fake.base_url());
 //! use futures_util::TryStreamExt as _;
@@ -49,13 +48,12 @@
 //! | tune retries | [`RetryPolicy`] (per client or per call), [`RetryBudget`] (per client), [`Sleeper`] |
 //! | make updates safe to resend | [`IdempotencyKey`], [`KeyGenerator`] |
 //! | receive webhooks | [`webhook`] |
-//! | test without Truemed | `testing` (feature `testing`): the fake Truemed server; from any language, its control API and the `truemed-fake` binary (feature `cli`) |
+//! | test without Truemed | the `truemed-fake` crate (a dev-dependency): the fake Truemed server in process, and from any language its control API and the `truemed-fake` binary |
 //! | the model types | [`QualificationSession`], [`Status`], [`Timestamp`], [`Amount`], ...; the generated client itself: [`raw`] |
 //!
 //! Inside, modules import in one direction: `idempotency` and `operation` and `wire`
 //! (leaves) ← `error` ← `retry` ← `client` ← `page` ← `pagination` ← `sessions`;
-//! `webhook` and `testing` build on those. Inside `testing`: `lock`, `fault`, `seed`
-//! (leaves) ← `state`, `delivery` ← `shared` ← `control` ← `server`.
+//! `webhook` builds on those.
 //!
 //! # Cargo features
 //!
@@ -66,8 +64,6 @@
 //! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
 //! | `schemars` | no | `schemars::JsonSchema` (schemars 0.8) for the model types, to generate JSON Schemas of them (truemed-api's `schemars`). |
-//! | `testing` | no | `truemed_ext::testing`: the in-process fake Truemed server, with axum and hyper. |
-//! | `cli` | no | The `truemed-fake` binary (`cargo install truemed-ext --features cli`): the fake as a standalone server with its control API (`serve`), and `trigger` to send one webhook delivery to a URL; adds `testing`, clap and tokio's signal handling. |
 //!
 //! The TLS features mirror reqwest's and enable them in truemed-api too. To pick one, turn
 //! off the defaults: `truemed-ext = { version = "0.1", default-features = false, features =
@@ -88,9 +84,6 @@ mod page;
 mod pagination;
 mod retry;
 mod sessions;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
 pub mod webhook;
 mod wire;
 

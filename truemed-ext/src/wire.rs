@@ -6,11 +6,3 @@ pub const API_KEY_HEADER: &str = "x-truemed-api-key";
 
 /// The error code Truemed returns when an update tries to overwrite a `user_id`.
 pub const USER_ID_ALREADY_SET: &str = "user_id_already_set";
-
-/// Paths of one session start with this (then the percent-encoded id). The fake's.
-#[cfg(feature = "testing")]
-pub(crate) const SESSION_PREFIX: &str = "/api/v1/qualification_session/";
-
-/// The listing's path. The fake's.
-#[cfg(feature = "testing")]
-pub(crate) const LIST_PATH: &str = "/api/v1/qualification_sessions";

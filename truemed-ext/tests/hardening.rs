@@ -250,10 +250,10 @@ async fn a_success_body_over_the_cap_is_refused() {
 
 // ---------------------------------------------------------------- idempotency keys
 
-#[cfg(feature = "testing")]
 mod with_the_fake {
     use super::*;
-    use truemed_ext::testing::{FakeTruemed, Fault, Operation, SessionSeed};
+    use truemed_ext::Operation;
+    use truemed_fake::{FakeTruemed, Fault, SessionSeed};
 
     #[tokio::test]
     async fn after_a_lost_response_the_same_key_applies_the_update_once() {

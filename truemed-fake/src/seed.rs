@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration as Days, TimeZone as _, Utc};
 
-use truemed_api::types::QualificationSession;
-use truemed_api::QualificationSessionStatus as Status;
+use truemed_ext::QualificationSession;
+use truemed_ext::Status;
 
 /// A qualification session to [`seed`](super::FakeTruemed::seed) into a fake.
 ///
@@ -12,7 +12,7 @@ use truemed_api::QualificationSessionStatus as Status;
 ///
 /// ```
 /// use chrono::{TimeZone as _, Utc};
-/// use truemed_ext::testing::SessionSeed;
+/// use truemed_fake::SessionSeed;
 /// use truemed_ext::Status;
 ///
 /// let seed = SessionSeed::new("qs_123")
@@ -238,7 +238,7 @@ pub const DEMO_SESSION_COUNT: usize = 50;
 /// [`demo_sessions_n`].
 ///
 /// ```
-/// use truemed_ext::testing::{demo_sessions, DEMO_SESSION_ID};
+/// use truemed_fake::{demo_sessions, DEMO_SESSION_ID};
 /// use truemed_ext::Status;
 ///
 /// let seeds = demo_sessions();
@@ -261,7 +261,7 @@ pub fn demo_sessions() -> Vec<SessionSeed> {
 /// 2024-01-02. The first is [`DEMO_SESSION_ID`], `pending` with no `user_id`.
 ///
 /// ```
-/// use truemed_ext::testing::{demo_sessions, demo_sessions_n, DEMO_SESSION_ID};
+/// use truemed_fake::{demo_sessions, demo_sessions_n, DEMO_SESSION_ID};
 ///
 /// let seeds = demo_sessions_n(200);
 /// assert_eq!(seeds.len(), 200);

@@ -1,6 +1,6 @@
 //! Webhook deliveries: when a session becomes `approved` or `rejected`, the fake POSTs
 //! `qualification_session_complete` to the configured receiver, signed or unsigned, the way
-//! [`crate::webhook`] expects, retrying with a compressed backoff until a 2xx, and records
+//! [`truemed_ext::webhook`] expects, retrying with a compressed backoff until a 2xx, and records
 //! every attempt in a ledger. [`WebhookTarget::send_once`] is one such attempt on its own
 //! (what `truemed-fake trigger` does).
 
@@ -13,10 +13,12 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use truemed_api::types::{QualificationSession, QualificationSessionCompleteWebhook};
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use truemed_ext::webhook::{SignatureHeader, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER};
+use truemed_ext::API_KEY_HEADER;
+use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook, WebhookEnvelope};
 
 use super::lock::lock;
-use crate::webhook::QUALIFICATION_SESSION_COMPLETE;
 
 /// How many times a delivery is attempted, by default, before it counts as failed.
 pub const DEFAULT_WEBHOOK_ATTEMPTS: u32 = 5;
@@ -41,7 +43,7 @@ pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
 /// Its `Debug` output redacts the secret.
 ///
 /// ```
-/// use truemed_ext::testing::WebhookTarget;
+/// use truemed_fake::WebhookTarget;
 ///
 /// let signed = WebhookTarget::signed("http://127.0.0.1:3000/hooks/truemed", "whsec_test");
 /// assert!(signed.is_signed());
@@ -69,7 +71,7 @@ impl fmt::Debug for WebhookTarget {
 impl WebhookTarget {
     /// Signed deliveries to `url`: a JSON envelope (`webhook_delivery_id`, `event_type`,
     /// `data`) with an `x-truemed-signature` made with `secret`, as
-    /// [`WebhookVerifier::verify_signed`](crate::webhook::WebhookVerifier::verify_signed)
+    /// [`WebhookVerifier::verify_signed`](truemed_ext::webhook::WebhookVerifier::verify_signed)
     /// checks them.
     pub fn signed(url: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
@@ -81,7 +83,7 @@ impl WebhookTarget {
 
     /// Unsigned deliveries to `url`: the flat payload with `secret` in the
     /// `x-truemed-api-key` header, as
-    /// [`WebhookVerifier::verify_unsigned`](crate::webhook::WebhookVerifier::verify_unsigned)
+    /// [`WebhookVerifier::verify_unsigned`](truemed_ext::webhook::WebhookVerifier::verify_unsigned)
     /// checks them.
     pub fn unsigned(url: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
@@ -110,7 +112,7 @@ impl WebhookTarget {
     /// ```no_run
     /// # async fn demo() {
     /// use std::time::Duration;
-    /// use truemed_ext::testing::WebhookTarget;
+    /// use truemed_fake::WebhookTarget;
     /// use truemed_ext::{QualificationSessionCompleteWebhook, Status};
     ///
     /// let payload = QualificationSessionCompleteWebhook {
@@ -149,7 +151,7 @@ impl WebhookTarget {
 ///
 /// ```
 /// use std::time::Duration;
-/// use truemed_ext::testing::WebhookRetries;
+/// use truemed_fake::WebhookRetries;
 ///
 /// let retries = WebhookRetries::default()
 ///     .attempts(3)
@@ -626,16 +628,26 @@ async fn attempt(
     let sent_at = Utc::now();
     let started = Instant::now();
     let (body, headers) = if target.signed {
-        let body = crate::webhook::envelope_body(delivery_id, payload);
+        let body = envelope_body(delivery_id, payload);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let headers = crate::webhook::signed_headers(&target.secret, now, &body);
+        let signature = SignatureHeader::sign(&target.secret, now, &body).to_string();
+        let mut headers = json_headers();
+        // A formatted signature header is ASCII digits, letters, `=` and `,`: always valid.
+        if let Ok(value) = HeaderValue::from_str(&signature) {
+            headers.insert(SIGNATURE_HEADER, value);
+        }
         (body, headers)
     } else {
         let body = serde_json::to_vec(payload).unwrap_or_default();
-        match crate::webhook::unsigned_headers(&target.secret) {
-            Ok(headers) => (body, headers),
+        match HeaderValue::from_str(&target.secret) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                let mut headers = json_headers();
+                headers.insert(API_KEY_HEADER, value);
+                (body, headers)
+            }
             Err(_) => {
                 return DeliveryAttempt::failed(
                     number,
@@ -678,6 +690,29 @@ async fn attempt(
         error: None,
         response_body: Some(String::from_utf8_lossy(&snippet).into_owned()),
     }
+}
+
+/// The body of a signed delivery: the `qualification_session.complete` envelope of
+/// `payload`, as Truemed sends it.
+fn envelope_body(delivery_id: &str, payload: &QualificationSessionCompleteWebhook) -> Vec<u8> {
+    let data = match serde_json::to_value(payload) {
+        Ok(serde_json::Value::Object(map)) => map,
+        // A struct always serializes to an object.
+        _ => serde_json::Map::new(),
+    };
+    let envelope = WebhookEnvelope {
+        data,
+        event_type: QUALIFICATION_SESSION_COMPLETE.to_owned(),
+        webhook_delivery_id: delivery_id.to_owned(),
+    };
+    serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+/// `content-type: application/json`, the header every delivery has.
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
 }
 
 /// What went wrong, with its causes.

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use truemed_api::types::QualificationSession;
-use truemed_api::QualificationSessionStatus as Status;
+use truemed_ext::QualificationSession;
+use truemed_ext::Status;
 
 use super::delivery::{WebhookRetries, WebhookTarget, Webhooks};
 use super::fault::Chaos;
@@ -84,14 +84,14 @@ impl Shared {
     pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
         use subtle::ConstantTimeEq as _;
         headers
-            .get(crate::wire::API_KEY_HEADER)
+            .get(truemed_ext::API_KEY_HEADER)
             .map(HeaderValue::as_bytes)
             .is_some_and(|given| bool::from(given.ct_eq(self.api_key.as_bytes())))
     }
 
     /// The 401 for a request without the right key.
     pub(crate) fn unauthorized(headers: &HeaderMap) -> Reply {
-        let message = match headers.get(crate::wire::API_KEY_HEADER) {
+        let message = match headers.get(truemed_ext::API_KEY_HEADER) {
             None => "Missing x-truemed-api-key header.",
             Some(_) => "Invalid API key.",
         };

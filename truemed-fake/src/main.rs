@@ -1,12 +1,12 @@
 //! `truemed-fake`: the fake Truemed server as a program, for test suites in any language.
 //!
 //! ```text
-//! cargo install --locked --path truemed-ext --features cli   # from a checkout
+//! cargo install --locked --path truemed-fake   # from a checkout
 //! truemed-fake serve --port 8080 --api-key test_key --webhook-url http://127.0.0.1:3000/hooks --webhook-secret whsec_test
 //! truemed-fake trigger --url http://127.0.0.1:3000/hooks --secret whsec_test --status approved
 //! ```
 //!
-//! - `serve` runs the same code as `truemed_ext::testing::FakeTruemed`: the three API
+//! - `serve` runs the same code as `truemed_fake::FakeTruemed`: the three API
 //!   operations under `/api/v1/`, and the control API under `/_fake/`
 //!   (`openapi/fake-control.yaml`). It prints `listening on http://HOST:PORT` on stdout once
 //!   it accepts connections, and stops cleanly on Ctrl-C or SIGTERM: the server, and the
@@ -22,11 +22,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
-use truemed_ext::testing::{
+use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook, Status};
+use truemed_fake::{
     demo_sessions, Chaos, FakeTruemed, SessionSeed, WebhookRetries, WebhookTarget, DEFAULT_API_KEY,
     DEFAULT_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_ATTEMPTS,
 };
-use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook, Status};
 
 /// A fake Truemed server for tests in any language, and a webhook trigger.
 #[derive(Debug, clap::Parser)]

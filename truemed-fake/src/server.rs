@@ -22,9 +22,9 @@ use tokio::sync::watch;
 
 use super::control::{self, reply};
 use super::fault::{classify, Fault, FaultKind};
+use super::paths::LIST_PATH;
 use super::shared::Shared;
 use super::state::Reply;
-use crate::wire::LIST_PATH;
 
 /// The API's routes.
 fn router(shared: Arc<Shared>) -> Router {

@@ -1,14 +1,13 @@
 //! Soak: 1,000 updates across 100 sessions, 16 at a time, against a fake injecting about 30%
 //! 503/429 plus dropped connections and lost responses (seeded). Every update must succeed,
 //! and the fake's records must show each applied exactly once: nothing lost, no duplicate.
-#![cfg(feature = "testing")]
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use truemed_ext::testing::{Chaos, FakeTruemed, Fault, Operation, SessionSeed};
 use truemed_ext::{IdempotencyKey, RetryPolicy};
+use truemed_fake::{Chaos, FakeTruemed, Fault, Operation, SessionSeed};
 
 const SESSIONS: usize = 100;
 const UPDATES: usize = 1_000;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-pub use crate::operation::Operation;
-use crate::wire::{LIST_PATH, SESSION_PREFIX};
+use super::paths::{LIST_PATH, SESSION_PREFIX};
+pub use truemed_ext::Operation;
 
 /// The operation of a request, from its method and path; `None` for anything else (an
 /// unknown path, or a method the path does not take).
@@ -45,7 +45,7 @@ pub(crate) enum FaultKind {
 ///
 /// ```
 /// use std::time::Duration;
-/// use truemed_ext::testing::{Fault, Operation};
+/// use truemed_fake::{Fault, Operation};
 ///
 /// let outage = Fault::status(503).times(2);
 /// let throttle = Fault::status(429).retry_after(Duration::from_millis(20));
@@ -137,7 +137,7 @@ impl Fault {
 ///
 /// ```
 /// use std::time::Duration;
-/// use truemed_ext::testing::{Chaos, Fault, Operation};
+/// use truemed_fake::{Chaos, Fault, Operation};
 ///
 /// let chaos = Chaos::seeded(7)
 ///     .with(0.15, Fault::status(503))
@@ -189,7 +189,7 @@ impl Chaos {
     /// `truemed-fake serve --chaos P` uses.
     ///
     /// ```
-    /// use truemed_ext::testing::Chaos;
+    /// use truemed_fake::Chaos;
     ///
     /// let chaos = Chaos::seeded(7).mixed(0.2); // one request in five hits a fault
     /// # let _ = chaos;

@@ -6,12 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, NaiveDate, Utc};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
-use truemed_api::types as wire;
+use truemed_ext::raw::types as wire;
 
 use super::fault::{ChaosState, Fault, Operation};
 use super::seed::SessionSeed;
-use truemed_api::types::QualificationSession;
-use truemed_api::QualificationSessionStatus as Status;
+use truemed_ext::QualificationSession;
+use truemed_ext::Status;
 
 /// The default page size of a listing.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;
@@ -92,6 +92,8 @@ impl Stats {
             Operation::Get => self.get_requests,
             Operation::List => self.list_requests,
             Operation::Update => self.update_requests,
+            // An operation the fake does not serve: it received none.
+            _ => 0,
         }
     }
 }
@@ -312,7 +314,8 @@ impl State {
             Some(Operation::Get) => self.stats.get_requests += 1,
             Some(Operation::List) => self.stats.list_requests += 1,
             Some(Operation::Update) => self.stats.update_requests += 1,
-            None => self.stats.other_requests += 1,
+            // classify names only the three operations above.
+            Some(_) | None => self.stats.other_requests += 1,
         }
         let fault = match self
             .faults
@@ -408,7 +411,7 @@ impl State {
         if fields.user_id.is_some() && record.session.user_id.is_some() {
             return Reply::error(
                 StatusCode::CONFLICT,
-                crate::wire::USER_ID_ALREADY_SET,
+                truemed_ext::USER_ID_ALREADY_SET,
                 "This qualification session already has a user_id; it cannot be overwritten. Contact Truemed support to correct it.",
             );
         }

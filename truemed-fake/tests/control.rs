@@ -2,7 +2,6 @@
 //! HTTP with reqwest against an in-process `FakeTruemed`: what a test suite in another
 //! language does. Webhooks go to local receivers, verified with `WebhookVerifier` and with
 //! an HMAC computed here.
-#![cfg(feature = "testing")]
 
 mod support;
 
@@ -12,9 +11,9 @@ use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use support::{Reply, Scripted};
-use truemed_ext::testing::{DeliveryState, FakeTruemed, SessionSeed};
 use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
 use truemed_ext::{Error, RetryPolicy, Status};
+use truemed_fake::{DeliveryState, FakeTruemed, SessionSeed};
 
 /// A control-API (or API) request to `fake` with its key.
 async fn call(fake: &FakeTruemed, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -714,7 +713,7 @@ async fn the_ledger_lists_each_applied_update_once() {
 
 #[tokio::test]
 async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
-    use truemed_ext::testing::DEFAULT_CONTROL_LIMIT;
+    use truemed_fake::DEFAULT_CONTROL_LIMIT;
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake.seed(SessionSeed::new("qs_2"));
@@ -765,7 +764,7 @@ async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
 
 #[tokio::test]
 async fn the_deliveries_answer_the_newest_up_to_a_limit() {
-    use truemed_ext::testing::{WebhookRetries, DEFAULT_CONTROL_LIMIT};
+    use truemed_fake::{WebhookRetries, DEFAULT_CONTROL_LIMIT};
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
     let fake = FakeTruemed::builder()
         .api_key("sk_test_control")
@@ -828,7 +827,7 @@ async fn a_limit_out_of_range_is_a_400_naming_it() {
 
 #[test]
 fn the_spec_documents_the_limits_the_code_applies() {
-    use truemed_ext::testing::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
+    use truemed_fake::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
     let spec = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../openapi/fake-control.yaml"
@@ -987,7 +986,7 @@ async fn send(
 async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed() {
     use futures::StreamExt as _;
     use reqwest::Method;
-    use truemed_ext::testing::WebhookRetries;
+    use truemed_fake::WebhookRetries;
 
     const ITERATIONS: usize = 500;
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;

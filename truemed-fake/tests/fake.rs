@@ -1,6 +1,5 @@
-//! End to end: the `truemed_ext` client against `truemed_ext::testing::FakeTruemed`, over
+//! End to end: the `truemed_ext` client against `truemed_fake::FakeTruemed`, over
 //! real HTTP. Raw `reqwest` calls cover what the client refuses to send.
-#![cfg(feature = "testing")]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,11 +7,11 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use futures::TryStreamExt as _;
 use serde_json::{json, Value};
-use truemed_ext::testing::{
+use truemed_ext::{Client, Error, IdempotencyKey, RetryPolicy, Status};
+use truemed_fake::{
     demo_sessions, Chaos, FakeTruemed, Fault, Operation, SessionSeed, DEFAULT_API_KEY,
     DEMO_SESSION_ID,
 };
-use truemed_ext::{Client, Error, IdempotencyKey, RetryPolicy, Status};
 
 fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, day, hour, 0, 0).unwrap()
@@ -1230,7 +1229,7 @@ async fn an_unreachable_receiver_counts_as_failed() {
 #[tokio::test]
 async fn dropping_the_fake_stops_its_webhook_deliveries_and_their_retries() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use truemed_ext::testing::WebhookRetries;
+    use truemed_fake::WebhookRetries;
 
     // A receiver that always fails: every delivery is retried, 20 ms doubling, 20 times.
     let posts = Arc::new(AtomicUsize::new(0));

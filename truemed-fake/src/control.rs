@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use truemed_api::types::QualificationSession;
-use truemed_api::QualificationSessionStatus as Status;
+use truemed_ext::QualificationSession;
+use truemed_ext::Status;
 
 use super::delivery::{WebhookRetries, WebhookTarget, MAX_WEBHOOK_ATTEMPTS};
 use super::fault::{Chaos, Fault, FaultKind, Operation};

@@ -1,11 +1,11 @@
-//! A stateful fake Truemed server for tests (feature `testing`).
+//! A stateful fake Truemed server for tests, on top of [`truemed_ext`].
 //!
 //! [`FakeTruemed`] serves the three qualification-session operations on `127.0.0.1` (a
 //! random port) with the semantics Truemed documents, so your integration tests exercise
 //! the real HTTP stack and the real client instead of mocks:
 //!
 //! ```
-//! use truemed_ext::testing::{FakeTruemed, Fault, SessionSeed};
+//! use truemed_fake::{FakeTruemed, Fault, SessionSeed};
 //! use truemed_ext::{Error, Status};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -96,22 +96,24 @@
 //! `400 ValidationError` whose message starts with the field's path; control requests are
 //! not counted, faulted or slowed down.
 //!
-//! Feature `cli` builds the `truemed-fake` binary, which serves the same fake for test
-//! suites in any language and sends one webhook delivery to a URL:
+//! The `truemed-fake` binary serves the same fake for test suites in any language and
+//! sends one webhook delivery to a URL:
 //!
 //! ```text
-//! cargo install truemed-ext --features cli
+//! cargo install truemed-fake
 //! truemed-fake serve --port 8080 --api-key test_key \
 //!     --webhook-url http://127.0.0.1:3000/hooks/truemed --webhook-secret whsec_test
 //! truemed-fake trigger --url http://127.0.0.1:3000/hooks/truemed --secret whsec_test
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod control;
 mod delivery;
 mod fault;
 mod lock;
+mod paths;
 mod seed;
 mod server;
 mod shared;
@@ -137,11 +139,7 @@ pub use state::{AppliedUpdate, SessionRecord, Stats};
 
 use shared::{Initial, Shared};
 
-use truemed_api::types::QualificationSession;
-use truemed_api::QualificationSessionStatus as Status;
-
-use crate::client::{Client, ClientBuilder};
-use crate::retry::RetryPolicy;
+use truemed_ext::{Client, ClientBuilder, QualificationSession, RetryPolicy, Status};
 
 /// The API key a fake accepts unless [`FakeTruemedBuilder::api_key`] says otherwise.
 pub const DEFAULT_API_KEY: &str = "sk_test_fake_truemed";
@@ -315,7 +313,7 @@ impl FakeTruemed {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use truemed_ext::testing::{DeliveryState, FakeTruemed, SessionSeed};
+    /// use truemed_fake::{DeliveryState, FakeTruemed, SessionSeed};
     ///
     /// // Nothing listens on port 9: every attempt fails.
     /// let fake = FakeTruemed::builder()
@@ -427,7 +425,7 @@ impl FakeTruemed {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use truemed_ext::testing::{FakeTruemed, Fault, SessionSeed};
+    /// use truemed_fake::{FakeTruemed, Fault, SessionSeed};
     ///
     /// let fake = FakeTruemed::builder().seed(SessionSeed::new("qs_1")).start().await;
     /// fake.seed(SessionSeed::new("qs_2"));
@@ -448,7 +446,7 @@ impl FakeTruemed {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::time::Duration;
-/// use truemed_ext::testing::{demo_sessions_n, FakeTruemed};
+/// use truemed_fake::{demo_sessions_n, FakeTruemed};
 ///
 /// let fake = FakeTruemed::builder()
 ///     .api_key("sk_test_mine")
@@ -547,14 +545,14 @@ impl FakeTruemedBuilder {
     /// Deliver signed `qualification_session_complete` webhooks to `url` when a session
     /// becomes approved or rejected: a JSON envelope (`webhook_delivery_id`, `event_type`,
     /// `data`) with an `x-truemed-signature` made with `secret`, as
-    /// [`crate::webhook::WebhookVerifier::verify_signed`] checks them.
+    /// [`truemed_ext::webhook::WebhookVerifier::verify_signed`] checks them.
     pub fn webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
         self.webhook = Some(WebhookTarget::signed(url, secret));
         self
     }
 
     /// Deliver unsigned webhooks instead: the flat payload with `secret` in the
-    /// `x-truemed-api-key` header (see [`crate::webhook::WebhookVerifier::verify_unsigned`]).
+    /// `x-truemed-api-key` header (see [`truemed_ext::webhook::WebhookVerifier::verify_unsigned`]).
     pub fn unsigned_webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
         self.webhook = Some(WebhookTarget::unsigned(url, secret));
         self

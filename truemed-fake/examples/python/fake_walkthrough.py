@@ -3,12 +3,12 @@
 
 Start the fake first (it prints `listening on http://127.0.0.1:PORT`):
 
-    cargo install --locked --path truemed-ext --features cli
+    cargo install --locked --path truemed-fake
     truemed-fake serve --port 8080 --api-key test_key
 
 then run:
 
-    python3 truemed-ext/examples/python/fake_walkthrough.py http://127.0.0.1:8080 test_key
+    python3 truemed-fake/examples/python/fake_walkthrough.py http://127.0.0.1:8080 test_key
 
 It creates a session through the control API (`openapi/fake-control.yaml`), starts a tiny
 webhook receiver of its own, points the fake's webhook endpoint at it, attaches a user id

@@ -1,7 +1,6 @@
 //! The `truemed-fake` binary as a user runs it: `serve` (flags, `listening on`, the API and
 //! the control API over HTTP, webhooks to a local receiver, SIGTERM) and `trigger` (exit
-//! codes, what it prints, what the receiver gets). Built with feature `cli`.
-#![cfg(feature = "cli")]
+//! codes, what it prints, what the receiver gets).
 
 mod support;
 
