@@ -35,9 +35,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use truemed_ext::webhook::{
-    self, QualificationSessionCompleteWebhook, WebhookEvent, WebhookVerifier,
-};
+use truemed_ext::webhook::{SignatureHeader, WebhookEvent, WebhookVerifier, SIGNATURE_HEADER};
+use truemed_ext::{QualificationSessionCompleteWebhook, API_KEY_HEADER};
 
 /// The secret used when `TRUEMED_WEBHOOK_SECRET` is unset: for the demo and the self-test only.
 const DEMO_SECRET: &str = "whsec_demo_only_do_not_deploy";
@@ -243,7 +242,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs()
         .try_into()?;
-    let signed = webhook::signed_headers(secret, now, body);
+    let signature = SignatureHeader::sign(secret, now, body).to_string();
     let tampered = String::from_utf8_lossy(body)
         .replace("approved", "rejected")
         .into_bytes();
@@ -262,7 +261,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
     for attempt in ["first", "second (redelivery)"] {
         let status = http
             .post(&url)
-            .headers(signed.clone())
+            .header(SIGNATURE_HEADER, &signature)
             .body(body.to_vec())
             .send()
             .await?
@@ -275,7 +274,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
     }
     let status = http
         .post(&url)
-        .headers(signed.clone())
+        .header(SIGNATURE_HEADER, &signature)
         .body(tampered)
         .send()
         .await?
@@ -283,7 +282,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
     check("tampered signed delivery", status, StatusCode::UNAUTHORIZED);
     let status = http
         .post(&url)
-        .header(webhook::SIGNATURE_HEADER, "t=not-a-time,v1=abc")
+        .header(SIGNATURE_HEADER, "t=not-a-time,v1=abc")
         .body(body.to_vec())
         .send()
         .await?
@@ -303,7 +302,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
     let unsigned_url = format!("{base}/webhooks/truemed/unsigned");
     let status = http
         .post(&unsigned_url)
-        .headers(webhook::unsigned_headers(secret)?)
+        .header(API_KEY_HEADER, secret)
         .body(unsigned_body.to_vec())
         .send()
         .await?
@@ -315,7 +314,7 @@ async fn self_test(receiver: Arc<Receiver>, secret: &str) -> anyhow::Result<()> 
     );
     let status = http
         .post(&unsigned_url)
-        .headers(webhook::unsigned_headers("not-the-secret")?)
+        .header(API_KEY_HEADER, "not-the-secret")
         .body(unsigned_body.to_vec())
         .send()
         .await?

@@ -20,7 +20,7 @@
 //!     true
 //! }
 //! # let mut seen = HashSet::new();
-//! # let webhook = truemed_ext::webhook::QualificationSessionCompleteWebhook::builder()
+//! # let webhook = truemed_ext::QualificationSessionCompleteWebhook::builder()
 //! #     .qualification_session_id("qs_1").status(truemed_ext::Status::Approved)
 //! #     .try_into().unwrap();
 //! # let from_webhook = Completion::from_webhook(&webhook, Some("whd_1")).unwrap();

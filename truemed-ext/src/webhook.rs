@@ -1,12 +1,15 @@
 //! Receive Truemed's webhooks: verify signed and unsigned deliveries, then decode them into
 //! typed events.
 //!
-//! Framework-agnostic: give the verifier the request's [`http::HeaderMap`] and its **raw**
-//! body bytes, exactly as received (the signature covers those bytes, not re-serialized JSON).
+//! Framework-agnostic: give the verifier the request's [`http::HeaderMap`] (or the value of
+//! the one header that authenticates the delivery) and its **raw** body bytes, exactly as
+//! received (the signature covers those bytes, not re-serialized JSON).
 //!
 //! ```
 //! use std::time::{SystemTime, UNIX_EPOCH};
-//! use truemed_ext::webhook::{self, WebhookEvent, WebhookVerifier};
+//! use http::{HeaderMap, HeaderValue};
+//! use truemed_ext::webhook::{SignatureHeader, WebhookError, WebhookEvent, WebhookVerifier};
+//! use truemed_ext::webhook::SIGNATURE_HEADER;
 //!
 //! let secret = "whsec_example";
 //! let body = br#"{"webhook_delivery_id":"whd_1","event_type":"qualification_session.complete",
@@ -14,7 +17,9 @@
 //!
 //! // What Truemed does, and what your tests can do: sign the raw body.
 //! let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-//! let headers = webhook::signed_headers(secret, now, body);
+//! let signature = SignatureHeader::sign(secret, now, body).to_string();
+//! let mut headers = HeaderMap::new();
+//! headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(&signature).unwrap());
 //!
 //! // What your receiver does: verify, then deduplicate on the delivery id and handle the event.
 //! let verifier = WebhookVerifier::new(secret);
@@ -30,25 +35,41 @@
 //!
 //! // A body that is not the signed one is refused.
 //! let refused = verifier.verify_signed(&headers, b"{}").unwrap_err();
-//! assert_eq!(refused, webhook::WebhookError::NoValidSignature);
+//! assert_eq!(refused, WebhookError::NoValidSignature);
 //! assert_eq!(refused.status_code(), 401);
-//! # Ok::<(), webhook::WebhookError>(())
+//! # Ok::<(), WebhookError>(())
 //! ```
 //!
 //! # Delivery methods
 //!
 //! A webhook is either **signed** (recommended) or **unsigned**, fixed when it is created:
 //!
-//! - Signed: [`WebhookVerifier::verify_signed`] checks the `x-truemed-signature` header (a
-//!   timestamp and one or more HMAC-SHA256 signatures of `{t}.{raw_body}`; any valid `v1`
-//!   signature is accepted, other versions are ignored), refuses timestamps further than the
-//!   [tolerance](WebhookVerifier::tolerance) from the clock in either direction, and decodes the
-//!   envelope into a [`SignedDelivery`]: its `webhook_delivery_id`, stable across redeliveries,
-//!   is the receiver's idempotency key, and its [`WebhookEvent`] is typed, with event types this
-//!   crate does not know kept as raw JSON.
-//! - Unsigned: [`WebhookVerifier::verify_unsigned`] compares the `x-truemed-api-key` header with
-//!   the shared secret in constant time and decodes the flat
-//!   [`QualificationSessionCompleteWebhook`] payload.
+//! - Signed: the [`SIGNATURE_HEADER`] (`x-truemed-signature`) carries a timestamp and one or
+//!   more HMAC-SHA256 signatures of `{t}.{raw_body}`; any valid `v1` signature is accepted,
+//!   other versions are ignored. Timestamps further than the
+//!   [tolerance](WebhookVerifier::with_tolerance) from the clock, in either direction, are
+//!   refused. The body is an envelope, decoded into a [`SignedDelivery`]: its
+//!   `webhook_delivery_id`, stable across redeliveries, is the receiver's idempotency key, and
+//!   its [`WebhookEvent`] is typed, with event types this crate does not know kept as raw JSON.
+//! - Unsigned: the [`API_KEY_HEADER`] (`x-truemed-api-key`) carries the shared secret, compared
+//!   in constant time; the body is the flat [`QualificationSessionCompleteWebhook`] payload.
+//!
+//! # Verifying
+//!
+//! [`WebhookVerifier`] has one method per delivery method and per input, all alike: the
+//! credential first, the raw body second, the clock (`_at`, unix seconds) last where it
+//! matters; each authenticates, then checks the timestamp (signed deliveries), then decodes,
+//! and returns `Result<the decoded delivery, WebhookError>`.
+//!
+//! | you have | signed delivery | unsigned delivery |
+//! |---|---|---|
+//! | the request's [`HeaderMap`] | [`verify_signed`](WebhookVerifier::verify_signed)`(headers, body)`, [`verify_signed_at`](WebhookVerifier::verify_signed_at)`(headers, body, now)` | [`verify_unsigned`](WebhookVerifier::verify_unsigned)`(headers, body)` |
+//! | the authenticating header's value (other header types) | [`verify_signature`](WebhookVerifier::verify_signature)`(value, body)`, [`verify_signature_at`](WebhookVerifier::verify_signature_at)`(value, body, now)` | [`verify_shared_secret`](WebhookVerifier::verify_shared_secret)`(value, body)` |
+//! | it decodes into | [`SignedDelivery`] | [`QualificationSessionCompleteWebhook`] |
+//!
+//! The [`HeaderMap`] methods read the one value of the header (missing:
+//! [`WebhookError::MissingHeader`]; repeated or, for the signature, not visible ASCII:
+//! [`WebhookError::MalformedHeader`]) and go on as the value methods do.
 //!
 //! Every refusal is a [`WebhookError`]; nothing here panics on any input. Answer `204` to
 //! accepted deliveries and [`WebhookError::status_code`] to refused ones. Truemed retries for
@@ -56,42 +77,90 @@
 //! (deliveries are small).
 //!
 //! Secret rotation on the receiving side: give the verifier every secret currently valid with
-//! [`WebhookVerifier::with_secrets`] or [`WebhookVerifier::also_accept`].
+//! [`WebhookVerifier::from_secrets`] or [`WebhookVerifier::also_accept`].
 //!
 //! # Inferred wire format
 //!
-//! Truemed does not document the syntax of the signature header nor the envelope's event name
-//! for this webhook. Both are defined, with every other wire-level constant, in [`wire`]; see
-//! there for what is documented and what is inferred.
+//! **Documented** by Truemed's API reference:
+//! - unsigned deliveries carry the webhook's shared secret in [`API_KEY_HEADER`], the header
+//!   API calls carry the key in;
+//! - signed deliveries carry a timestamp and one or more versioned signatures in
+//!   [`SIGNATURE_HEADER`]; each signature is HMAC-SHA256, keyed with the webhook secret, over
+//!   the string `{t}.{raw_body}`;
+//! - the signed body is an envelope `{webhook_delivery_id, event_type, data}` whose
+//!   `event_type` is a dot-separated name.
+//!
+//! **\[INFERRED\]**, not documented by Truemed (each is one constant of this crate, so a
+//! correction is a one-line change):
+//! - the syntax of [`SIGNATURE_HEADER`]: `t=<unix seconds>,v1=<hex digest>[,v1=<hex
+//!   digest>...]`, comma-separated `key=value` elements, the common convention for this scheme.
+//!   The parser also tolerates spaces or tabs around elements and empty elements (a trailing
+//!   comma), accepts upper- or lower-case hex, and ignores elements with any other key (`v0`,
+//!   `v2`, ...) so that new signature versions do not break receivers;
+//! - the secret is used as HMAC key as the bytes it is written with (no base64 decoding of the
+//!   secret, no prefix stripped);
+//! - the `event_type` of the `qualification_session_complete` webhook in the signed envelope:
+//!   [`QUALIFICATION_SESSION_COMPLETE`] (`qualification_session.complete`). The webhook's own
+//!   name, `qualification_session_complete`, is decoded as the same event too.
 //!
 //! # Testing your receiver
 //!
-//! [`sign`], [`signed_headers`], [`unsigned_headers`] and [`envelope_body`] build deliveries
-//! the way Truemed does, and [`WebhookVerifier::verify_signed_at`] fixes the clock.
+//! Build deliveries the way Truemed does: the body of a signed one with
+//! [`WebhookEvent::to_envelope`] (serialize the [`WebhookEnvelope`] with `serde_json`), its
+//! [`SIGNATURE_HEADER`] value with [`SignatureHeader::sign`]; an unsigned one is the payload as
+//! JSON with the secret in [`API_KEY_HEADER`]. Fix the clock with
+//! [`WebhookVerifier::verify_signed_at`].
+//!
+//! ```
+//! use http::{HeaderMap, HeaderValue};
+//! use truemed_ext::webhook::{SignatureHeader, WebhookEvent, WebhookVerifier, SIGNATURE_HEADER};
+//! use truemed_ext::{QualificationSessionCompleteWebhook, Status};
+//!
+//! let payload: QualificationSessionCompleteWebhook =
+//!     QualificationSessionCompleteWebhook::builder()
+//!         .qualification_session_id("qs_1")
+//!         .status(Status::Approved)
+//!         .try_into()
+//!         .unwrap();
+//! let envelope = WebhookEvent::QualificationSessionComplete(payload).to_envelope("whd_1");
+//! let body = serde_json::to_vec(&envelope).unwrap();
+//! let signature = SignatureHeader::sign("whsec_test", 1_700_000_000, &body);
+//! let mut headers = HeaderMap::new();
+//! headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(&signature.to_string()).unwrap());
+//!
+//! let delivery = WebhookVerifier::new("whsec_test")
+//!     .verify_signed_at(&headers, &body, 1_700_000_000)
+//!     .unwrap();
+//! assert_eq!(delivery.webhook_delivery_id, "whd_1");
+//! ```
 #![warn(missing_docs)]
 
 mod error;
 mod signature;
-pub mod wire;
+mod wire;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
+use truemed_api::types::{QualificationSessionCompleteWebhook, WebhookEnvelope};
 
 use crate::wire::API_KEY_HEADER;
 
 pub use error::WebhookError;
 pub use signature::{HeaderProblem, SignatureHeader};
-pub use truemed_api::types::{QualificationSessionCompleteWebhook, WebhookEnvelope};
-pub use wire::{DEFAULT_TOLERANCE, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER};
+pub use wire::{QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER};
+
+/// How far a signed delivery's timestamp may be from the receiver's clock, in either direction,
+/// unless configured otherwise with [`WebhookVerifier::with_tolerance`].
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// A webhook secret: the HMAC key of signed deliveries, or the shared secret of unsigned ones.
 ///
 /// Its `Debug` output is redacted. Build one from a `&str`, `String`, `&[u8]` or `Vec<u8>`;
-/// the bytes are used as they are (see [`wire`]).
+/// the bytes are used as they are (see the [module docs](self#inferred-wire-format)).
 #[derive(Clone)]
 pub struct WebhookSecret(Box<[u8]>);
 
@@ -144,7 +213,8 @@ impl From<Vec<u8>> for WebhookSecret {
 
 /// Verifies webhook deliveries against one or more secrets.
 ///
-/// Cheap to clone; its `Debug` output redacts the secrets.
+/// Cheap to clone; its `Debug` output redacts the secrets. Its methods are described, side by
+/// side, in the [module docs](self#verifying).
 ///
 /// ```
 /// use std::time::Duration;
@@ -152,7 +222,8 @@ impl From<Vec<u8>> for WebhookSecret {
 ///
 /// let verifier = WebhookVerifier::new("whsec_current")
 ///     .also_accept("whsec_previous") // while rotating secrets
-///     .tolerance(Duration::from_secs(120));
+///     .with_tolerance(Duration::from_secs(120));
+/// assert_eq!(verifier.tolerance(), Duration::from_secs(120));
 /// assert!(!format!("{verifier:?}").contains("whsec"));
 /// ```
 #[derive(Clone)]
@@ -164,14 +235,12 @@ pub struct WebhookVerifier {
 impl WebhookVerifier {
     /// A verifier for one secret, with the [default tolerance](DEFAULT_TOLERANCE) of 300 s.
     pub fn new(secret: impl Into<WebhookSecret>) -> Self {
-        Self {
-            secrets: vec![secret.into()],
-            tolerance: DEFAULT_TOLERANCE,
-        }
+        Self::from_secrets([secret])
     }
 
-    /// A verifier that accepts deliveries authenticated by any of `secrets`.
-    pub fn with_secrets<S: Into<WebhookSecret>>(secrets: impl IntoIterator<Item = S>) -> Self {
+    /// A verifier that accepts deliveries authenticated by any of `secrets`, with the
+    /// [default tolerance](DEFAULT_TOLERANCE).
+    pub fn from_secrets<S: Into<WebhookSecret>>(secrets: impl IntoIterator<Item = S>) -> Self {
         Self {
             secrets: secrets.into_iter().map(Into::into).collect(),
             tolerance: DEFAULT_TOLERANCE,
@@ -186,21 +255,23 @@ impl WebhookVerifier {
         self
     }
 
-    /// How far a signed delivery's timestamp may be from the clock, in either direction, in
-    /// whole seconds (fractions are dropped). A delivery exactly at the tolerance is accepted.
-    /// The default is [`DEFAULT_TOLERANCE`].
+    /// Sets how far a signed delivery's timestamp may be from the clock, in either direction,
+    /// in whole seconds (fractions are dropped). A delivery exactly at the tolerance is
+    /// accepted. The default is [`DEFAULT_TOLERANCE`]; read it back with
+    /// [`tolerance`](Self::tolerance).
     #[must_use]
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance;
         self
     }
 
-    /// The configured tolerance.
-    pub fn current_tolerance(&self) -> Duration {
+    /// The tolerance set with [`with_tolerance`](Self::with_tolerance).
+    pub fn tolerance(&self) -> Duration {
         self.tolerance
     }
 
-    /// Verifies a signed delivery against the system clock, then decodes it.
+    /// Verifies a signed delivery, given its headers and raw body, against the system clock,
+    /// then decodes it: [`verify_signed_at`](Self::verify_signed_at) at the current time.
     pub fn verify_signed(
         &self,
         headers: &HeaderMap,
@@ -209,7 +280,11 @@ impl WebhookVerifier {
         self.verify_signed_at(headers, body, unix_now())
     }
 
-    /// Verifies a signed delivery as if the clock read `now` (unix seconds), then decodes it.
+    /// Verifies a signed delivery, given its headers and raw body, as if the clock read `now`
+    /// (unix seconds), then decodes it.
+    ///
+    /// The [`SIGNATURE_HEADER`] must appear once, as visible ASCII; its value is then checked
+    /// as [`verify_signature_at`](Self::verify_signature_at) does.
     pub fn verify_signed_at(
         &self,
         headers: &HeaderMap,
@@ -221,29 +296,43 @@ impl WebhookVerifier {
             header: SIGNATURE_HEADER,
             problem: HeaderProblem::NotVisibleAscii,
         })?;
-        self.verify_signature(value, body, now)
+        self.verify_signature_at(value, body, now)
     }
 
-    /// Verifies a signed delivery given the value of its `x-truemed-signature` header, as if the
-    /// clock read `now` (unix seconds), then decodes it. For frameworks whose header types are
-    /// not [`http::HeaderMap`].
-    ///
-    /// The signature is checked before the timestamp, so
-    /// [`WebhookError::TimestampOutOfTolerance`] means an authentic but old (or future)
-    /// delivery.
+    /// Verifies a signed delivery, given the value of its [`SIGNATURE_HEADER`] and its raw
+    /// body, against the system clock, then decodes it:
+    /// [`verify_signature_at`](Self::verify_signature_at) at the current time. For frameworks
+    /// whose header types are not [`http::HeaderMap`].
     pub fn verify_signature(
         &self,
-        signature_header: &str,
+        signature: impl AsRef<[u8]>,
+        body: &[u8],
+    ) -> Result<SignedDelivery, WebhookError> {
+        self.verify_signature_at(signature, body, unix_now())
+    }
+
+    /// Verifies a signed delivery, given the value of its [`SIGNATURE_HEADER`] (text or
+    /// bytes, e.g. an [`http::HeaderValue`]) and its raw body, as if the clock read `now` (unix
+    /// seconds), then decodes it.
+    ///
+    /// The value must be UTF-8 and parse as a [`SignatureHeader`] (elements the parser does
+    /// not know are ignored, whatever their characters). The signature is checked before the
+    /// timestamp, so [`WebhookError::TimestampOutOfTolerance`] means an authentic but old (or
+    /// future) delivery.
+    pub fn verify_signature_at(
+        &self,
+        signature: impl AsRef<[u8]>,
         body: &[u8],
         now: i64,
     ) -> Result<SignedDelivery, WebhookError> {
         self.ensure_configured()?;
-        let header = SignatureHeader::parse(signature_header).map_err(|problem| {
-            WebhookError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                problem,
-            }
-        })?;
+        let malformed = |problem| WebhookError::MalformedHeader {
+            header: SIGNATURE_HEADER,
+            problem,
+        };
+        let text = std::str::from_utf8(signature.as_ref())
+            .map_err(|_| malformed(HeaderProblem::NotVisibleAscii))?;
+        let header = SignatureHeader::parse(text).map_err(malformed)?;
         if !header.matches_any(self.secrets.iter().map(WebhookSecret::bytes), body) {
             return Err(WebhookError::NoValidSignature);
         }
@@ -259,30 +348,34 @@ impl WebhookVerifier {
         decode_envelope(body, timestamp)
     }
 
-    /// Verifies an unsigned delivery (shared secret in `x-truemed-api-key`), then decodes its
-    /// flat payload.
+    /// Verifies an unsigned delivery, given its headers and raw body, then decodes its flat
+    /// payload.
+    ///
+    /// The [`API_KEY_HEADER`] must appear once; its value is then checked as
+    /// [`verify_shared_secret`](Self::verify_shared_secret) does.
     pub fn verify_unsigned(
         &self,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<QualificationSessionCompleteWebhook, WebhookError> {
         let value = single_header(headers, API_KEY_HEADER)?;
-        self.verify_api_key(value.as_bytes(), body)
+        self.verify_shared_secret(value, body)
     }
 
-    /// Verifies an unsigned delivery given the value of its `x-truemed-api-key` header, then
-    /// decodes its flat payload. For frameworks whose header types are not
-    /// [`http::HeaderMap`].
+    /// Verifies an unsigned delivery, given the value of its [`API_KEY_HEADER`] (text or
+    /// bytes, e.g. an [`http::HeaderValue`]) and its raw body, then decodes its flat payload.
+    /// For frameworks whose header types are not [`http::HeaderMap`].
     ///
     /// The comparison runs in constant time, including in the secret's length (both sides are
-    /// hashed first), and against every configured secret.
-    pub fn verify_api_key(
+    /// hashed first), and against every configured secret. The secret is checked before the
+    /// body is read.
+    pub fn verify_shared_secret(
         &self,
-        api_key: &[u8],
+        shared_secret: impl AsRef<[u8]>,
         body: &[u8],
     ) -> Result<QualificationSessionCompleteWebhook, WebhookError> {
         self.ensure_configured()?;
-        let presented = Sha256::digest(api_key);
+        let presented = Sha256::digest(shared_secret.as_ref());
         let mut matched = Choice::from(0u8);
         for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
             matched |= Sha256::digest(secret.bytes()).ct_eq(&presented);
@@ -334,8 +427,8 @@ pub enum WebhookEvent {
     Unknown {
         /// The event type, as sent.
         event_type: String,
-        /// The event's `data`, as sent.
-        data: serde_json::Value,
+        /// The event's `data` object, as sent.
+        data: serde_json::Map<String, serde_json::Value>,
     },
 }
 
@@ -346,6 +439,27 @@ impl WebhookEvent {
         match self {
             Self::QualificationSessionComplete(_) => QUALIFICATION_SESSION_COMPLETE,
             Self::Unknown { event_type, .. } => event_type,
+        }
+    }
+
+    /// The envelope of a signed delivery of this event with this id, as Truemed sends it: the
+    /// body of the delivery is its JSON (`serde_json::to_vec(&envelope)`), which
+    /// [`SignatureHeader::sign`] signs. For tests of receivers, and for fakes of Truemed.
+    ///
+    /// Verifying the signed body gives this event back.
+    pub fn to_envelope(&self, webhook_delivery_id: impl Into<String>) -> WebhookEnvelope {
+        let data = match self {
+            Self::QualificationSessionComplete(payload) => match serde_json::to_value(payload) {
+                Ok(serde_json::Value::Object(map)) => map,
+                // A struct always serializes to an object.
+                _ => serde_json::Map::new(),
+            },
+            Self::Unknown { data, .. } => data.clone(),
+        };
+        WebhookEnvelope {
+            data,
+            event_type: self.event_type().to_owned(),
+            webhook_delivery_id: webhook_delivery_id.into(),
         }
     }
 }
@@ -365,10 +479,7 @@ fn decode_envelope(body: &[u8], timestamp: i64) -> Result<SignedDelivery, Webhoo
         })?;
         WebhookEvent::QualificationSessionComplete(payload)
     } else {
-        WebhookEvent::Unknown {
-            event_type,
-            data: serde_json::Value::Object(data),
-        }
+        WebhookEvent::Unknown { event_type, data }
     };
     Ok(SignedDelivery {
         webhook_delivery_id,
@@ -402,57 +513,4 @@ fn unix_now() -> i64 {
         Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
-}
-
-/// Signs `body` at `timestamp` (unix seconds) with `secret` the way Truemed does, and returns
-/// the value of the `x-truemed-signature` header, e.g. `t=1700000000,v1=5f3c...`.
-///
-/// For tests of receivers. Several signatures (sender-side rotation):
-/// [`SignatureHeader::add_signature`].
-pub fn sign(secret: impl AsRef<[u8]>, timestamp: i64, body: &[u8]) -> String {
-    SignatureHeader::sign(secret, timestamp, body).to_string()
-}
-
-/// The headers of a signed delivery of `body` at `timestamp` (unix seconds):
-/// `x-truemed-signature` and `content-type: application/json`.
-pub fn signed_headers(secret: impl AsRef<[u8]>, timestamp: i64, body: &[u8]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // A formatted signature header is ASCII digits, letters, `=` and `,`: always valid.
-    if let Ok(value) = HeaderValue::from_str(&sign(secret, timestamp, body)) {
-        headers.insert(SIGNATURE_HEADER, value);
-    }
-    headers
-}
-
-/// The headers of an unsigned delivery: `x-truemed-api-key` (marked sensitive) and
-/// `content-type: application/json`. Fails if the secret is not a valid header value.
-pub fn unsigned_headers(
-    secret: impl AsRef<[u8]>,
-) -> Result<HeaderMap, http::header::InvalidHeaderValue> {
-    let mut value = HeaderValue::from_bytes(secret.as_ref())?;
-    value.set_sensitive(true);
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(API_KEY_HEADER, value);
-    Ok(headers)
-}
-
-/// The JSON body of a signed `qualification_session.complete` delivery, as Truemed would send
-/// it. For tests of receivers; sign it with [`sign`] or [`signed_headers`].
-pub fn envelope_body(
-    webhook_delivery_id: impl Into<String>,
-    payload: &QualificationSessionCompleteWebhook,
-) -> Vec<u8> {
-    let data = match serde_json::to_value(payload) {
-        Ok(serde_json::Value::Object(map)) => map,
-        // A struct always serializes to an object.
-        _ => serde_json::Map::new(),
-    };
-    let envelope = WebhookEnvelope {
-        data,
-        event_type: QUALIFICATION_SESSION_COMPLETE.to_owned(),
-        webhook_delivery_id: webhook_delivery_id.into(),
-    };
-    serde_json::to_vec(&envelope).unwrap_or_default()
 }

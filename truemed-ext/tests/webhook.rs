@@ -1,16 +1,22 @@
 //! Tests of `truemed_ext::webhook`: known-answer vectors computed independently with Python's
 //! `hmac`, tampering, rotation, tolerance bounds, malformed headers and bodies, unsigned
-//! deliveries, and redaction of secrets.
+//! deliveries, and redaction of secrets. Each accept/reject case of a signed delivery goes
+//! through both `verify_signed_at` (a header map) and `verify_signature_at` (the header's
+//! value), each of an unsigned one through both `verify_unsigned` and `verify_shared_secret`,
+//! and the two must agree.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 use truemed_ext::webhook::{
-    self, HeaderProblem, SignatureHeader, WebhookError, WebhookEvent, WebhookSecret,
-    WebhookVerifier, SIGNATURE_HEADER,
+    self, HeaderProblem, SignatureHeader, SignedDelivery, WebhookError, WebhookEvent,
+    WebhookSecret, WebhookVerifier, SIGNATURE_HEADER,
 };
-use truemed_ext::{Status as QualificationSessionStatus, API_KEY_HEADER};
+use truemed_ext::{
+    QualificationSessionCompleteWebhook, Status as QualificationSessionStatus, WebhookEnvelope,
+    API_KEY_HEADER,
+};
 
 // Known-answer vectors, computed independently of this crate with Python 3's `hmac`:
 //
@@ -61,12 +67,62 @@ fn signature(value: &str) -> HeaderMap {
     headers_with(SIGNATURE_HEADER, value)
 }
 
+/// The headers of a signed delivery of `body` at `t`, as Truemed sends them.
+fn signed_headers(secret: &str, t: i64, body: &[u8]) -> HeaderMap {
+    let mut headers = signature(&SignatureHeader::sign(secret, t, body).to_string());
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers
+}
+
+/// The headers of an unsigned delivery, as Truemed sends them.
+fn unsigned_headers(secret: &str) -> HeaderMap {
+    headers_with(API_KEY_HEADER, secret)
+}
+
 fn verifier() -> WebhookVerifier {
     WebhookVerifier::new(SECRET)
 }
 
-fn verify_at(value: &str, body: &[u8], now: i64) -> Result<webhook::SignedDelivery, WebhookError> {
-    verifier().verify_signed_at(&signature(value), body, now)
+/// `verifier`'s answer to a signed delivery whose signature header is `value`, through both
+/// the header-map and the header-value methods, which must agree.
+fn verify_signed_with(
+    verifier: &WebhookVerifier,
+    value: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<SignedDelivery, WebhookError> {
+    let from_headers = verifier.verify_signed_at(&signature(value), body, now);
+    let from_value = verifier.verify_signature_at(value, body, now);
+    assert_eq!(
+        format!("{from_headers:?}"),
+        format!("{from_value:?}"),
+        "verify_signed_at and verify_signature_at disagree on {value:?}"
+    );
+    from_value
+}
+
+fn verify_at(value: &str, body: &[u8], now: i64) -> Result<SignedDelivery, WebhookError> {
+    verify_signed_with(&verifier(), value, body, now)
+}
+
+/// `verifier`'s answer to an unsigned delivery presenting `presented`, through both the
+/// header-map and the header-value methods, which must agree.
+fn verify_unsigned_with(
+    verifier: &WebhookVerifier,
+    presented: &str,
+    body: &[u8],
+) -> Result<QualificationSessionCompleteWebhook, WebhookError> {
+    let from_headers = verifier.verify_unsigned(&headers_with(API_KEY_HEADER, presented), body);
+    let from_value = verifier.verify_shared_secret(presented, body);
+    assert_eq!(
+        format!("{from_headers:?}"),
+        format!("{from_value:?}"),
+        "verify_unsigned and verify_shared_secret disagree on {presented:?}"
+    );
+    from_value
 }
 
 fn malformed(problem: HeaderProblem) -> WebhookError {
@@ -103,25 +159,25 @@ fn known_answer_complete_event_decodes_every_field() {
 }
 
 #[test]
-fn sign_reproduces_the_known_answers() {
+fn signing_reproduces_the_known_answers() {
     assert_eq!(
-        webhook::sign(SECRET, T, BODY_COMPLETE),
+        SignatureHeader::sign(SECRET, T, BODY_COMPLETE).to_string(),
         format!("t={T},v1={SIG_COMPLETE}")
     );
     assert_eq!(
-        webhook::sign(SECRET, T, BODY_UNKNOWN),
+        SignatureHeader::sign(SECRET, T, BODY_UNKNOWN).to_string(),
         format!("t={T},v1={SIG_UNKNOWN}")
     );
     assert_eq!(
-        webhook::sign(ROTATED_SECRET, T, BODY_COMPLETE),
+        SignatureHeader::sign(ROTATED_SECRET, T, BODY_COMPLETE).to_string(),
         format!("t={T},v1={SIG_ROTATED}")
     );
     assert_eq!(
-        webhook::sign(SECRET, T, BODY_BINARY),
+        SignatureHeader::sign(SECRET, T, BODY_BINARY).to_string(),
         format!("t={T},v1={SIG_BINARY}")
     );
     assert_eq!(
-        webhook::sign(UTF8_SECRET, T, BODY_COMPLETE),
+        SignatureHeader::sign(UTF8_SECRET, T, BODY_COMPLETE).to_string(),
         format!("t={T},v1={SIG_UTF8_SECRET}")
     );
     let both = SignatureHeader::sign(SECRET, T, BODY_COMPLETE)
@@ -130,7 +186,7 @@ fn sign_reproduces_the_known_answers() {
         both.to_string(),
         format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}")
     );
-    let headers = webhook::signed_headers(SECRET, T, BODY_COMPLETE);
+    let headers = signed_headers(SECRET, T, BODY_COMPLETE);
     assert_eq!(
         headers[SIGNATURE_HEADER],
         format!("t={T},v1={SIG_COMPLETE}").as_str()
@@ -177,7 +233,7 @@ fn unknown_event_type_is_kept_raw() {
     match delivery.event {
         WebhookEvent::Unknown { event_type, data } => {
             assert_eq!(event_type, "payment.refunded");
-            assert_eq!(data, json!({"amount": 1200}));
+            assert_eq!(serde_json::Value::Object(data), json!({"amount": 1200}));
         }
         other => panic!("expected an unknown event, got {other:?}"),
     }
@@ -187,7 +243,7 @@ fn unknown_event_type_is_kept_raw() {
 fn undocumented_webhook_name_is_accepted_as_event_type() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session_complete","data":{"qualification_session_id":"qs_1","status":"rejected"}}"#;
     let delivery = verifier()
-        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
         .unwrap();
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session");
@@ -199,7 +255,7 @@ fn undocumented_webhook_name_is_accepted_as_event_type() {
 fn unknown_status_and_extra_fields_do_not_fail() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","extra":1,"data":{"qualification_session_id":"qs_1","status":"expired","new_field":[1,2],"email":null}}"#;
     let delivery = verifier()
-        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
         .unwrap();
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session");
@@ -320,10 +376,10 @@ fn receiver_side_rotation_accepts_any_configured_secret() {
         .also_accept(ROTATED_SECRET)
         .verify_signed_at(&header, BODY_COMPLETE, T)
         .unwrap();
-    WebhookVerifier::with_secrets(["nope", ROTATED_SECRET])
+    WebhookVerifier::from_secrets(["nope", ROTATED_SECRET])
         .verify_signed_at(&header, BODY_COMPLETE, T)
         .unwrap();
-    WebhookVerifier::with_secrets(vec![ROTATED_SECRET.to_owned()])
+    WebhookVerifier::from_secrets(vec![ROTATED_SECRET.to_owned()])
         .verify_signed_at(&header, BODY_COMPLETE, T)
         .unwrap();
 }
@@ -391,8 +447,9 @@ fn stale_and_future_timestamps_at_and_beyond_the_default_tolerance() {
 #[test]
 fn tolerance_is_configurable() {
     let header = signature(&format!("t={T},v1={SIG_COMPLETE}"));
-    let strict = verifier().tolerance(Duration::from_secs(10));
-    assert_eq!(strict.current_tolerance(), Duration::from_secs(10));
+    assert_eq!(verifier().tolerance(), webhook::DEFAULT_TOLERANCE);
+    let strict = verifier().with_tolerance(Duration::from_secs(10));
+    assert_eq!(strict.tolerance(), Duration::from_secs(10));
     strict
         .verify_signed_at(&header, BODY_COMPLETE, T + 10)
         .unwrap();
@@ -411,12 +468,12 @@ fn tolerance_is_configurable() {
             }
         );
     }
-    let exact = verifier().tolerance(Duration::ZERO);
+    let exact = verifier().with_tolerance(Duration::ZERO);
     exact.verify_signed_at(&header, BODY_COMPLETE, T).unwrap();
     assert!(exact
         .verify_signed_at(&header, BODY_COMPLETE, T + 1)
         .is_err());
-    let lax = verifier().tolerance(Duration::MAX);
+    let lax = verifier().with_tolerance(Duration::MAX);
     lax.verify_signed_at(&header, BODY_COMPLETE, i64::MAX)
         .unwrap();
     lax.verify_signed_at(&header, BODY_COMPLETE, i64::MIN)
@@ -434,18 +491,59 @@ fn a_forged_signature_is_reported_as_such_not_as_stale() {
 }
 
 #[test]
-fn verify_signed_uses_the_system_clock() {
+fn verify_signed_and_verify_signature_use_the_system_clock() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let headers = webhook::signed_headers(SECRET, now, BODY_COMPLETE);
+    let headers = signed_headers(SECRET, now, BODY_COMPLETE);
     verifier().verify_signed(&headers, BODY_COMPLETE).unwrap();
-    let old = webhook::signed_headers(SECRET, now - 3600, BODY_COMPLETE);
+    verifier()
+        .verify_signature(&headers[SIGNATURE_HEADER], BODY_COMPLETE)
+        .unwrap();
+    let old = signed_headers(SECRET, now - 3600, BODY_COMPLETE);
     assert!(matches!(
         verifier().verify_signed(&old, BODY_COMPLETE),
         Err(WebhookError::TimestampOutOfTolerance { timestamp, .. }) if timestamp == now - 3600
     ));
+    assert!(matches!(
+        verifier().verify_signature(&old[SIGNATURE_HEADER], BODY_COMPLETE),
+        Err(WebhookError::TimestampOutOfTolerance { timestamp, .. }) if timestamp == now - 3600
+    ));
+}
+
+#[test]
+fn the_header_value_methods_take_text_bytes_or_a_header_value() {
+    let value = format!("t={T},v1={SIG_COMPLETE}");
+    let v = verifier();
+    for delivery in [
+        v.verify_signature_at(&value, BODY_COMPLETE, T),
+        v.verify_signature_at(value.clone(), BODY_COMPLETE, T),
+        v.verify_signature_at(value.as_bytes(), BODY_COMPLETE, T),
+        v.verify_signature_at(value.clone().into_bytes(), BODY_COMPLETE, T),
+        v.verify_signature_at(HeaderValue::from_str(&value).unwrap(), BODY_COMPLETE, T),
+    ] {
+        assert_eq!(delivery.unwrap().webhook_delivery_id, "whd_01");
+    }
+    for payload in [
+        v.verify_shared_secret(SECRET, FLAT),
+        v.verify_shared_secret(String::from(SECRET), FLAT),
+        v.verify_shared_secret(SECRET.as_bytes(), FLAT),
+        v.verify_shared_secret(HeaderValue::from_static(SECRET), FLAT),
+    ] {
+        assert_eq!(payload.unwrap().qualification_session_id, "qs_9");
+    }
+    // A secret that is not UTF-8 is compared as the bytes it is.
+    let binary = WebhookVerifier::new(b"\xffsecret".to_vec());
+    binary
+        .verify_shared_secret(HeaderValue::from_bytes(b"\xffsecret").unwrap(), FLAT)
+        .unwrap();
+    assert_eq!(
+        binary
+            .verify_shared_secret(b"\xfesecret", FLAT)
+            .unwrap_err(),
+        WebhookError::BadSharedSecret
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,7 +683,7 @@ fn missing_repeated_and_non_ascii_signature_headers() {
     assert_eq!(err.status_code(), 401);
 
     // An unsigned delivery sent to a signed receiver is "missing header".
-    let unsigned = webhook::unsigned_headers(SECRET).unwrap();
+    let unsigned = unsigned_headers(SECRET);
     assert_eq!(
         v.verify_signed_at(&unsigned, BODY_COMPLETE, T).unwrap_err(),
         WebhookError::MissingHeader {
@@ -612,13 +710,23 @@ fn missing_repeated_and_non_ascii_signature_headers() {
             .unwrap_err(),
         malformed(HeaderProblem::NotVisibleAscii)
     );
-    // The string-level entry point takes the non-ASCII text and ignores the unknown element.
-    v.verify_signature(
-        &format!("t={T},v1={SIG_COMPLETE},x=\u{e9}"),
+    // The header-value entry point takes the non-ASCII text and ignores the unknown element.
+    v.verify_signature_at(
+        format!("t={T},v1={SIG_COMPLETE},x=\u{e9}"),
         BODY_COMPLETE,
         T,
     )
     .unwrap();
+    // Bytes that are not UTF-8 are not a signature header.
+    assert_eq!(
+        v.verify_signature_at(
+            [format!("t={T},v1={SIG_COMPLETE},x=").as_bytes(), b"\xff"].concat(),
+            BODY_COMPLETE,
+            T
+        )
+        .unwrap_err(),
+        malformed(HeaderProblem::NotVisibleAscii)
+    );
 }
 
 #[test]
@@ -669,7 +777,7 @@ fn undecodable_signed_bodies() {
     ];
     for body in bodies {
         let err = verifier()
-            .verify_signed_at(&webhook::signed_headers(SECRET, T, &body), &body, T)
+            .verify_signed_at(&signed_headers(SECRET, T, &body), &body, T)
             .unwrap_err();
         let WebhookError::UndecodableBody { message } = &err else {
             panic!("expected undecodable, got {err:?}");
@@ -687,7 +795,7 @@ fn undecodable_signed_bodies() {
 fn undecodable_message_says_what_failed() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"status":"approved"}}"#;
     let err = verifier()
-        .verify_signed_at(&webhook::signed_headers(SECRET, T, body), body, T)
+        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
         .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("qualification_session_id"), "{text}");
@@ -702,20 +810,25 @@ const FLAT: &[u8] =
 
 #[test]
 fn unsigned_valid_secret() {
-    let headers = headers_with(API_KEY_HEADER, SECRET);
-    let payload = verifier().verify_unsigned(&headers, FLAT).unwrap();
+    let payload = verify_unsigned_with(&verifier(), SECRET, FLAT).unwrap();
     assert_eq!(payload.qualification_session_id, "qs_9");
     assert_eq!(payload.status, QualificationSessionStatus::Rejected);
     assert_eq!(payload.user_id.as_deref(), Some("u_1"));
     assert_eq!(payload.email, None);
 
-    let via_helper = webhook::unsigned_headers(SECRET).unwrap();
-    verifier().verify_unsigned(&via_helper, FLAT).unwrap();
-    verifier().verify_api_key(SECRET.as_bytes(), FLAT).unwrap();
-    // Any configured secret.
-    WebhookVerifier::with_secrets(["old", SECRET])
-        .verify_unsigned(&headers, FLAT)
+    verifier()
+        .verify_unsigned(&unsigned_headers(SECRET), FLAT)
         .unwrap();
+    verifier()
+        .verify_shared_secret(SECRET.as_bytes(), FLAT)
+        .unwrap();
+    // Any configured secret.
+    verify_unsigned_with(
+        &WebhookVerifier::from_secrets(["old", SECRET]),
+        SECRET,
+        FLAT,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -728,9 +841,7 @@ fn unsigned_invalid_secret() {
         "whsec_test_secreu",
         "x",
     ] {
-        let err = verifier()
-            .verify_api_key(presented.as_bytes(), FLAT)
-            .unwrap_err();
+        let err = verify_unsigned_with(&verifier(), presented, FLAT).unwrap_err();
         assert_eq!(err, WebhookError::BadSharedSecret, "{presented:?}");
         assert_eq!(err.status_code(), 401);
     }
@@ -754,7 +865,7 @@ fn unsigned_missing_or_repeated_header() {
     // A signed delivery sent to an unsigned receiver.
     assert_eq!(
         verifier()
-            .verify_unsigned(&webhook::signed_headers(SECRET, T, FLAT), FLAT)
+            .verify_unsigned(&signed_headers(SECRET, T, FLAT), FLAT)
             .unwrap_err(),
         WebhookError::MissingHeader {
             header: API_KEY_HEADER
@@ -774,7 +885,6 @@ fn unsigned_missing_or_repeated_header() {
 
 #[test]
 fn unsigned_undecodable_bodies() {
-    let headers = headers_with(API_KEY_HEADER, SECRET);
     for body in [
         &b""[..],
         b"{}",
@@ -783,7 +893,7 @@ fn unsigned_undecodable_bodies() {
         br#"{"qualification_session_id":1,"status":"approved"}"#,
         BODY_COMPLETE, // an envelope is not the flat payload
     ] {
-        let err = verifier().verify_unsigned(&headers, body).unwrap_err();
+        let err = verify_unsigned_with(&verifier(), SECRET, body).unwrap_err();
         assert!(
             matches!(err, WebhookError::UndecodableBody { .. }),
             "{body:?}: {err:?}"
@@ -791,9 +901,7 @@ fn unsigned_undecodable_bodies() {
     }
     // The secret is checked before the body is looked at.
     assert_eq!(
-        verifier()
-            .verify_api_key(b"wrong", b"not json")
-            .unwrap_err(),
+        verify_unsigned_with(&verifier(), "wrong", b"not json").unwrap_err(),
         WebhookError::BadSharedSecret
     );
 }
@@ -804,7 +912,7 @@ fn unsigned_undecodable_bodies() {
 #[test]
 fn empty_secrets_never_authenticate() {
     let empty = WebhookVerifier::new("");
-    let headers = webhook::signed_headers("", T, BODY_COMPLETE);
+    let headers = signed_headers("", T, BODY_COMPLETE);
     let err = empty
         .verify_signed_at(&headers, BODY_COMPLETE, T)
         .unwrap_err();
@@ -817,13 +925,16 @@ fn empty_secrets_never_authenticate() {
         WebhookError::NoSecretConfigured
     );
     assert_eq!(
-        WebhookVerifier::with_secrets(Vec::<String>::new())
-            .verify_api_key(b"", FLAT)
-            .unwrap_err(),
+        verify_unsigned_with(
+            &WebhookVerifier::from_secrets(Vec::<String>::new()),
+            "",
+            FLAT
+        )
+        .unwrap_err(),
         WebhookError::NoSecretConfigured
     );
     // An empty secret next to a real one is skipped, not matched.
-    let mixed = WebhookVerifier::with_secrets(["", SECRET]);
+    let mixed = WebhookVerifier::from_secrets(["", SECRET]);
     assert_eq!(
         mixed
             .verify_signed_at(&headers, BODY_COMPLETE, T)
@@ -831,7 +942,7 @@ fn empty_secrets_never_authenticate() {
         WebhookError::NoValidSignature
     );
     assert_eq!(
-        mixed.verify_api_key(b"", FLAT).unwrap_err(),
+        verify_unsigned_with(&mixed, "", FLAT).unwrap_err(),
         WebhookError::BadSharedSecret
     );
     assert!(WebhookSecret::from("").is_empty());
@@ -865,28 +976,25 @@ fn secrets_never_appear_in_debug_or_errors() {
             assert!(!text.contains(SECRET), "{text}");
         }
     }
-    // The helper marks the shared secret as sensitive, so `HeaderMap`'s Debug hides it.
-    let headers = webhook::unsigned_headers(SECRET).unwrap();
-    assert!(headers[API_KEY_HEADER].is_sensitive());
-    assert!(!format!("{headers:?}").contains(SECRET));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Test helpers for users
+// Building deliveries (for tests of receivers, and the fake)
 
 #[test]
-fn envelope_body_round_trips_through_sign_and_verify() {
-    let payload: webhook::QualificationSessionCompleteWebhook = serde_json::from_value(json!({
+fn an_envelope_built_from_an_event_verifies_back_to_that_event() {
+    let payload: QualificationSessionCompleteWebhook = serde_json::from_value(json!({
         "qualification_session_id": "qs_77",
         "status": "approved",
         "user_id": "u_77",
     }))
     .unwrap();
-    let body = webhook::envelope_body("whd_77", &payload);
-    let envelope: webhook::WebhookEnvelope = serde_json::from_slice(&body).unwrap();
+    let envelope = WebhookEvent::QualificationSessionComplete(payload).to_envelope("whd_77");
+    let body = serde_json::to_vec(&envelope).unwrap();
+    let envelope: WebhookEnvelope = serde_json::from_slice(&body).unwrap();
     assert_eq!(envelope.event_type, webhook::QUALIFICATION_SESSION_COMPLETE);
     let delivery = verifier()
-        .verify_signed_at(&webhook::signed_headers(SECRET, T, &body), &body, T)
+        .verify_signed_at(&signed_headers(SECRET, T, &body), &body, T)
         .unwrap();
     assert_eq!(delivery.webhook_delivery_id, "whd_77");
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
@@ -897,8 +1005,13 @@ fn envelope_body_round_trips_through_sign_and_verify() {
 }
 
 #[test]
-fn unsigned_headers_refuses_invalid_header_bytes() {
-    assert!(webhook::unsigned_headers("line\nbreak").is_err());
+fn an_unknown_event_goes_back_into_the_envelope_it_came_in() {
+    let delivery = verify_at(&format!("t={T},v1={SIG_UNKNOWN}"), BODY_UNKNOWN, T).unwrap();
+    let envelope = delivery.event.to_envelope(&delivery.webhook_delivery_id);
+    assert_eq!(
+        serde_json::to_value(&envelope).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(BODY_UNKNOWN).unwrap()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -922,9 +1035,11 @@ fn arbitrary_inputs_never_panic() {
             .collect();
         let text = String::from_utf8_lossy(&bytes);
         let _ = SignatureHeader::parse(&text);
-        let _ = v.verify_signature(&text, &bytes, T);
-        let _ = v.verify_signed_at(&webhook::signed_headers(SECRET, T, &bytes), &bytes, T);
-        let _ = v.verify_api_key(SECRET.as_bytes(), &bytes);
+        let _ = v.verify_signature_at(&*text, &bytes, T);
+        let _ = v.verify_signature_at(&bytes, &bytes, T);
+        let _ = v.verify_signed_at(&signed_headers(SECRET, T, &bytes), &bytes, T);
+        let _ = v.verify_shared_secret(SECRET, &bytes);
+        let _ = v.verify_shared_secret(&bytes, &bytes);
         if let Ok(value) = HeaderValue::from_bytes(&bytes) {
             let mut headers = HeaderMap::new();
             headers.insert(SIGNATURE_HEADER, value);
@@ -978,11 +1093,11 @@ async fn an_undecodable_delivery_shows_no_value_of_its_body_in_the_refusal() {
     ];
     let deliveries = signed
         .iter()
-        .map(|body| (webhook::signed_headers(SECRET, T, body), *body))
+        .map(|body| (signed_headers(SECRET, T, body), *body))
         .chain(
             unsigned
                 .iter()
-                .map(|body| (webhook::unsigned_headers(SECRET).unwrap(), *body)),
+                .map(|body| (unsigned_headers(SECRET), *body)),
         );
     for (headers, body) in deliveries {
         let answer = http

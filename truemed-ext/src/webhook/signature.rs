@@ -130,9 +130,10 @@ impl std::error::Error for HeaderProblem {}
 
 /// A parsed `x-truemed-signature` header: a timestamp and one or more `v1` signatures.
 ///
-/// The syntax, `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, is **\[INFERRED\]** (see
-/// [`wire`](super::wire)). Parsing never panics; elements with unknown keys (other versions)
-/// are ignored.
+/// The syntax, `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, is **\[INFERRED\]** (see the
+/// [module docs](super#inferred-wire-format)). Parsing never panics; elements with unknown
+/// keys (other versions) are ignored. [`SignatureHeader::sign`] builds one, and its `Display`
+/// is the header's value.
 ///
 /// ```
 /// use truemed_ext::webhook::SignatureHeader;
@@ -224,8 +225,11 @@ impl SignatureHeader {
         })
     }
 
-    /// Signs `body` at `timestamp` (unix seconds) the way Truemed does, with one `v1`
-    /// signature. Add more with [`SignatureHeader::add_signature`]; format with `to_string()`.
+    /// Signs `body` at `timestamp` (unix seconds) with `secret` the way Truemed does, with one
+    /// `v1` signature: the value of the [`SIGNATURE_HEADER`](super::SIGNATURE_HEADER) header
+    /// is its `to_string()`, e.g. `t=1700000000,v1=5f3c...`. The one way this crate signs, for
+    /// tests of receivers and for fakes of Truemed. Add more signatures (sender-side rotation)
+    /// with [`SignatureHeader::add_signature`].
     ///
     /// Timestamps are unix seconds and should not be negative: a negative one produces a
     /// header that [`SignatureHeader::parse`] refuses.
