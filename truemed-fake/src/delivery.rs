@@ -14,9 +14,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use truemed_ext::webhook::{SignatureHeader, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER};
+use truemed_ext::webhook::{
+    SignatureHeader, WebhookEvent, QUALIFICATION_SESSION_COMPLETE, SIGNATURE_HEADER,
+};
 use truemed_ext::API_KEY_HEADER;
-use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook, WebhookEnvelope};
+use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook};
 
 use super::lock::lock;
 
@@ -695,17 +697,8 @@ async fn attempt(
 /// The body of a signed delivery: the `qualification_session.complete` envelope of
 /// `payload`, as Truemed sends it.
 fn envelope_body(delivery_id: &str, payload: &QualificationSessionCompleteWebhook) -> Vec<u8> {
-    let data = match serde_json::to_value(payload) {
-        Ok(serde_json::Value::Object(map)) => map,
-        // A struct always serializes to an object.
-        _ => serde_json::Map::new(),
-    };
-    let envelope = WebhookEnvelope {
-        data,
-        event_type: QUALIFICATION_SESSION_COMPLETE.to_owned(),
-        webhook_delivery_id: delivery_id.to_owned(),
-    };
-    serde_json::to_vec(&envelope).unwrap_or_default()
+    let event = WebhookEvent::QualificationSessionComplete(payload.clone());
+    serde_json::to_vec(&event.to_envelope(delivery_id)).unwrap_or_default()
 }
 
 /// `content-type: application/json`, the header every delivery has.
