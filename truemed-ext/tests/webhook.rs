@@ -195,7 +195,7 @@ fn signing_reproduces_the_known_answers() {
 }
 
 #[test]
-fn known_answer_non_ascii_secret() {
+fn a_non_ascii_secret_verifies_its_known_answer() {
     let delivery = WebhookVerifier::new(UTF8_SECRET)
         .verify_signed_at(
             &signature(&format!("t={T},v1={SIG_UTF8_SECRET}")),
@@ -408,7 +408,7 @@ fn unknown_versions_are_ignored() {
 // Tolerance
 
 #[test]
-fn stale_and_future_timestamps_at_and_beyond_the_default_tolerance() {
+fn timestamps_at_the_default_tolerance_are_accepted_and_beyond_it_refused() {
     let header = format!("t={T},v1={SIG_COMPLETE}");
     // At the tolerance: accepted, both directions.
     verify_at(&header, BODY_COMPLETE, T + 300).unwrap();
@@ -550,7 +550,7 @@ fn the_header_value_methods_take_text_bytes_or_a_header_value() {
 // Malformed headers
 
 #[test]
-fn malformed_signature_headers() {
+fn each_malformed_signature_header_is_refused_with_its_problem() {
     let sig = SIG_COMPLETE;
     let odd = &SIG_COMPLETE[..63];
     let not_hex = format!("{}z", &SIG_COMPLETE[..63]);
@@ -669,7 +669,7 @@ fn malformed_signature_headers() {
 }
 
 #[test]
-fn missing_repeated_and_non_ascii_signature_headers() {
+fn missing_repeated_and_non_ascii_signature_headers_are_refused() {
     let v = verifier();
     let err = v
         .verify_signed_at(&HeaderMap::new(), BODY_COMPLETE, T)
@@ -749,7 +749,7 @@ fn signature_header_round_trips() {
 // Undecodable bodies (authentic, but not the expected JSON)
 
 #[test]
-fn undecodable_signed_bodies() {
+fn an_authentic_signed_body_that_does_not_decode_is_refused_with_a_bounded_message() {
     let long = "x".repeat(100_000);
     let bodies: Vec<Vec<u8>> = vec![
         BODY_BINARY.to_vec(),
@@ -809,7 +809,7 @@ const FLAT: &[u8] =
     br#"{"qualification_session_id":"qs_9","status":"rejected","email":null,"user_id":"u_1"}"#;
 
 #[test]
-fn unsigned_valid_secret() {
+fn an_unsigned_delivery_with_the_shared_secret_decodes() {
     let payload = verify_unsigned_with(&verifier(), SECRET, FLAT).unwrap();
     assert_eq!(payload.qualification_session_id, "qs_9");
     assert_eq!(payload.status, QualificationSessionStatus::Rejected);
@@ -832,7 +832,7 @@ fn unsigned_valid_secret() {
 }
 
 #[test]
-fn unsigned_invalid_secret() {
+fn an_unsigned_delivery_with_another_secret_is_refused() {
     for presented in [
         "",
         "whsec_test_secre",
@@ -853,7 +853,7 @@ fn unsigned_invalid_secret() {
 }
 
 #[test]
-fn unsigned_missing_or_repeated_header() {
+fn an_unsigned_delivery_without_its_header_or_with_it_twice_is_refused() {
     assert_eq!(
         verifier()
             .verify_unsigned(&HeaderMap::new(), FLAT)
@@ -884,7 +884,7 @@ fn unsigned_missing_or_repeated_header() {
 }
 
 #[test]
-fn unsigned_undecodable_bodies() {
+fn an_authentic_unsigned_body_that_does_not_decode_is_refused() {
     for body in [
         &b""[..],
         b"{}",
