@@ -20,22 +20,11 @@ use truemed_ext::webhook::{
 use truemed_ext::API_KEY_HEADER;
 use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook};
 
-use super::lock::lock;
-
-/// How many times a delivery is attempted, by default, before it counts as failed.
-pub const DEFAULT_WEBHOOK_ATTEMPTS: u32 = 5;
-
-/// The most attempts a delivery can be given.
-pub const MAX_WEBHOOK_ATTEMPTS: u32 = 20;
-
-/// The wait before the second attempt, by default; it doubles after each attempt.
-pub const DEFAULT_WEBHOOK_BACKOFF: Duration = Duration::from_millis(50);
-
-/// How long one attempt may take (connecting, sending, reading the answer), by default.
-pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The longest wait between two attempts, whatever the backoff.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+use crate::limits::{
+    DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT,
+    MAX_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_BACKOFF, MIN_WEBHOOK_TIMEOUT,
+};
+use crate::lock::lock;
 
 /// How much of a receiver's answer an attempt keeps, in bytes.
 pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
@@ -148,7 +137,7 @@ impl WebhookTarget {
 
 /// How a delivery is retried: up to [`max_attempts`](Self::max_attempts) attempts until one
 /// gets a 2xx, waiting [`initial_backoff`](Self::initial_backoff) before the second and
-/// twice as long before each next one (at most 60 s): Truemed's retries, compressed in
+/// twice as long before each next one (at most [`MAX_WEBHOOK_BACKOFF`](crate::MAX_WEBHOOK_BACKOFF)): Truemed's retries, compressed in
 /// time.
 ///
 /// ```
@@ -198,7 +187,7 @@ impl WebhookRetries {
 
     /// How long one attempt may take (zero is taken as 1 ms).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout.max(Duration::from_millis(1));
+        self.timeout = timeout.max(MIN_WEBHOOK_TIMEOUT);
         self
     }
 
@@ -218,13 +207,13 @@ impl WebhookRetries {
     }
 
     /// The wait before attempt `attempt` (counting from 1): none before the first,
-    /// `backoff · 2^(attempt - 2)` before the others, at most 60 s.
+    /// `backoff · 2^(attempt - 2)` before the others, at most [`MAX_WEBHOOK_BACKOFF`](crate::MAX_WEBHOOK_BACKOFF).
     pub fn delay_before(&self, attempt: u32) -> Duration {
         if attempt <= 1 {
             return Duration::ZERO;
         }
         let factor = 1u32 << (attempt - 2).min(20);
-        self.backoff.saturating_mul(factor).min(MAX_BACKOFF)
+        self.backoff.saturating_mul(factor).min(MAX_WEBHOOK_BACKOFF)
     }
 }
 
@@ -753,7 +742,7 @@ mod tests {
         assert_eq!(retries.delay_before(5), Duration::from_millis(400));
         let slow = retries.backoff(Duration::from_secs(50)).attempts(u32::MAX);
         assert_eq!(slow.max_attempts(), MAX_WEBHOOK_ATTEMPTS);
-        assert_eq!(slow.delay_before(MAX_WEBHOOK_ATTEMPTS), MAX_BACKOFF);
+        assert_eq!(slow.delay_before(MAX_WEBHOOK_ATTEMPTS), MAX_WEBHOOK_BACKOFF);
         assert_eq!(retries.attempts(0).max_attempts(), 1);
     }
 }

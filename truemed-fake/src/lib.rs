@@ -110,8 +110,10 @@
 #![warn(missing_docs)]
 
 mod control;
+mod decode;
 mod delivery;
 mod fault;
+mod limits;
 mod lock;
 mod paths;
 mod seed;
@@ -127,14 +129,22 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use control::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
 pub use delivery::{
     DeliveryAttempt, DeliveryState, WebhookDelivery, WebhookRetries, WebhookTarget,
-    DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT,
-    MAX_WEBHOOK_ATTEMPTS, RESPONSE_SNIPPET_BYTES,
+    RESPONSE_SNIPPET_BYTES,
 };
 pub use fault::{Chaos, Fault, Operation};
-pub use seed::{demo_sessions, demo_sessions_n, SessionSeed, DEMO_SESSION_COUNT, DEMO_SESSION_ID};
+pub use limits::{
+    CHAOS_PROBABILITY, DEFAULT_CONTROL_LIMIT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_WEBHOOK_ATTEMPTS,
+    DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT, MAX_CHAOS_FAULTS, MAX_CHAOS_SEED,
+    MAX_CHAOS_WEIGHT, MAX_CONTROL_LIMIT, MAX_FAULT_TIMES, MAX_FLUSH_TIMEOUT, MAX_LATENCY,
+    MAX_QUEUED_FAULTS, MAX_RETRY_AFTER, MAX_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_BACKOFF,
+    MAX_WEBHOOK_TIMEOUT, MIN_WEBHOOK_TIMEOUT,
+};
+pub use seed::{
+    demo_sessions, demo_sessions_n, seeds_from_json, SeedError, SessionSeed, DEMO_SESSION_COUNT,
+    DEMO_SESSION_ID,
+};
 pub use state::{AppliedUpdate, SessionRecord, Stats};
 
 use shared::{Initial, Shared};

@@ -22,11 +22,22 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
-use truemed_ext::{QualificationSession, QualificationSessionCompleteWebhook, Status};
+use truemed_ext::{QualificationSessionCompleteWebhook, Status};
 use truemed_fake::{
-    demo_sessions, Chaos, FakeTruemed, SessionSeed, WebhookRetries, WebhookTarget, DEFAULT_API_KEY,
-    DEFAULT_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_ATTEMPTS,
+    demo_sessions, seeds_from_json, Chaos, FakeTruemed, SessionSeed, WebhookRetries, WebhookTarget,
+    CHAOS_PROBABILITY, DEFAULT_API_KEY, DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF,
+    DEFAULT_WEBHOOK_TIMEOUT, MAX_CHAOS_SEED, MAX_LATENCY, MAX_WEBHOOK_ATTEMPTS,
+    MAX_WEBHOOK_BACKOFF, MAX_WEBHOOK_TIMEOUT, MIN_WEBHOOK_TIMEOUT,
 };
+
+/// A duration in whole milliseconds, as the flags take them. The bounds of the flags are
+/// the fake's constants, the ones the control API applies.
+const fn ms(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// How long `trigger` waits for the answer, by default, in milliseconds.
+const DEFAULT_TRIGGER_TIMEOUT_MS: u64 = 10_000;
 
 /// A fake Truemed server for tests in any language, and a webhook trigger.
 #[derive(Debug, clap::Parser)]
@@ -74,7 +85,12 @@ struct ServeArgs {
     #[arg(long, conflicts_with = "seed")]
     empty: bool,
     /// Latency added to every API request, in milliseconds.
-    #[arg(long = "latency-ms", value_name = "MS", default_value_t = 0)]
+    #[arg(
+        long = "latency-ms",
+        value_name = "MS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=ms(MAX_LATENCY))
+    )]
     latency_ms: u64,
     /// Deliver `qualification_session_complete` webhooks to this URL when a session is
     /// approved or rejected (also settable at run time: PUT /_fake/webhook_endpoint).
@@ -108,16 +124,16 @@ struct ServeArgs {
     #[arg(
         long,
         value_name = "MS",
-        default_value_t = 50,
-        value_parser = clap::value_parser!(u64).range(0..=60_000)
+        default_value_t = ms(DEFAULT_WEBHOOK_BACKOFF),
+        value_parser = clap::value_parser!(u64).range(0..=ms(MAX_WEBHOOK_BACKOFF))
     )]
     webhook_backoff_ms: u64,
     /// How long one delivery attempt may take, in milliseconds.
     #[arg(
         long,
         value_name = "MS",
-        default_value_t = 5000,
-        value_parser = clap::value_parser!(u64).range(1..=60_000)
+        default_value_t = ms(DEFAULT_WEBHOOK_TIMEOUT),
+        value_parser = clap::value_parser!(u64).range(ms(MIN_WEBHOOK_TIMEOUT)..=ms(MAX_WEBHOOK_TIMEOUT))
     )]
     webhook_timeout_ms: u64,
     /// Seeded random faults: the probability (0 to 1) that an API request hits one, drawn
@@ -126,7 +142,13 @@ struct ServeArgs {
     #[arg(long, value_name = "PROBABILITY", value_parser = probability)]
     chaos: Option<f64>,
     /// The seed of --chaos's random draws (the same seed, the same faults).
-    #[arg(long, value_name = "N", default_value_t = 0, requires = "chaos")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        requires = "chaos",
+        value_parser = clap::value_parser!(u64).range(0..=MAX_CHAOS_SEED)
+    )]
     chaos_seed: u64,
 }
 
@@ -164,8 +186,8 @@ struct TriggerArgs {
     #[arg(
         long,
         value_name = "MS",
-        default_value_t = 10_000,
-        value_parser = clap::value_parser!(u64).range(1..=600_000)
+        default_value_t = DEFAULT_TRIGGER_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(ms(MIN_WEBHOOK_TIMEOUT)..=ms(MAX_WEBHOOK_TIMEOUT))
     )]
     timeout_ms: u64,
 }
@@ -189,32 +211,19 @@ fn http_url(text: &str) -> Result<String, String> {
 
 fn probability(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err("a probability from 0 to 1, e.g. 0.2".into()),
+        Ok(p) if CHAOS_PROBABILITY.contains(&p) => Ok(p),
+        _ => Err(format!(
+            "a probability from {} to {}, e.g. 0.2",
+            CHAOS_PROBABILITY.start(),
+            CHAOS_PROBABILITY.end()
+        )),
     }
 }
 
-/// Sessions from a JSON file: an array of session objects, or a list response.
+/// Sessions from a JSON file (see [`seeds_from_json`]).
 fn load_seeds(path: &str) -> Result<Vec<SessionSeed>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum File {
-        Sessions(Vec<QualificationSession>),
-        ListResponse {
-            qualification_sessions: Vec<QualificationSession>,
-        },
-    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let file: File = serde_json::from_str(&text).map_err(|e| {
-        format!("{path}: expected a JSON array of qualification sessions (each with at least qualification_session_id and status): {e}")
-    })?;
-    let sessions = match file {
-        File::Sessions(sessions)
-        | File::ListResponse {
-            qualification_sessions: sessions,
-        } => sessions,
-    };
-    Ok(sessions.into_iter().map(SessionSeed::from).collect())
+    seeds_from_json(&text).map_err(|e| format!("{path}: {e}"))
 }
 
 #[tokio::main]

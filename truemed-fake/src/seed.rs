@@ -1,9 +1,15 @@
-//! [`SessionSeed`]: the sessions a fake starts with, and [`demo_sessions`].
+//! [`SessionSeed`]: the sessions a fake starts with: [`demo_sessions`], or sessions read
+//! from JSON ([`seeds_from_json`], what `truemed-fake serve --seed FILE` reads).
+
+use std::collections::HashMap;
+use std::fmt;
 
 use chrono::{DateTime, Duration as Days, TimeZone as _, Utc};
+use serde_json::Value;
 
-use truemed_ext::QualificationSession;
-use truemed_ext::Status;
+use truemed_ext::{QualificationSession, Status};
+
+use crate::decode::{decode, decode_value, Refusal, Shown, Unexpected};
 
 /// A qualification session to [`seed`](super::FakeTruemed::seed) into a fake.
 ///
@@ -181,6 +187,116 @@ impl From<QualificationSession> for SessionSeed {
         }
     }
 }
+
+/// Sessions read from JSON: an array of session objects as the API returns them (each with
+/// at least `qualification_session_id` and `status`; timestamps and amounts read as
+/// leniently as the client reads them), or a whole list response
+/// (`{"qualification_sessions": [...]}`). What `truemed-fake serve --seed FILE` reads.
+///
+/// Each id may be given once. A refusal names the entry (its index, and its id when it
+/// has one) and the field at fault.
+///
+/// ```
+/// use truemed_fake::seeds_from_json;
+///
+/// let seeds = seeds_from_json(r#"[{"qualification_session_id": "qs_1", "status": "approved"}]"#)
+///     .unwrap();
+/// assert_eq!(seeds[0].id(), "qs_1");
+///
+/// let refused = seeds_from_json(r#"[{"status": "pending"}]"#).unwrap_err();
+/// assert_eq!(
+///     refused.to_string(),
+///     "entry 0: qualification_session_id: this field is required."
+/// );
+/// ```
+pub fn seeds_from_json(json: &str) -> Result<Vec<SessionSeed>, SeedError> {
+    let refused = |message: String| SeedError { message };
+    let value: Value = decode(json.as_bytes()).map_err(|refusal| match refusal {
+        Refusal::Syntax(message) | Refusal::Field(message) => {
+            refused(format!("not valid JSON: {message}"))
+        }
+    })?;
+    let entries = match value {
+        Value::Array(entries) => entries,
+        Value::Object(mut object) if object.contains_key("qualification_sessions") => {
+            match object.remove("qualification_sessions") {
+                Some(Value::Array(entries)) => entries,
+                other => {
+                    return Err(refused(format!(
+                        "qualification_sessions: expected an array of sessions, got {}",
+                        shown(other.as_ref().unwrap_or(&Value::Null))
+                    )))
+                }
+            }
+        }
+        other => {
+            return Err(refused(format!(
+                "expected an array of qualification sessions, or a list response with qualification_sessions, got {}",
+                shown(&other)
+            )))
+        }
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seeds = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let id = entry
+            .get("qualification_session_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let entry_name = match &id {
+            Some(id) => format!("entry {index} ({id:?})"),
+            None => format!("entry {index}"),
+        };
+        if !entry.is_object() {
+            return Err(refused(format!(
+                "{entry_name}: expected a session object, got {}",
+                shown(&entry)
+            )));
+        }
+        let session: QualificationSession =
+            decode_value(entry).map_err(|message| refused(format!("{entry_name}: {message}")))?;
+        let id = session.qualification_session_id.clone();
+        if let Some(first) = seen.insert(id.clone(), index) {
+            return Err(refused(format!(
+                "entries {first} and {index} have the same qualification_session_id {id:?}; give each session once"
+            )));
+        }
+        seeds.push(SessionSeed::from(session));
+    }
+    Ok(seeds)
+}
+
+/// A JSON value, shown short in a message.
+fn shown(value: &Value) -> String {
+    let unexpected = match value {
+        Value::Null => Unexpected::Null,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Unexpected::Unsigned(u),
+            (_, Some(i), _) => Unexpected::Signed(i),
+            (_, _, x) => Unexpected::Float(x.unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => Unexpected::Str(text),
+        Value::Array(_) => Unexpected::Array,
+        Value::Object(_) => Unexpected::Object,
+    };
+    Shown(unexpected).to_string()
+}
+
+/// Why [`seeds_from_json`] refused its input: which entry and field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeedError {
+    message: String,
+}
+
+impl fmt::Display for SeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SeedError {}
 
 /// The id of the first of [`demo_sessions`]: the example id of Truemed's API reference, a
 /// `pending` session without a `user_id`.

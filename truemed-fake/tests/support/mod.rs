@@ -1,5 +1,7 @@
-//! What the fake's tests share: a scripted HTTP server on 127.0.0.1 (every request is
-//! recorded, and a closure decides each reply), used as a webhook receiver.
+//! What the fake's tests share: requests to the control API (or the API) with a key, the
+//! HMAC of a signed delivery computed here rather than by the crates, and a scripted HTTP
+//! server on 127.0.0.1 (every request is recorded, and a closure decides each reply), used
+//! as a webhook receiver.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +11,65 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac as _};
+use serde_json::Value;
+use sha2::Sha256;
+
+thread_local! {
+    /// One client per test (each test runs on its own thread and runtime).
+    static HTTP: reqwest::Client = reqwest::Client::new();
+}
+
+/// A request to `base_url` + `path` with `key` and a JSON body (or none); the status and
+/// the JSON answer (null when empty, or not JSON).
+pub async fn call(
+    base_url: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call_raw(base_url, key, method, path, body.map(|b| b.to_string())).await
+}
+
+/// A request with a raw body (or none); the status and the JSON answer (null when empty;
+/// a body that is not JSON fails the test).
+pub async fn call_raw(
+    base_url: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = HTTP
+        .with(reqwest::Client::clone)
+        .request(method, format!("{base_url}{path}"))
+        .header("x-truemed-api-key", key);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+    };
+    (status, value)
+}
+
+/// The hex HMAC-SHA256 of `{t}.{body}`, computed here rather than by the crates.
+pub fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
 
 /// One request as it arrived.
 #[derive(Clone, Debug)]
@@ -126,4 +187,80 @@ impl Scripted {
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+}
+
+/// The `truemed-fake` binary, as built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_truemed-fake");
+
+/// A running `truemed-fake serve`, killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// The running process.
+    pub fn child(&mut self) -> &mut std::process::Child {
+        &mut self.child
+    }
+}
+
+/// Starts `truemed-fake serve --port 0 --api-key KEY ARGS` and waits for `listening on`.
+pub fn serve(key: &str, args: &[&str]) -> Served {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--port", "0", "--api-key", key])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if send.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    let line = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("no `listening on` line within 30 s");
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(!url.ends_with(":0"), "{url}");
+    Served { child, url }
+}
+
+/// Runs the binary with these arguments until it exits; `None` if it is still running
+/// after `limit` (then it is killed): a `serve` that should have refused its flags.
+pub fn run_until(args: &[&str], limit: Duration) -> Option<std::process::Output> {
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
