@@ -51,9 +51,10 @@
 //! | test without Truemed | the `truemed-fake` crate (a dev-dependency): the fake Truemed server in process, and from any language its control API and the `truemed-fake` binary |
 //! | the model types | [`QualificationSession`], [`Status`], [`Timestamp`], [`Amount`], ...; the generated client itself: [`raw`] |
 //!
-//! Inside, modules import in one direction: `idempotency` and `operation` and `wire`
-//! (leaves) ← `error` ← `retry` ← `client` ← `page` ← `pagination` ← `sessions`;
-//! `webhook` builds on those.
+//! Inside, modules import in one direction: `idempotency`, `operation`, `wire`, `redact`
+//! (server text made safe to show), `retry_after` (its parser) and `completion` (leaves)
+//! ← `decode` (naming decode failures) ← `error` ← `retry` ← `client` ← `page` ←
+//! `pagination` ← `sessions`; `webhook` builds on those.
 //!
 //! # Cargo features
 //!
@@ -77,12 +78,15 @@
 
 mod client;
 mod completion;
+mod decode;
 mod error;
 mod idempotency;
 mod operation;
 mod page;
 mod pagination;
+mod redact;
 mod retry;
+mod retry_after;
 mod sessions;
 pub mod webhook;
 mod wire;

@@ -1137,6 +1137,40 @@ async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
     );
 }
 
+/// The library's own words keep their numbers ("RFC 3339", "the years 0000 to 9999"):
+/// only what serde quotes from the body is redacted.
+#[tokio::test]
+async fn a_decoders_own_words_stay_readable_in_error_text() {
+    for (created_at, expected) in [
+        (
+            "ada@example.com",
+            "created_at (session qs_1): not a timestamp: expected RFC 3339, a date and time without offset, or a date, in the years 0000 to 9999",
+        ),
+        (
+            "9999-12-31T23:00:00-05:00",
+            "created_at (session qs_1): timestamp out of range: only the years 0000 to 9999 (in UTC) are accepted",
+        ),
+    ] {
+        let body = json!({"qualification_session_id": "qs_1", "status": "pending", "created_at": created_at});
+        let server = Scripted::sequence(vec![Reply::json(200, body)]).await;
+        let error = client_to(&server.base_url)
+            .qualification_sessions()
+            .get("qs_1")
+            .await
+            .unwrap_err();
+        let Error::UndecodableResponse(undecodable) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            undecodable.reason().starts_with(expected),
+            "{}",
+            undecodable.reason()
+        );
+        assert!(error.to_string().contains(expected), "{error}");
+        assert!(!all_text(&error).contains("ada"), "{error}");
+    }
+}
+
 #[tokio::test]
 async fn separators_and_bidi_controls_from_a_server_reach_no_error_text() {
     let message = "refused\u{2028}forged line\u{2029}\u{85}\u{202E}txt.exe\u{202C} \u{2066}x\u{2069}\u{200E}\u{200F}\u{61C}\u{200B}\u{FEFF}\u{1b}[31m\nend";

@@ -125,8 +125,8 @@ impl WebhookError {
     /// serde's text without any value from the body (which may hold an email or a name),
     /// safe to print, bounded in length.
     pub(crate) fn undecodable(what: &str, error: &serde_json::Error) -> Self {
-        let reason = crate::error::redact_decode_message(&error.to_string());
-        let message = crate::error::printable(&format!("{what}: {reason}"), MAX_MESSAGE_CHARS);
+        let reason = crate::redact::redact_decode_message(&error.to_string());
+        let message = crate::redact::printable(&format!("{what}: {reason}"), MAX_MESSAGE_CHARS);
         Self::UndecodableBody { message }
     }
 }
