@@ -145,9 +145,9 @@ impl WebhookTarget {
 /// use truemed_fake::WebhookRetries;
 ///
 /// let retries = WebhookRetries::default()
-///     .attempts(3)
-///     .backoff(Duration::from_millis(10))
-///     .timeout(Duration::from_secs(1));
+///     .with_max_attempts(3)
+///     .with_initial_backoff(Duration::from_millis(10))
+///     .with_attempt_timeout(Duration::from_secs(1));
 /// assert_eq!(retries.max_attempts(), 3);
 /// assert_eq!(retries.delay_before(2), Duration::from_millis(10));
 /// assert_eq!(retries.delay_before(3), Duration::from_millis(20));
@@ -174,19 +174,19 @@ impl Default for WebhookRetries {
 
 impl WebhookRetries {
     /// At most this many attempts (1 for no retry; clamped to 1..=[`MAX_WEBHOOK_ATTEMPTS`]).
-    pub fn attempts(mut self, attempts: u32) -> Self {
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.clamp(1, MAX_WEBHOOK_ATTEMPTS);
         self
     }
 
     /// The wait before the second attempt; it doubles after each attempt.
-    pub fn backoff(mut self, backoff: Duration) -> Self {
+    pub fn with_initial_backoff(mut self, backoff: Duration) -> Self {
         self.backoff = backoff;
         self
     }
 
     /// How long one attempt may take (zero is taken as 1 ms).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(MIN_WEBHOOK_TIMEOUT);
         self
     }
@@ -740,9 +740,11 @@ mod tests {
         assert_eq!(retries.delay_before(1), Duration::ZERO);
         assert_eq!(retries.delay_before(2), Duration::from_millis(50));
         assert_eq!(retries.delay_before(5), Duration::from_millis(400));
-        let slow = retries.backoff(Duration::from_secs(50)).attempts(u32::MAX);
+        let slow = retries
+            .with_initial_backoff(Duration::from_secs(50))
+            .with_max_attempts(u32::MAX);
         assert_eq!(slow.max_attempts(), MAX_WEBHOOK_ATTEMPTS);
         assert_eq!(slow.delay_before(MAX_WEBHOOK_ATTEMPTS), MAX_WEBHOOK_BACKOFF);
-        assert_eq!(retries.attempts(0).max_attempts(), 1);
+        assert_eq!(retries.with_max_attempts(0).max_attempts(), 1);
     }
 }

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
 use super::paths::{LIST_PATH, SESSION_PREFIX};
-pub use truemed_ext::Operation;
+use truemed_ext::Operation;
 
 /// The operation of a request, from its method and path; `None` for anything else (an
 /// unknown path, or a method the path does not take).
@@ -45,7 +45,8 @@ pub(crate) enum FaultKind {
 ///
 /// ```
 /// use std::time::Duration;
-/// use truemed_fake::{Fault, Operation};
+/// use truemed_ext::Operation;
+/// use truemed_fake::Fault;
 ///
 /// let outage = Fault::status(503).times(2);
 /// let throttle = Fault::status(429).retry_after(Duration::from_millis(20));
@@ -137,7 +138,8 @@ impl Fault {
 ///
 /// ```
 /// use std::time::Duration;
-/// use truemed_fake::{Chaos, Fault, Operation};
+/// use truemed_ext::Operation;
+/// use truemed_fake::{Chaos, Fault};
 ///
 /// let chaos = Chaos::seeded(7)
 ///     .with(0.15, Fault::status(503))

@@ -42,7 +42,7 @@ pub const DEFAULT_WEBHOOK_ATTEMPTS: u32 = 5;
 
 /// The most attempts a delivery can be given (at least 1). `PUT /_fake/webhook_endpoint`
 /// `attempts`, `truemed-fake serve --webhook-attempts`,
-/// [`WebhookRetries::attempts`](crate::WebhookRetries::attempts).
+/// [`WebhookRetries::with_max_attempts`](crate::WebhookRetries::with_max_attempts).
 pub const MAX_WEBHOOK_ATTEMPTS: u32 = 20;
 
 /// The wait before the second attempt of a delivery, by default; it doubles after each

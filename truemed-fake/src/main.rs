@@ -250,11 +250,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let count = seeds.len();
     let retries = WebhookRetries::default()
-        .attempts(args.webhook_attempts)
-        .backoff(Duration::from_millis(args.webhook_backoff_ms))
-        .timeout(Duration::from_millis(args.webhook_timeout_ms));
+        .with_max_attempts(args.webhook_attempts)
+        .with_initial_backoff(Duration::from_millis(args.webhook_backoff_ms))
+        .with_attempt_timeout(Duration::from_millis(args.webhook_timeout_ms));
     let mut builder = FakeTruemed::builder()
-        .bind(SocketAddr::new(args.host, args.port))
+        .addr(SocketAddr::new(args.host, args.port))
         .api_key(args.api_key.clone())
         .latency(Duration::from_millis(args.latency_ms))
         .seed_all(seeds)

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use truemed_ext::raw::types as wire;
 
-use super::fault::{ChaosState, Fault, Operation};
+use super::fault::{ChaosState, Fault};
 use super::seed::SessionSeed;
-use truemed_ext::{Amount, QualificationSession, Status, Timestamp};
+use truemed_ext::{Amount, Operation, QualificationSession, Status, Timestamp};
 
 /// The default page size of a listing.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;

@@ -130,13 +130,13 @@ impl EndpointBody {
         shared.webhooks.configure(|target, retries| {
             // Omitted settings keep their values, read under the same lock.
             if let Some(attempts) = self.attempts {
-                *retries = retries.attempts(attempts.as_u32());
+                *retries = retries.with_max_attempts(attempts.as_u32());
             }
             if let Some(Whole(ms)) = self.backoff_ms {
-                *retries = retries.backoff(Duration::from_millis(ms));
+                *retries = retries.with_initial_backoff(Duration::from_millis(ms));
             }
             if let Some(Whole(ms)) = self.timeout_ms {
-                *retries = retries.timeout(Duration::from_millis(ms));
+                *retries = retries.with_attempt_timeout(Duration::from_millis(ms));
             }
             *target = Some(new_target);
         })
