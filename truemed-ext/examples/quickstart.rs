@@ -11,7 +11,7 @@
 //! `TRUEMED_BASE_URL`), it runs only the read-only steps against that environment.
 
 use futures::TryStreamExt as _;
-use truemed_ext::{Client, Error, Status};
+use truemed_ext::{ApiErrorKind, Client, Error, Status};
 use truemed_fake::{FakeTruemed, Fault};
 
 #[tokio::main]
@@ -94,8 +94,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     step("5. Overwriting a user_id is refused with a typed error");
     match sessions.update(first).user_id("someone-else").send().await {
-        Err(Error::UserIdAlreadySet(response)) => {
-            println!("   Error::UserIdAlreadySet: {response}")
+        Err(Error::Api(refused)) if refused.kind() == ApiErrorKind::UserIdAlreadySet => {
+            println!("   ApiErrorKind::UserIdAlreadySet: {refused}")
         }
         other => return Err(format!("expected UserIdAlreadySet, got {other:?}").into()),
     }

@@ -11,13 +11,9 @@ use truemed_api::CallContext;
 use crate::error::Error;
 use crate::idempotency::{IdempotencyKey, KeyGenerator};
 use crate::operation::Operation;
+use crate::refusal::{BaseUrlProblem, ConfigurationReason};
 use crate::retry::{self, RetryBudget, RetryPolicy, Sleeper, TokenBucket};
-use crate::wire::API_KEY_HEADER;
-
-/// The environment variable [`Client::from_env`] reads the API key from.
-pub const API_KEY_ENV: &str = "TRUEMED_API_KEY";
-/// The environment variable [`Client::from_env`] reads an optional base URL from.
-pub const BASE_URL_ENV: &str = "TRUEMED_BASE_URL";
+use crate::wire::{API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV};
 
 /// The `User-Agent` every request carries: `truemed-rs/` and this crate's version.
 pub(crate) const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
@@ -190,7 +186,7 @@ pub(crate) type OnBodyRead = std::sync::Arc<dyn Fn(reqwest::StatusCode) + Send +
 ///     .api_key("sk_test_123")
 ///     .base_url("http://127.0.0.1:8080")
 ///     .timeout(Duration::from_secs(10))
-///     .retry_policy(RetryPolicy::default().max_retries(4))
+///     .retry_policy(RetryPolicy::default().with_max_retries(4))
 ///     .build()?;
 /// assert!(!format!("{client:?}").contains("sk_test_123"));
 /// # Ok::<(), truemed_ext::Error>(())
@@ -208,7 +204,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     keys: Option<KeyGenerator>,
     sleeper: Option<Sleeper>,
-    env_error: Option<String>,
+    env_error: Option<ConfigurationReason>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -253,7 +249,9 @@ impl ClientBuilder {
             Ok(key) => self.api_key = Some(key),
             Err(std::env::VarError::NotPresent) => {}
             Err(std::env::VarError::NotUnicode(_)) => {
-                self.env_error = Some(format!("{API_KEY_ENV} is not valid UTF-8"));
+                self.env_error = Some(ConfigurationReason::EnvNotUnicode {
+                    variable: API_KEY_ENV,
+                });
             }
         }
         if let Ok(url) = std::env::var(BASE_URL_ENV) {
@@ -307,9 +305,9 @@ impl ClientBuilder {
     /// follows redirects sends the request, API key included, wherever a server or proxy
     /// points (reqwest strips only `Authorization` across hosts, not `x-truemed-api-key`).
     /// This crate cannot stop that from happening, but it refuses any response that came
-    /// from another URL than the one requested, with [`Error::Redirect`], instead of
-    /// decoding it. The client this builder makes when you give none never follows
-    /// redirects.
+    /// from another URL than the one requested, with an [`Error::Api`] of kind
+    /// [`ApiErrorKind::Redirect`](crate::ApiErrorKind::Redirect), instead of decoding it.
+    /// The client this builder makes when you give none never follows redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -329,10 +327,11 @@ impl ClientBuilder {
 
     /// Checks the settings and builds the client.
     ///
-    /// Fails with [`Error::Configuration`] on a missing or empty API key, a key that
-    /// cannot be an HTTP header value, or a base URL that is malformed, not `https`
-    /// (`http` is accepted for loopback hosts only), or carries credentials, a query or a
-    /// fragment (the error shows the URL without them).
+    /// Fails with [`Error::Configuration`], whose
+    /// [`reason`](crate::ConfigurationError::reason) says what is wrong: a missing or
+    /// empty API key, a key that cannot be an HTTP header value, or a base URL that is
+    /// malformed, not `https` (`http` is accepted for loopback hosts only), or carries
+    /// credentials, a query or a fragment (the error shows the URL without them).
     ///
     /// # Panics
     ///
@@ -340,20 +339,15 @@ impl ClientBuilder {
     /// reqwest panics here unless a rustls crypto provider was installed first
     /// (`rustls::crypto::CryptoProvider::install_default`).
     pub fn build(self) -> Result<Client, Error> {
-        if let Some(error) = self.env_error {
-            return Err(Error::Configuration(error));
+        if let Some(reason) = self.env_error {
+            return Err(reason.into());
         }
         let key = self.api_key.unwrap_or_default();
         if key.trim().is_empty() {
-            return Err(Error::Configuration(format!(
-                "no API key: call `.api_key(...)` or set {API_KEY_ENV}"
-            )));
+            return Err(ConfigurationReason::MissingApiKey.into());
         }
-        let mut key_value = HeaderValue::from_str(&key).map_err(|_| {
-            Error::Configuration(
-                "the API key contains characters an HTTP header cannot carry (control characters or non-ASCII); check for a stray newline".into(),
-            )
-        })?;
+        let mut key_value = HeaderValue::from_str(&key)
+            .map_err(|_| Error::from(ConfigurationReason::ApiKeyNotHeaderValue))?;
         key_value.set_sensitive(true);
 
         let base_url = match self.base_url {
@@ -383,7 +377,11 @@ impl ClientBuilder {
                 // A redirect would carry the API key to wherever it points.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|e| {
+                    Error::from(ConfigurationReason::HttpClient {
+                        reason: e.to_string(),
+                    })
+                })?,
         };
 
         Ok(Client {
@@ -403,25 +401,33 @@ impl ClientBuilder {
 /// Parses and normalises a base URL (no trailing slash). Errors show the URL without
 /// credentials, query or fragment.
 fn validate_base_url(raw: &str) -> Result<String, Error> {
-    let shown = redact_url(raw);
-    let bad = |why: &str| Error::Configuration(format!("base URL {shown:?}: {why}"));
-    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
-    let host = url.host().ok_or_else(|| bad("no host"))?;
+    let bad = |problem: BaseUrlProblem| {
+        Error::from(ConfigurationReason::InvalidBaseUrl {
+            url: redact_url(raw),
+            problem,
+        })
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        bad(BaseUrlProblem::Unparsable {
+            reason: e.to_string(),
+        })
+    })?;
+    let host = url.host().ok_or_else(|| bad(BaseUrlProblem::NoHost))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
-        "http" => return Err(bad(
-            "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https",
-        )),
-        other => return Err(bad(&format!("scheme {other:?} is not http(s)"))),
+        "http" => return Err(bad(BaseUrlProblem::PlainHttpNotLoopback)),
+        other => {
+            return Err(bad(BaseUrlProblem::UnsupportedScheme {
+                scheme: other.to_owned(),
+            }))
+        }
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("a base URL cannot carry a query or a fragment"));
+        return Err(bad(BaseUrlProblem::QueryOrFragment));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "credentials in the URL are not supported; use the API key",
-        ));
+        return Err(bad(BaseUrlProblem::Credentials));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -480,20 +486,43 @@ mod tests {
             validate_base_url("http://LOCALHOST:1").unwrap(),
             "http://localhost:1"
         );
-        for bad in [
-            "http://api.truemed.com",
-            "http://10.0.0.1",
-            "ftp://127.0.0.1",
-            "not a url",
-            "https://",
-            "https://x.com/?a=1",
-            "https://x.com/#f",
-            "https://user:pw@x.com",
-            "",
+        for (bad, expected) in [
+            (
+                "http://api.truemed.com",
+                BaseUrlProblem::PlainHttpNotLoopback,
+            ),
+            ("http://10.0.0.1", BaseUrlProblem::PlainHttpNotLoopback),
+            (
+                "ftp://127.0.0.1",
+                BaseUrlProblem::UnsupportedScheme {
+                    scheme: "ftp".into(),
+                },
+            ),
+            ("https://x.com/?a=1", BaseUrlProblem::QueryOrFragment),
+            ("https://x.com/#f", BaseUrlProblem::QueryOrFragment),
+            ("https://user:pw@x.com", BaseUrlProblem::Credentials),
         ] {
+            let Err(Error::Configuration(error)) = validate_base_url(bad) else {
+                panic!("{bad}")
+            };
+            let ConfigurationReason::InvalidBaseUrl { problem, .. } = error.reason() else {
+                panic!("{bad}: {error:?}")
+            };
+            assert_eq!(problem, &expected, "{bad}");
+        }
+        for unparsable in ["not a url", "https://", ""] {
+            let Err(Error::Configuration(error)) = validate_base_url(unparsable) else {
+                panic!("{unparsable}")
+            };
             assert!(
-                matches!(validate_base_url(bad), Err(Error::Configuration(_))),
-                "{bad}"
+                matches!(
+                    error.reason(),
+                    ConfigurationReason::InvalidBaseUrl {
+                        problem: BaseUrlProblem::Unparsable { .. } | BaseUrlProblem::NoHost,
+                        ..
+                    }
+                ),
+                "{unparsable}: {error:?}"
             );
         }
     }

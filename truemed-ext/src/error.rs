@@ -1,42 +1,39 @@
-//! [`Error`]: everything a call can fail with, one variant per documented API error.
+//! [`Error`]: everything a call can fail with. Every error answer is one variant,
+//! [`Error::Api`], whose [`ApiError`] says which documented error it is
+//! ([`ApiErrorKind`]); the others are the transport's, the decoder's, and the client's own
+//! refusals.
 //!
 //! Everything here reads what a server (or a proxy in between) sent, so it is untrusted:
 //! every parse saturates instead of panicking, and no error text carries a 2xx body, the
 //! URL's query string or credentials.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use truemed_api::{CallContext, Refusal, ResponseHead};
 
+use crate::api_error::{
+    bounded_text, request_id, request_id_hint, ApiError, ApiErrorKind, ERROR_BODY_LIMIT,
+    REQUEST_ID_LIMIT,
+};
 use crate::decode::describe_decode_failure;
-use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
-use crate::redact::{printable, redact_decode_message, without_query};
-use crate::retry_after::retry_after;
-use crate::wire::USER_ID_ALREADY_SET;
+use crate::idempotency::{CallDetails, IdempotencyKey, InvalidIdempotencyKey};
+use crate::redact::{printable, redact_decode_message};
+use crate::refusal::{ConfigurationError, InvalidRequest, InvalidRequestReason, PaginationError};
 
-/// How much of a response body an error keeps (bytes): error bodies are read no further,
-/// and an undecodable success body is cut there.
-const ERROR_BODY_LIMIT: usize = truemed_api::DEFAULT_MAX_ERROR_BODY;
-
-/// Headers that carry a request id, in the order they are looked up.
-const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-truemed-request-id"];
-/// The longest request id kept; a longer header is cut (it is shown in error text).
-const REQUEST_ID_LIMIT: usize = 128;
-/// The longest server message shown by `Display` ([`Error::message`] has all of it).
-const DISPLAY_MESSAGE_LIMIT: usize = 300;
-/// The longest reason or pagination message kept for error text, in characters.
+/// The longest reason kept for error text, in characters.
 const REASON_LIMIT: usize = 500;
 
 /// A failed call to Truemed.
 ///
-/// Each documented API error is its own variant carrying an [`ApiErrorResponse`]
-/// (status, error code, message, request id, raw body); transport failures, bodies that
-/// cannot be decoded and requests refused before sending have variants of their own.
-/// New variants may be added: match with a wildcard arm.
+/// Every error answer is [`Api`](Self::Api), whose [`ApiError`] carries the status, the
+/// documented error it is ([`ApiError::kind`]), code, message, request id and raw body;
+/// transport failures, bodies that cannot be decoded and what the client refuses (a
+/// request before sending, a configuration, a misbehaving listing) have variants of their
+/// own, the refusals with a typed reason. New variants may be added: match with a
+/// wildcard arm.
 ///
 /// `Display` says what happened and what to do, once; the underlying cause (for
 /// [`Timeout`](Self::Timeout) and [`Connection`](Self::Connection), reqwest's error) is
@@ -54,102 +51,62 @@ const REASON_LIMIT: usize = 500;
 ///
 /// ```
 /// # async fn demo(client: truemed_ext::Client) {
-/// use truemed_ext::Error;
+/// use truemed_ext::{ApiErrorKind, Error};
 /// match client.qualification_sessions().get("qs_123").await {
 ///     Ok(session) => println!("{}", session.status),
-///     Err(Error::NotFound(_)) => println!("no such session"),
+///     Err(Error::Api(e)) if e.kind() == ApiErrorKind::NotFound => println!("no such session"),
 ///     Err(error) if error.is_retryable() => println!("try again later: {error}"),
 ///     Err(error) => eprintln!("{error}"),
 /// }
 /// # }
 /// ```
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// 400: Truemed refused the request as invalid (`ValidationError`), including an
-    /// idempotency key reused with a different payload.
-    Validation(ApiErrorResponse),
-    /// The session already has a `user_id` (the body's `error` or `code` is
-    /// `user_id_already_set`, usually with 409); it cannot be overwritten through the API.
-    UserIdAlreadySet(ApiErrorResponse),
-    /// 409 for any other reason, e.g. another request with the same idempotency key is
-    /// still in progress. Retried with the same key (which makes that safe), like Stripe's
-    /// concurrent-use 409.
-    Conflict(ApiErrorResponse),
-    /// 401: the API key is missing or wrong.
-    Unauthorized(ApiErrorResponse),
-    /// 404: no such qualification session for this API key.
-    NotFound(ApiErrorResponse),
-    /// 405: the method is not allowed on this path.
-    MethodNotAllowed(ApiErrorResponse),
-    /// 429: too many requests. `retry_after` is the server's `Retry-After`, if any.
-    RateLimited {
-        /// The response.
-        response: ApiErrorResponse,
-        /// How long the server asked the client to wait.
-        retry_after: Option<Duration>,
-    },
-    /// 500, 502, 503, 504 and other 5xx except 501: Truemed or a proxy failed.
-    Server(ApiErrorResponse),
-    /// 501: the operation is not implemented for this sales channel.
-    NotImplemented(ApiErrorResponse),
-    /// Any other non-success status: a 4xx without a variant of its own (403, 408,
-    /// 422...), or a status outside the classes the API uses (a final 1xx, 600-999).
-    UnexpectedStatus(ApiErrorResponse),
-    /// A redirect, which this client never follows: a 3xx answer (its target in
-    /// [`ApiErrorResponse::location`]), or a response that came from another URL because
-    /// the `reqwest::Client` given to
-    /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) followed one (the
-    /// URL it came from in `location`). Nothing was decoded; not retried.
-    Redirect(ApiErrorResponse),
+    /// Truemed (or a proxy) answered with an error: a 4xx or 5xx, a redirect (never
+    /// followed), or a status outside the classes the API uses. [`ApiError::kind`] says
+    /// which documented error it is.
+    Api(ApiError),
     /// No complete response within the configured timeout.
     Timeout(TransportError),
     /// The connection could not be opened, or broke before a complete response arrived,
-    /// or the tokio runtime shut down while the request was in flight (not retried).
+    /// or the tokio runtime shut down while the request was in flight
+    /// ([`TransportError::is_runtime_shutdown`]; not retried).
     Connection(TransportError),
     /// A success response whose body is not what the API documents, or is longer than the
     /// client's limit.
     UndecodableResponse(UndecodableResponse),
-    /// Refused before sending: the request breaks a documented rule. Nothing was sent.
-    InvalidRequest(String),
-    /// The client is misconfigured (missing API key, bad base URL...).
-    Configuration(String),
-    /// A paginated listing misbehaved (a repeated page, a page count that keeps growing).
-    Pagination(String),
-}
-
-/// What a call adds to the error of its last attempt.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct CallDetails {
-    /// The key the update was sent with.
-    idempotency_key: Option<IdempotencyKey>,
-    /// An earlier attempt ended in a way that may have applied the request.
-    earlier_attempt_unresolved: bool,
+    /// Refused before sending: the request breaks a documented rule
+    /// ([`InvalidRequest::reason`]). Nothing was sent.
+    InvalidRequest(InvalidRequest),
+    /// The client is misconfigured: missing API key, bad base URL...
+    /// ([`ConfigurationError::reason`]).
+    Configuration(ConfigurationError),
+    /// A paginated listing misbehaved: a repeated page, a page count that keeps growing...
+    /// ([`PaginationError::kind`]).
+    Pagination(PaginationError),
 }
 
 impl Error {
+    /// The error answer, when Truemed (or a proxy) answered with one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Which documented API error this is, when it is an error answer:
+    /// `error.api_kind() == Some(ApiErrorKind::NotFound)`.
+    pub fn api_kind(&self) -> Option<ApiErrorKind> {
+        self.api().map(ApiError::kind)
+    }
+
     /// The HTTP status, when a response arrived.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::UndecodableResponse(body) => Some(body.status()),
-            other => other.api_response().map(ApiErrorResponse::status),
-        }
-    }
-
-    /// The API error response, for variants that carry one.
-    pub fn api_response(&self) -> Option<&ApiErrorResponse> {
-        match self {
-            Self::Validation(r)
-            | Self::UserIdAlreadySet(r)
-            | Self::Conflict(r)
-            | Self::Unauthorized(r)
-            | Self::NotFound(r)
-            | Self::MethodNotAllowed(r)
-            | Self::Server(r)
-            | Self::NotImplemented(r)
-            | Self::UnexpectedStatus(r)
-            | Self::Redirect(r)
-            | Self::RateLimited { response: r, .. } => Some(r),
-            _ => None,
+            other => other.api().map(ApiError::status),
         }
     }
 
@@ -157,18 +114,18 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::UndecodableResponse(body) => body.request_id(),
-            other => other.api_response().and_then(ApiErrorResponse::request_id),
+            other => other.api().and_then(ApiError::request_id),
         }
     }
 
     /// The server's message, if the body carried one.
     pub fn message(&self) -> Option<&str> {
-        self.api_response().and_then(ApiErrorResponse::message)
+        self.api().and_then(ApiError::message)
     }
 
     /// The error code (`error` or `code` in the body), if any.
     pub fn code(&self) -> Option<&str> {
-        self.api_response().and_then(ApiErrorResponse::code)
+        self.api().and_then(ApiError::code)
     }
 
     /// The response body as received (at most 64 KiB, lossily
@@ -176,17 +133,14 @@ impl Error {
     pub fn body(&self) -> Option<&str> {
         match self {
             Self::UndecodableResponse(body) => Some(body.body()),
-            other => other.api_response().map(ApiErrorResponse::body),
+            other => other.api().map(ApiError::body),
         }
     }
 
-    /// How long the server asked to wait (`Retry-After`), on any error response
+    /// How long the server asked to wait (`Retry-After`), on any error answer
     /// (typically 429 and 503).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
-            other => other.api_response().and_then(ApiErrorResponse::retry_after),
-        }
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.api().and_then(ApiError::retry_after)
     }
 
     /// The idempotency key the failed update was sent with (given, or generated once for
@@ -198,11 +152,12 @@ impl Error {
 
     /// Whether the request may have been applied although the call failed, so that
     /// sending it again must use the same idempotency key:
-    /// - **may have been applied**: a timeout, a connection lost after sending, a 5xx
-    ///   (except 501), a 409 other than `user_id_already_set` (another request with the
-    ///   key is in progress), a redirect, an undecodable success, a status outside the
-    ///   classes the API uses (a final 1xx, 600-999), and any error after an earlier
-    ///   attempt of the same call ended that way (retries exhausted);
+    /// - **may have been applied**: a timeout, a connection lost after sending (the
+    ///   runtime shutting down under a request in flight among them), a 5xx (except 501),
+    ///   a 409 other than `user_id_already_set` (another request with the key is in
+    ///   progress), a redirect, an undecodable success, a status outside the classes the
+    ///   API uses (a final 1xx, 600-999), and any error after an earlier attempt of the
+    ///   same call ended that way (retries exhausted);
     /// - **not applied**: refused before sending ([`InvalidRequest`](Self::InvalidRequest),
     ///   [`Configuration`](Self::Configuration)), a connection that could not be opened,
     ///   and a 4xx answer (the request was refused as it stood).
@@ -222,48 +177,23 @@ impl Error {
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
             Self::Timeout(transport) | Self::Connection(transport) => !transport.is_connect(),
-            Self::Conflict(_) => true,
-            Self::NotImplemented(_) => false,
-            other => other
-                .status()
-                .is_some_and(|status| !status.is_client_error()),
+            Self::Api(error) => match error.kind() {
+                ApiErrorKind::Conflict => true,
+                ApiErrorKind::NotImplemented => false,
+                _ => !error.status().is_client_error(),
+            },
+            Self::UndecodableResponse(body) => !body.status().is_client_error(),
+            Self::InvalidRequest(_) | Self::Configuration(_) | Self::Pagination(_) => false,
         }
     }
 
-    /// Whether sending the same request again may succeed: connection failures, timeouts,
-    /// 408, 409 other than `user_id_already_set`, 429 (unless the body says a quota is
-    /// exhausted), 500, 502, 503 and 504, and a status outside the classes the API uses
-    /// (a final 1xx, 600-999: like a 502, something in between failed, and the update's
-    /// idempotency key makes the retry safe). Never another 4xx, 501, a redirect, an
-    /// undecodable success, or a request refused before sending.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Connection(transport) if transport.is_runtime_shutdown() => false,
-            Self::Timeout(_) | Self::Connection(_) | Self::Conflict(_) => true,
-            Self::RateLimited { response, .. } => !response.says_quota_exhausted(),
-            Self::Server(response) => matches!(response.status().as_u16(), 500 | 502 | 503 | 504),
-            Self::UnexpectedStatus(response) => {
-                let status = response.status();
-                status == StatusCode::REQUEST_TIMEOUT || !status.is_client_error()
-            }
-            _ => false,
-        }
-    }
-
-    /// The variant's name, for logs: no status text, body or personal data.
+    /// The error's name, for logs and metrics: the [`ApiErrorKind::name`] of an error
+    /// answer (`not_found`, `server_error`...), else `timeout`, `connection`,
+    /// `undecodable_response`, `invalid_request`, `configuration` or `pagination`. No
+    /// status text, body or personal data.
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "validation",
-            Self::UserIdAlreadySet(_) => "user_id_already_set",
-            Self::Conflict(_) => "conflict",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Server(_) => "server_error",
-            Self::NotImplemented(_) => "not_implemented",
-            Self::UnexpectedStatus(_) => "unexpected_status",
-            Self::Redirect(_) => "redirect",
+            Self::Api(error) => error.kind().name(),
             Self::Timeout(_) => "timeout",
             Self::Connection(_) => "connection",
             Self::UndecodableResponse(_) => "undecodable_response",
@@ -275,29 +205,9 @@ impl Error {
 
     fn details(&self) -> Option<&CallDetails> {
         match self {
+            Self::Api(error) => Some(error.details()),
             Self::Timeout(transport) | Self::Connection(transport) => Some(&transport.0.details),
             Self::UndecodableResponse(body) => Some(&body.0.details),
-            other => other.api_response().map(|response| &response.0.details),
-        }
-    }
-
-    fn details_mut(&mut self) -> Option<&mut CallDetails> {
-        match self {
-            Self::Validation(r)
-            | Self::UserIdAlreadySet(r)
-            | Self::Conflict(r)
-            | Self::Unauthorized(r)
-            | Self::NotFound(r)
-            | Self::MethodNotAllowed(r)
-            | Self::Server(r)
-            | Self::NotImplemented(r)
-            | Self::UnexpectedStatus(r)
-            | Self::Redirect(r)
-            | Self::RateLimited { response: r, .. } => Some(&mut r.0.details),
-            Self::Timeout(transport) | Self::Connection(transport) => {
-                Some(&mut transport.0.details)
-            }
-            Self::UndecodableResponse(body) => Some(&mut body.0.details),
             Self::InvalidRequest(_) | Self::Configuration(_) | Self::Pagination(_) => None,
         }
     }
@@ -309,10 +219,14 @@ impl Error {
         idempotency_key: Option<&IdempotencyKey>,
         earlier_attempt_unresolved: bool,
     ) -> Self {
-        if let Some(details) = self.details_mut() {
-            details.idempotency_key = idempotency_key.cloned();
-            details.earlier_attempt_unresolved = earlier_attempt_unresolved;
-        }
+        let details = match &mut self {
+            Self::Api(error) => error.details_mut(),
+            Self::Timeout(transport) | Self::Connection(transport) => &mut transport.0.details,
+            Self::UndecodableResponse(body) => &mut body.0.details,
+            Self::InvalidRequest(_) | Self::Configuration(_) | Self::Pagination(_) => return self,
+        };
+        details.idempotency_key = idempotency_key.cloned();
+        details.earlier_attempt_unresolved = earlier_attempt_unresolved;
         self
     }
 
@@ -327,13 +241,15 @@ impl Error {
         use truemed_api::Error as Generated;
         let head = context.last_response();
         match error {
-            Generated::InvalidRequest(message) => Self::InvalidRequest(message),
+            Generated::InvalidRequest(reason) => {
+                InvalidRequestReason::Unbuildable { reason }.into()
+            }
             Generated::CommunicationError(e)
             | Generated::ResponseBodyError(e)
             | Generated::InvalidUpgrade(e) => Self::from_transport(e),
-            Generated::Custom(message) => match (context.refusal(), head) {
+            Generated::Custom(reason) => match (context.refusal(), head) {
                 (Some(refusal), Some(head)) => Self::refused(refusal, &head),
-                _ => Self::InvalidRequest(message),
+                _ => InvalidRequestReason::Unbuildable { reason }.into(),
             },
             Generated::InvalidResponsePayload(bytes, reason) => match head {
                 Some(head) if !head.status.is_success() => Self::from_head(&head),
@@ -375,7 +291,10 @@ impl Error {
             let _ = url.set_password(None);
         }
         if error.is_builder() {
-            return Self::InvalidRequest(format!("the request could not be built: {error}"));
+            return InvalidRequestReason::Unbuildable {
+                reason: error.to_string(),
+            }
+            .into();
         }
         let timeout = error.is_timeout();
         let transport = TransportError(Box::new(TransportFields {
@@ -390,11 +309,9 @@ impl Error {
 
     fn refused(refusal: Refusal, head: &ResponseHead) -> Self {
         match refusal {
-            Refusal::RedirectFollowed { status, final_url } => {
-                let mut response = ApiErrorResponse::read(status, &head.headers, b"");
-                response.0.location = Some(final_url.to_string());
-                Self::Redirect(response)
-            }
+            Refusal::RedirectFollowed { status, final_url } => Self::Api(
+                ApiError::followed_redirect(status, &head.headers, final_url.as_str()),
+            ),
             Refusal::BodyTooLarge { status, limit } => Self::undecodable(
                 status,
                 &head.headers,
@@ -412,9 +329,8 @@ impl Error {
         Self::from_response(head.status, &head.headers, &head.body)
     }
 
-    /// An error response: status, headers and the (bounded) body as received. Error
-    /// bodies are decoded leniently: any JSON object with string fields counts; HTML from
-    /// a proxy, an empty or a truncated body still yields the status.
+    /// An error answer: status, headers and the (bounded) body as received. A success
+    /// status here is one the operation does not document.
     pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
         if status.is_success() {
             return Self::undecodable(
@@ -424,25 +340,7 @@ impl Error {
                 "the status is not documented for this operation".to_owned(),
             );
         }
-        let response = ApiErrorResponse::read(status, headers, body);
-        if response.has_code(USER_ID_ALREADY_SET) {
-            return Self::UserIdAlreadySet(response);
-        }
-        match status.as_u16() {
-            300..=399 => Self::Redirect(response),
-            400 => Self::Validation(response),
-            401 => Self::Unauthorized(response),
-            404 => Self::NotFound(response),
-            405 => Self::MethodNotAllowed(response),
-            409 => Self::Conflict(response),
-            429 => Self::RateLimited {
-                retry_after: response.retry_after(),
-                response,
-            },
-            501 => Self::NotImplemented(response),
-            500..=599 => Self::Server(response),
-            _ => Self::UnexpectedStatus(response),
-        }
+        Self::Api(ApiError::read(status, headers, body))
     }
 
     fn undecodable(status: StatusCode, headers: &HeaderMap, body: &[u8], reason: String) -> Self {
@@ -459,63 +357,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Validation(r) => write!(
-                f,
-                "{r}: Truemed refused the request as invalid; fix the request before sending it again"
-            ),
-            Self::UserIdAlreadySet(r) => write!(
-                f,
-                "{r}: the session already has a user_id, which cannot be overwritten; corrections go through Truemed support"
-            ),
-            Self::Conflict(r) => write!(
-                f,
-                "{r}: the request conflicts with another one in progress; sending it again with the same idempotency key is safe"
-            ),
-            Self::Unauthorized(r) => {
-                write!(f, "{r}: check the API key (sandbox and production keys differ)")
-            }
-            Self::NotFound(r) => write!(
-                f,
-                "{r}: check the id and that the session belongs to this API key's sales channel"
-            ),
-            Self::MethodNotAllowed(r) => write!(
-                f,
-                "{r}: the endpoint does not accept this method; the base URL may point at the wrong service"
-            ),
-            Self::RateLimited {
-                response,
-                retry_after,
-            } => match retry_after {
-                Some(wait) => write!(
-                    f,
-                    "{response}: rate limited; Truemed asked to wait {} s before retrying",
-                    wait.as_secs_f64()
-                ),
-                None => write!(f, "{response}: rate limited; slow down and retry later"),
-            },
-            Self::Server(r) => write!(f, "{r}: Truemed failed to handle the request; it is safe to retry"),
-            Self::NotImplemented(r) => {
-                write!(f, "{r}: the operation is not available for this sales channel")
-            }
-            Self::UnexpectedStatus(r) => write!(f, "{r}"),
-            Self::Redirect(r) => {
-                let target = r
-                    .location()
-                    .map(|location| printable(without_query(location), 200))
-                    .unwrap_or_else(|| "nowhere stated".to_owned());
-                if r.status().is_redirection() {
-                    write!(
-                        f,
-                        "{r}: a redirect to {target}, which this client never follows (the API key would go with it); check the base URL and any proxy in between"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "the HTTP client followed a redirect and the response ({}) came from {target}; it was refused: build the reqwest::Client given to http_client with redirect::Policy::none()",
-                        r.status()
-                    )
-                }
-            }
+            Self::Api(error) => fmt::Display::fmt(error, f),
             Self::Timeout(_) => f.write_str(
                 "timed out waiting for Truemed; the request may have reached it (resend an update with the same idempotency key)",
             ),
@@ -535,63 +377,42 @@ impl fmt::Display for Error {
                 request_id_hint(body.request_id()),
                 body.reason()
             ),
-            Self::InvalidRequest(message) => write!(f, "invalid request, nothing was sent: {message}"),
-            Self::Configuration(message) => write!(f, "invalid client configuration: {message}"),
-            Self::Pagination(message) => {
-                write!(f, "pagination stopped: {}", printable(message, REASON_LIMIT))
+            Self::InvalidRequest(refused) => {
+                write!(f, "invalid request, nothing was sent: {refused}")
             }
+            Self::Configuration(error) => write!(f, "invalid client configuration: {error}"),
+            Self::Pagination(error) => write!(f, "pagination stopped: {error}"),
         }
     }
 }
 
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Each payload's Debug is written to leave out bodies and query strings.
-        let name = match self {
-            Self::RateLimited {
-                response,
-                retry_after,
-            } => {
-                return f
-                    .debug_struct("RateLimited")
-                    .field("response", response)
-                    .field("retry_after", retry_after)
-                    .finish()
-            }
-            Self::Validation(_) => "Validation",
-            Self::UserIdAlreadySet(_) => "UserIdAlreadySet",
-            Self::Conflict(_) => "Conflict",
-            Self::Unauthorized(_) => "Unauthorized",
-            Self::NotFound(_) => "NotFound",
-            Self::MethodNotAllowed(_) => "MethodNotAllowed",
-            Self::Server(_) => "Server",
-            Self::NotImplemented(_) => "NotImplemented",
-            Self::UnexpectedStatus(_) => "UnexpectedStatus",
-            Self::Redirect(_) => "Redirect",
-            Self::Timeout(t) => return f.debug_tuple("Timeout").field(t).finish(),
-            Self::Connection(t) => return f.debug_tuple("Connection").field(t).finish(),
-            Self::UndecodableResponse(b) => {
-                return f.debug_tuple("UndecodableResponse").field(b).finish()
-            }
-            Self::InvalidRequest(m) => return f.debug_tuple("InvalidRequest").field(m).finish(),
-            Self::Configuration(m) => return f.debug_tuple("Configuration").field(m).finish(),
-            Self::Pagination(m) => {
-                return f
-                    .debug_tuple("Pagination")
-                    .field(&printable(m, REASON_LIMIT))
-                    .finish()
-            }
-        };
-        let response = self
-            .api_response()
-            .expect("API error variants carry a response");
-        f.debug_tuple(name).field(response).finish()
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl From<InvalidRequestReason> for Error {
+    fn from(reason: InvalidRequestReason) -> Self {
+        Self::InvalidRequest(reason.into())
     }
 }
 
 impl From<InvalidIdempotencyKey> for Error {
     fn from(error: InvalidIdempotencyKey) -> Self {
-        Self::InvalidRequest(error.to_string())
+        InvalidRequestReason::InvalidIdempotencyKey(error).into()
+    }
+}
+
+impl From<crate::refusal::ConfigurationReason> for Error {
+    fn from(reason: crate::refusal::ConfigurationReason) -> Self {
+        Self::Configuration(reason.into())
+    }
+}
+
+impl From<crate::refusal::PaginationErrorKind> for Error {
+    fn from(kind: crate::refusal::PaginationErrorKind) -> Self {
+        Self::Pagination(kind.into())
     }
 }
 
@@ -601,140 +422,6 @@ impl std::error::Error for Error {
             Self::Timeout(transport) | Self::Connection(transport) => Some(&transport.0.error),
             _ => None,
         }
-    }
-}
-
-/// An error response from Truemed (or a proxy): status, error code, message, request id
-/// and the body as received.
-///
-/// Boxed inside, so [`Error`] stays small enough to return cheaply. `Debug` shows the
-/// body's length, not its text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiErrorResponse(Box<ApiErrorFields>);
-
-#[derive(Clone, PartialEq, Eq)]
-struct ApiErrorFields {
-    status: StatusCode,
-    error: Option<String>,
-    code: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
-    retry_after: Option<Duration>,
-    location: Option<String>,
-    body: String,
-    details: CallDetails,
-}
-
-impl ApiErrorResponse {
-    fn read(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
-        let fields = ErrorBodyFields::parse(body);
-        Self(Box::new(ApiErrorFields {
-            status,
-            error: fields.error,
-            code: fields.code,
-            message: fields.message,
-            request_id: request_id(headers),
-            retry_after: retry_after(headers, SystemTime::now()),
-            location: headers
-                .get(reqwest::header::LOCATION)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            body: bounded_text(body, ERROR_BODY_LIMIT),
-            details: CallDetails::default(),
-        }))
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.0.status
-    }
-
-    /// The error code: the body's `code` if present, else its `error` (e.g.
-    /// `ValidationError`, `user_id_already_set`).
-    pub fn code(&self) -> Option<&str> {
-        self.0.code.as_deref().or(self.0.error.as_deref())
-    }
-
-    /// The body's `error` field, as sent.
-    pub fn error_kind(&self) -> Option<&str> {
-        self.0.error.as_deref()
-    }
-
-    /// The body's `message` (or `detail`), for a person.
-    pub fn message(&self) -> Option<&str> {
-        self.0.message.as_deref()
-    }
-
-    /// The request id header, if any (at most 128 characters).
-    pub fn request_id(&self) -> Option<&str> {
-        self.0.request_id.as_deref()
-    }
-
-    /// The server's `Retry-After` (or `retry-after-ms`), if sent and readable.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.0.retry_after
-    }
-
-    /// Where a redirect pointed: the `Location` header of a 3xx answer, or the URL a
-    /// followed redirect ended at. Not followed, and not shown whole in `Display`.
-    pub fn location(&self) -> Option<&str> {
-        self.0.location.as_deref()
-    }
-
-    /// The body as received: at most 64 KiB, lossily decoded as
-    /// UTF-8 (the rest was never read).
-    pub fn body(&self) -> &str {
-        &self.0.body
-    }
-
-    fn has_code(&self, code: &str) -> bool {
-        self.0.error.as_deref() == Some(code) || self.0.code.as_deref() == Some(code)
-    }
-
-    fn says_quota_exhausted(&self) -> bool {
-        [&self.0.error, &self.0.code]
-            .into_iter()
-            .flatten()
-            .any(|c| c.to_ascii_lowercase().contains("quota"))
-    }
-}
-
-impl fmt::Debug for ApiErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |text: &Option<String>, limit| text.as_deref().map(|t| printable(t, limit));
-        f.debug_struct("ApiErrorResponse")
-            .field("status", &self.0.status)
-            .field("error", &shown(&self.0.error, 100))
-            .field("code", &shown(&self.0.code, 100))
-            .field("message", &shown(&self.0.message, DISPLAY_MESSAGE_LIMIT))
-            .field("request_id", &shown(&self.0.request_id, REQUEST_ID_LIMIT))
-            .field("retry_after", &self.0.retry_after)
-            .field(
-                "location",
-                &self
-                    .0
-                    .location
-                    .as_deref()
-                    .map(|location| printable(without_query(location), 200)),
-            )
-            .field("body_len", &self.0.body.len())
-            .field("idempotency_key", &self.0.details.idempotency_key)
-            .finish()
-    }
-}
-
-impl fmt::Display for ApiErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Truemed answered {}", self.0.status)?;
-        let message = self
-            .message()
-            .map(|message| printable(message, DISPLAY_MESSAGE_LIMIT));
-        match (self.code().map(|code| printable(code, 100)), message) {
-            (Some(code), Some(message)) => write!(f, " ({code}: {message})")?,
-            (Some(code), None) => write!(f, " ({code})")?,
-            (None, Some(message)) => write!(f, " ({message})")?,
-            (None, None) => {}
-        }
-        f.write_str(&request_id_hint(self.request_id()))
     }
 }
 
@@ -753,14 +440,15 @@ impl TransportError {
         self.0.error.is_connect()
     }
 
+    /// Whether the tokio runtime shut down while the request was in flight (its task was
+    /// dropped): no response will come, and the call is not retried.
+    pub fn is_runtime_shutdown(&self) -> bool {
+        truemed_api::RuntimeShutDown::is_cause_of(&self.0.error)
+    }
+
     /// The underlying reqwest error.
     pub fn reqwest_error(&self) -> &reqwest::Error {
         &self.0.error
-    }
-
-    /// Whether the tokio runtime shut down while the request was in flight.
-    pub(crate) fn is_runtime_shutdown(&self) -> bool {
-        truemed_api::RuntimeShutDown::is_cause_of(&self.0.error)
     }
 }
 
@@ -828,66 +516,6 @@ impl fmt::Debug for UndecodableResponse {
     }
 }
 
-/// The fields of an error body, read leniently: `{"error", "code", "message"}`,
-/// `detail` for the message, or an `error` object holding them (Stripe's shape).
-#[derive(Default)]
-struct ErrorBodyFields {
-    error: Option<String>,
-    code: Option<String>,
-    message: Option<String>,
-}
-
-impl ErrorBodyFields {
-    fn parse(body: &[u8]) -> Self {
-        let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
-            return Self::default();
-        };
-        let text = |map: &serde_json::Map<String, serde_json::Value>, name: &str| {
-            map.get(name)
-                .and_then(|value| value.as_str())
-                .map(str::to_owned)
-        };
-        let nested = object.get("error").and_then(|value| value.as_object());
-        let from = nested.unwrap_or(&object);
-        Self {
-            error: match nested {
-                Some(inner) => text(inner, "type").or_else(|| text(inner, "error")),
-                None => text(&object, "error"),
-            },
-            code: text(from, "code"),
-            message: text(from, "message").or_else(|| text(from, "detail")),
-        }
-    }
-}
-
-/// The request id from the first header that has a readable one, cut to 128 characters.
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    REQUEST_ID_HEADERS
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok())
-        .map(|id| id.trim().chars().take(REQUEST_ID_LIMIT).collect::<String>())
-        .filter(|id| !id.is_empty())
-}
-
-/// At most `limit` bytes of `bytes` as text, cut at a character boundary.
-fn bounded_text(bytes: &[u8], limit: usize) -> String {
-    let cut = &bytes[..bytes.len().min(limit)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
-    if cut.len() < bytes.len() {
-        // A cut through a multi-byte character shows as U+FFFD; drop it.
-        while text.ends_with('\u{FFFD}') {
-            text.pop();
-        }
-    }
-    text
-}
-
-fn request_id_hint(request_id: Option<&str>) -> String {
-    request_id
-        .map(|id| format!(" [request id {}]", printable(id, REQUEST_ID_LIMIT)))
-        .unwrap_or_default()
-}
-
 #[cfg(fuzzing)]
 /// Entry points for the fuzz targets: everything read from a response head or error body.
 pub mod fuzzing {
@@ -911,10 +539,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bounded_text_cuts_at_a_char_boundary() {
-        assert_eq!(bounded_text(b"short", 10), "short");
-        assert_eq!(bounded_text("ééé".as_bytes(), 3), "é");
-        assert_eq!(bounded_text(&[0xff, b'a'], 10), "\u{FFFD}a");
+    fn an_error_is_two_words() {
+        assert!(std::mem::size_of::<Error>() <= 2 * std::mem::size_of::<usize>());
     }
 
     #[test]
@@ -925,10 +551,12 @@ mod tests {
         ] {
             for status in [StatusCode::BAD_REQUEST, StatusCode::CONFLICT] {
                 let error = Error::from_response(status, &HeaderMap::new(), body.as_bytes());
-                assert!(
-                    matches!(error, Error::UserIdAlreadySet(_)),
+                assert_eq!(
+                    error.api_kind(),
+                    Some(ApiErrorKind::UserIdAlreadySet),
                     "{body}: {error:?}"
                 );
+                assert!(!error.may_have_been_applied());
             }
         }
         let other = Error::from_response(
@@ -936,48 +564,45 @@ mod tests {
             &HeaderMap::new(),
             br#"{"error":"Conflict","message":"another request with this key is in progress"}"#,
         );
-        assert!(matches!(other, Error::Conflict(_)), "{other:?}");
+        assert_eq!(other.api_kind(), Some(ApiErrorKind::Conflict), "{other:?}");
         assert_eq!(other.code(), Some("Conflict"));
-        assert!(other.is_retryable());
+        assert_eq!(other.kind_name(), "conflict");
+        assert!(other.may_have_been_applied());
     }
 
     #[test]
-    fn quota_exhausted_429_is_not_retryable() {
-        let quota = Error::from_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            &HeaderMap::new(),
-            br#"{"error":"QuotaExceeded"}"#,
-        );
-        assert!(matches!(quota, Error::RateLimited { .. }));
-        assert!(!quota.is_retryable());
-        let plain = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b"");
-        assert!(plain.is_retryable());
+    fn a_success_status_without_a_documented_body_is_undecodable() {
+        let error = Error::from_response(StatusCode::ACCEPTED, &HeaderMap::new(), b"{}");
+        let Error::UndecodableResponse(body) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(body.status(), StatusCode::ACCEPTED);
+        assert!(error.may_have_been_applied());
+        assert_eq!(error.api(), None);
     }
 
     #[test]
-    fn error_bodies_are_read_leniently() {
-        let nested = Error::from_response(
-            StatusCode::BAD_REQUEST,
-            &HeaderMap::new(),
-            br#"{"error":{"type":"invalid_request","code":"bad_id","message":"m"}}"#,
+    fn display_says_what_happened_and_what_to_do() {
+        let headers: HeaderMap = [(
+            reqwest::header::RETRY_AFTER,
+            reqwest::header::HeaderValue::from_static("2"),
+        )]
+        .into_iter()
+        .collect();
+        let limited = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &headers, b"");
+        assert_eq!(
+            limited.to_string(),
+            "Truemed answered 429 Too Many Requests: rate limited; Truemed asked to wait 2 s before retrying"
         );
-        assert_eq!(nested.code(), Some("bad_id"));
-        assert_eq!(nested.message(), Some("m"));
-        let detail = Error::from_response(
-            StatusCode::NOT_FOUND,
-            &HeaderMap::new(),
-            br#"{"detail":"gone"}"#,
+        let odd = Error::from_response(StatusCode::from_u16(600).unwrap(), &HeaderMap::new(), b"");
+        assert_eq!(
+            odd.to_string(),
+            "Truemed answered 600 <unknown status code>"
         );
-        assert_eq!(detail.message(), Some("gone"));
-        for garbage in [
-            &b"\xff\xfe\x00"[..],
-            b"[1,2]",
-            b"<html>",
-            b"",
-            b"{\"error\":7}",
-        ] {
-            let error = Error::from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), garbage);
-            assert_eq!(error.status(), Some(StatusCode::BAD_GATEWAY));
-        }
+        let refused = Error::from(InvalidRequestReason::EmptyId);
+        assert_eq!(
+            refused.to_string(),
+            "invalid request, nothing was sent: the qualification session id is empty"
+        );
     }
 }

@@ -42,12 +42,8 @@ impl IdempotencyKey {
     /// returning [`crate::Error`].
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidIdempotencyKey> {
         let key = key.into();
-        WireKey::from_str(&key).map_err(|e| {
-            InvalidIdempotencyKey(format!(
-                "idempotency key of {} characters: {e} (1 to {} allowed)",
-                key.chars().count(),
-                Self::MAX_LEN
-            ))
+        WireKey::from_str(&key).map_err(|_| InvalidIdempotencyKey {
+            length: key.chars().count(),
         })?;
         Ok(Self(key))
     }
@@ -129,13 +125,33 @@ impl TryFrom<&str> for IdempotencyKey {
 }
 
 /// A string that cannot be an idempotency key (empty, or over 255 characters). Converts
-/// into [`Error::InvalidRequest`](crate::Error::InvalidRequest).
+/// into [`Error::InvalidRequest`](crate::Error::InvalidRequest), whose reason is
+/// [`InvalidRequestReason::InvalidIdempotencyKey`](crate::InvalidRequestReason::InvalidIdempotencyKey).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidIdempotencyKey(String);
+pub struct InvalidIdempotencyKey {
+    length: usize,
+}
+
+impl InvalidIdempotencyKey {
+    /// The length of the string refused, in characters: 0, or over
+    /// [`IdempotencyKey::MAX_LEN`].
+    pub fn length(&self) -> usize {
+        self.length
+    }
+}
 
 impl fmt::Display for InvalidIdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let max = IdempotencyKey::MAX_LEN;
+        let why = match self.length {
+            0 => "shorter than 1 characters".to_owned(),
+            _ => format!("longer than {max} characters"),
+        };
+        write!(
+            f,
+            "idempotency key of {} characters: {why} (1 to {max} allowed)",
+            self.length
+        )
     }
 }
 
@@ -182,6 +198,16 @@ impl fmt::Debug for KeyGenerator {
     }
 }
 
+/// What a call adds to the error of its last attempt: the key an update was sent with,
+/// and whether an earlier attempt of the call may have applied it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallDetails {
+    /// The key the update was sent with.
+    pub(crate) idempotency_key: Option<IdempotencyKey>,
+    /// An earlier attempt ended in a way that may have applied the request.
+    pub(crate) earlier_attempt_unresolved: bool,
+}
+
 /// `N` bytes from the operating system's random source.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -199,8 +225,14 @@ mod tests {
         assert!(IdempotencyKey::new("k").is_ok());
         assert!(IdempotencyKey::new("é".repeat(255)).is_ok());
         let error = IdempotencyKey::new("k".repeat(256)).unwrap_err();
-        assert!(error.to_string().contains("256 characters"), "{error}");
-        assert!(IdempotencyKey::new("").is_err());
+        assert_eq!(error.length(), 256);
+        assert_eq!(
+            error.to_string(),
+            "idempotency key of 256 characters: longer than 255 characters (1 to 255 allowed)"
+        );
+        let empty = IdempotencyKey::new("").unwrap_err();
+        assert_eq!(empty.length(), 0);
+        assert!(empty.to_string().contains("shorter than 1"), "{empty}");
     }
 
     #[test]

@@ -44,7 +44,7 @@
 //! | configure a client: key, environment or base URL, timeouts, your own `reqwest::Client` | [`Client`], [`ClientBuilder`], [`Environment`] |
 //! | get, list or update sessions | [`QualificationSessions`]: [`GetRequest`], [`ListRequest`] (one [`Page`]), [`UpdateRequest`] ([`UpdateOutcome`]) |
 //! | every page or every session of a listing | [`Paginator`] (from [`ListRequest::paginate`]), [`PageStream`], [`ItemStream`] |
-//! | handle failures | [`Error`] (with [`ApiErrorResponse`], [`TransportError`], [`UndecodableResponse`]); [`Error::may_have_been_applied`] and [`Error::idempotency_key`] after a failed update |
+//! | handle failures | [`Error`]: an error answer is [`Error::Api`] ([`ApiError`], whose [`ApiErrorKind`] says which documented error), else [`TransportError`], [`UndecodableResponse`], or a refusal with a typed reason ([`InvalidRequest`], [`ConfigurationError`], [`PaginationError`]); [`Error::may_have_been_applied`] and [`Error::idempotency_key`] after a failed update |
 //! | tune retries | [`RetryPolicy`] (per client or per call), [`RetryBudget`] (per client), [`Sleeper`] |
 //! | make updates safe to resend | [`IdempotencyKey`], [`KeyGenerator`] |
 //! | receive webhooks | [`webhook`] |
@@ -53,8 +53,10 @@
 //!
 //! Inside, modules import in one direction: `idempotency`, `operation`, `wire`, `redact`
 //! (server text made safe to show), `retry_after` (its parser) and `completion` (leaves)
-//! ← `decode` (naming decode failures) ← `error` ← `retry` ← `client` ← `page` ←
-//! `pagination` ← `sessions`; `webhook` builds on those.
+//! ← `refusal` (what the client refuses, with typed reasons), `decode` (naming decode
+//! failures) ← `api_error` (an error answer and its kind) ← `error` ← `retry` (the retry
+//! rule, policy, budget and loop) ← `client` ← `page` ← `pagination` ← `sessions`;
+//! `webhook` builds on those.
 //!
 //! # Cargo features
 //!
@@ -76,6 +78,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api_error;
 mod client;
 mod completion;
 mod decode;
@@ -85,31 +88,38 @@ mod operation;
 mod page;
 mod pagination;
 mod redact;
+mod refusal;
 mod retry;
 mod retry_after;
 mod sessions;
 pub mod webhook;
 mod wire;
 
-pub use client::{Client, ClientBuilder, Environment, API_KEY_ENV, BASE_URL_ENV};
+pub use api_error::{ApiError, ApiErrorKind};
+pub use client::{Client, ClientBuilder, Environment};
 pub use completion::{Completion, CompletionKey, CompletionSource};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use error::fuzzing;
-pub use error::{ApiErrorResponse, Error, TransportError, UndecodableResponse};
+pub use error::{Error, TransportError, UndecodableResponse};
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey, KeyGenerator};
 pub use operation::Operation;
 pub use page::Page;
 pub use pagination::{ItemStream, PageStream, Paginator};
+pub use refusal::{
+    BaseUrlProblem, ConfigurationError, ConfigurationReason, InvalidRequest, InvalidRequestReason,
+    PaginationError, PaginationErrorKind,
+};
 pub use retry::{RetryBudget, RetryPolicy, Sleeper};
 pub use sessions::{GetRequest, ListRequest, QualificationSessions, UpdateOutcome, UpdateRequest};
-pub use wire::{API_KEY_HEADER, USER_ID_ALREADY_SET};
+pub use wire::{API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV, USER_ID_ALREADY_SET};
 
 /// The generated raw client crate, for what this crate does not wrap.
 pub use truemed_api as raw;
-/// The model types of the API, generated from the spec.
+/// The model types of the API, generated from the spec. (The error body's model is
+/// [`raw::types::ApiError`]; an error answer is this crate's [`ApiError`].)
 pub use truemed_api::types::{
-    ApiError, ListQualificationSessionsResponse, Pagination, QualificationSession,
+    ListQualificationSessionsResponse, Pagination, QualificationSession,
     QualificationSessionCompleteWebhook, UpdateQualificationSessionResponse, WebhookEnvelope,
 };
 /// The status of a qualification session: an open enum, so a status Truemed adds later

@@ -11,11 +11,12 @@ use truemed_api::{QualificationSessionStatus as Status, StatusList};
 use crate::client::{Client, OnBodyRead};
 use crate::error::Error;
 use crate::operation::Operation;
+use crate::refusal::{InvalidRequestReason, MAX_API_INTEGER};
 use crate::retry::RetryPolicy;
 
 /// The largest page number the API can have: its pages are `int64`
 /// ([`ListRequest::MAX_PAGE`](crate::ListRequest::MAX_PAGE)).
-pub(crate) const MAX_PAGE: u64 = i64::MAX as u64;
+pub(crate) const MAX_PAGE: u64 = MAX_API_INTEGER;
 
 /// The query of a listing.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -103,20 +104,18 @@ struct PageQuery {
 
 impl ListFilters {
     fn query(&self) -> Result<PageQuery, Error> {
-        for (name, value) in [("user_id", &self.user_id), ("search", &self.search)] {
+        for (filter, value) in [("user_id", &self.user_id), ("search", &self.search)] {
             if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
-                return Err(Error::InvalidRequest(format!(
-                    "the {name} filter is empty; an empty filter would match every session, so leave it unset instead"
-                )));
+                return Err(InvalidRequestReason::BlankFilter { filter }.into());
             }
         }
         if let Some(page) = self.page {
             checked_page(page)?;
         }
         let page_size = match self.page_size {
-            Some(size) => Some(
-                NonZeroU64::new(size)
-                    .ok_or_else(|| Error::InvalidRequest("page size must be at least 1".into()))?,
+            Some(page_size) => Some(
+                api_integer(page_size)
+                    .ok_or(InvalidRequestReason::PageSizeOutOfRange { page_size })?,
             ),
             None => None,
         };
@@ -135,9 +134,9 @@ impl ListFilters {
                 match StatusList::from_str(&joined) {
                     Ok(status) if one_word_each => Some(status),
                     _ => {
-                        return Err(Error::InvalidRequest(format!(
-                            "status filter {joined:?}: each status is one lowercase word (letters and underscores)"
-                        )))
+                        return Err(
+                            InvalidRequestReason::InvalidStatusFilter { filter: joined }.into()
+                        )
                     }
                 }
             }
@@ -148,13 +147,13 @@ impl ListFilters {
 
 /// `page` as the API takes it, or why it cannot have it: from 1 to [`MAX_PAGE`].
 fn checked_page(page: u64) -> Result<NonZeroU64, Error> {
-    match NonZeroU64::new(page) {
-        None => Err(Error::InvalidRequest("page numbers start at 1".into())),
-        Some(_) if page > MAX_PAGE => Err(Error::InvalidRequest(format!(
-            "page {page} is past the last page the API can have, {MAX_PAGE} (its page numbers are 64-bit signed integers)"
-        ))),
-        Some(number) => Ok(number),
-    }
+    api_integer(page).ok_or_else(|| InvalidRequestReason::PageOutOfRange { page }.into())
+}
+
+/// `value` as a page number or page size the API takes, from 1 to its largest integer
+/// (`int64`): the one range check of both.
+fn api_integer(value: u64) -> Option<NonZeroU64> {
+    NonZeroU64::new(value).filter(|_| value <= MAX_API_INTEGER)
 }
 
 /// One page of a listing.

@@ -13,9 +13,11 @@ use futures_util::task::AtomicWaker;
 use truemed_api::types::QualificationSession;
 use truemed_api::Spawned;
 
+use crate::api_error::ApiErrorKind;
 use crate::client::OnBodyRead;
 use crate::error::Error;
 use crate::page::{Listing, Page, MAX_PAGE};
+use crate::refusal::PaginationErrorKind;
 
 /// Page requests sent at once by default.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
@@ -205,7 +207,11 @@ impl Walk {
         self.expected = number.saturating_add(1);
         let page = match result {
             // Without pagination, a 404 past the first page is the end of the list.
-            Err(Error::NotFound(_)) if number > self.start && self.plan_end.is_none() => {
+            Err(Error::Api(e))
+                if e.kind() == ApiErrorKind::NotFound
+                    && number > self.start
+                    && self.plan_end.is_none() =>
+            {
                 return Ok(self.finish(None))
             }
             other => other?,
@@ -242,10 +248,14 @@ impl Walk {
                 }
                 self.extensions += 1;
                 if self.extensions > MAX_PLAN_EXTENSIONS {
-                    self.pending = Some(Error::Pagination(format!(
-                        "last_page kept growing (now {}, planned {end}) after {MAX_PLAN_EXTENSIONS} extensions; the server may be misreporting it",
-                        self.reported_last
-                    )));
+                    self.pending = Some(
+                        PaginationErrorKind::LastPageKeepsGrowing {
+                            last_page: self.reported_last,
+                            planned: end,
+                            extensions: MAX_PLAN_EXTENSIONS,
+                        }
+                        .into(),
+                    );
                     return Ok(self.finish(Some(page)));
                 }
                 self.plan_end = Some(self.reported_last);
@@ -448,9 +458,11 @@ impl RepeatGuard {
     fn check(&mut self, page: &Page, asked: u64) -> Result<(), Error> {
         if let Some(current) = page.pagination.as_ref().and_then(|p| p.current_page) {
             if u64::try_from(current).ok() != Some(asked) {
-                return Err(Error::Pagination(format!(
-                    "asked for page {asked}, the server answered with page {current}"
-                )));
+                return Err(PaginationErrorKind::PageMismatch {
+                    requested: asked,
+                    answered: current,
+                }
+                .into());
             }
         }
         let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
@@ -462,10 +474,7 @@ impl RepeatGuard {
         }
         let fingerprint = (page.items.len(), std::hash::Hasher::finish(&hasher));
         if self.previous == Some(fingerprint) {
-            return Err(Error::Pagination(format!(
-                "page {asked} repeats the sessions of page {}; the server may be ignoring the page parameter",
-                asked - 1
-            )));
+            return Err(PaginationErrorKind::RepeatedPage { page: asked }.into());
         }
         self.previous = Some(fingerprint);
         Ok(())

@@ -19,7 +19,14 @@ use crate::idempotency::IdempotencyKey;
 use crate::operation::Operation;
 use crate::page::{ListFilters, Listing, Page};
 use crate::pagination::{ItemStream, PageStream, Paginator};
+use crate::refusal::{InvalidRequestReason, MAX_API_INTEGER};
 use crate::retry::RetryPolicy;
+
+/// The spec's length limits of the update's fields, in characters (a unit test checks
+/// each against the generated type that enforces it).
+const USER_ID_LIMIT: usize = 255;
+const URL_LIMIT: usize = 2048;
+const METADATA_LIMIT: usize = 4096;
 
 impl Client {
     /// The qualification sessions of the API key's sales channel.
@@ -98,18 +105,13 @@ impl QualificationSessions {
 /// parsing still resolves `.` and `..` segments and reads `\` as `/`: such an id would
 /// reach another path of the API with the key attached.
 fn checked_id<T: FromStr>(id: &str) -> Result<T, Error> {
-    let refuse = |why: &str| Error::InvalidRequest(format!("the qualification session id {why}"));
-    match id {
-        "" => return Err(refuse("is empty")),
-        "." | ".." => return Err(refuse("is `.` or `..`, a path segment, not an id")),
-        _ if id.contains('\\') => {
-            return Err(refuse(
-                "contains a backslash, which URL parsing reads as a path separator",
-            ))
-        }
-        _ => {}
-    }
-    T::from_str(id).map_err(|_| refuse("is refused by the spec's rules"))
+    let reason = match id {
+        "" => InvalidRequestReason::EmptyId,
+        "." | ".." => InvalidRequestReason::DotSegmentId,
+        _ if id.contains('\\') => InvalidRequestReason::BackslashInId,
+        _ => return T::from_str(id).map_err(|_| InvalidRequestReason::IdRefused.into()),
+    };
+    Err(reason.into())
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -184,7 +186,11 @@ pub struct ListRequest {
 impl ListRequest {
     /// The largest [`page`](Self::page) the API can have (`i64::MAX`: its page numbers
     /// are 64-bit signed integers). A listing ends there.
-    pub const MAX_PAGE: u64 = crate::page::MAX_PAGE;
+    pub const MAX_PAGE: u64 = MAX_API_INTEGER;
+
+    /// The largest [`page_size`](Self::page_size) the API can take (`i64::MAX`: its page
+    /// sizes are 64-bit signed integers).
+    pub const MAX_PAGE_SIZE: u64 = MAX_API_INTEGER;
 
     /// Only sessions in this status (replaces earlier status filters).
     pub fn status(self, status: Status) -> Self {
@@ -225,7 +231,9 @@ impl ListRequest {
         self
     }
 
-    /// Sessions per page (Truemed's default is 30).
+    /// Sessions per page (Truemed's default is 30), from 1 to
+    /// [`MAX_PAGE_SIZE`](Self::MAX_PAGE_SIZE). A size outside that range is refused at
+    /// [`send`](Self::send) (and by a listing's first poll), sending nothing.
     pub fn page_size(mut self, size: u64) -> Self {
         self.filters.page_size = Some(size);
         self
@@ -326,10 +334,12 @@ pub struct UpdateOutcome {
 }
 
 impl UpdateRequest {
-    /// Sets a field through its generated type, which checks the spec's length limit.
+    /// Sets a field through its generated type, which checks the spec's length limit
+    /// (`limit` characters).
     fn set<T>(
         mut self,
         field: &'static str,
+        limit: usize,
         value: String,
         apply: impl FnOnce(
             types::builder::UpdateQualificationSessionRequest,
@@ -338,32 +348,40 @@ impl UpdateRequest {
     ) -> Self
     where
         T: FromStr,
-        T::Err: std::fmt::Display,
     {
         self.body = self.body.and_then(|body| match T::from_str(&value) {
             Ok(typed) => Ok(apply(body, typed)),
-            Err(limit) => Err(Error::InvalidRequest(format!(
-                "{field} is {} characters long; Truemed refuses it ({limit})",
-                value.chars().count()
-            ))),
+            Err(_) => Err(InvalidRequestReason::FieldTooLong {
+                field,
+                length: value.chars().count(),
+                limit,
+            }
+            .into()),
         });
         self
     }
 
     /// Your stable id for the shopper. Truemed sets it only while the session has none:
-    /// otherwise the update fails with [`Error::UserIdAlreadySet`]. At most 255 characters.
+    /// otherwise the update fails with an [`Error::Api`] of kind
+    /// [`ApiErrorKind::UserIdAlreadySet`](crate::ApiErrorKind::UserIdAlreadySet). At most
+    /// 255 characters.
     pub fn user_id(self, user_id: impl Into<String>) -> Self {
-        self.set("user_id", user_id.into(), |b, v| b.user_id(Some(v)))
+        let user_id = user_id.into();
+        self.set("user_id", USER_ID_LIMIT, user_id, |b, v| b.user_id(Some(v)))
     }
 
     /// Where the shopper goes after qualifying. At most 2048 characters.
     pub fn success_url(self, url: impl Into<String>) -> Self {
-        self.set("success_url", url.into(), |b, v| b.success_url(Some(v)))
+        self.set("success_url", URL_LIMIT, url.into(), |b, v| {
+            b.success_url(Some(v))
+        })
     }
 
     /// Where the shopper goes after failing to qualify. At most 2048 characters.
     pub fn failure_url(self, url: impl Into<String>) -> Self {
-        self.set("failure_url", url.into(), |b, v| b.failure_url(Some(v)))
+        self.set("failure_url", URL_LIMIT, url.into(), |b, v| {
+            b.failure_url(Some(v))
+        })
     }
 
     /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
@@ -374,9 +392,10 @@ impl UpdateRequest {
             Ok(json) => self.metadata_raw(json),
             Err(e) => {
                 if self.body.is_ok() {
-                    self.body = Err(Error::InvalidRequest(format!(
-                        "metadata cannot be encoded as JSON: {e}"
-                    )));
+                    self.body = Err(InvalidRequestReason::MetadataNotSerializable {
+                        reason: e.to_string(),
+                    }
+                    .into());
                 }
                 self
             }
@@ -385,7 +404,9 @@ impl UpdateRequest {
 
     /// Metadata as a string you already encoded. At most 4096 characters.
     pub fn metadata_raw(self, metadata: impl Into<String>) -> Self {
-        self.set("metadata", metadata.into(), |b, v| b.metadata(Some(v)))
+        self.set("metadata", METADATA_LIMIT, metadata.into(), |b, v| {
+            b.metadata(Some(v))
+        })
     }
 
     /// The idempotency key; by default one is generated once for this call.
@@ -429,7 +450,11 @@ impl UpdateRequest {
             .body?
             .idempotency_key(key.to_wire())
             .try_into()
-            .map_err(|e: types::error::ConversionError| Error::InvalidRequest(e.to_string()))?;
+            .map_err(|e: types::error::ConversionError| {
+                Error::from(InvalidRequestReason::Unbuildable {
+                    reason: e.to_string(),
+                })
+            })?;
         let response = self
             .client
             .execute(
@@ -463,5 +488,40 @@ impl IntoFuture for UpdateRequest {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits named in refusals are the generated types': accepted at the limit,
+    /// refused one character over.
+    #[test]
+    fn field_limits_are_the_specs() {
+        fn check<T: FromStr>(field: &str, limit: usize) {
+            assert!(T::from_str(&"é".repeat(limit)).is_ok(), "{field}");
+            assert!(T::from_str(&"é".repeat(limit + 1)).is_err(), "{field}");
+        }
+        check::<types::UpdateQualificationSessionRequestUserId>("user_id", USER_ID_LIMIT);
+        check::<types::UpdateQualificationSessionRequestSuccessUrl>("success_url", URL_LIMIT);
+        check::<types::UpdateQualificationSessionRequestFailureUrl>("failure_url", URL_LIMIT);
+        check::<types::UpdateQualificationSessionRequestMetadata>("metadata", METADATA_LIMIT);
+    }
+
+    #[test]
+    fn ids_that_leave_their_path_segment_are_refused_with_their_reason() {
+        for (id, reason) in [
+            ("", InvalidRequestReason::EmptyId),
+            (".", InvalidRequestReason::DotSegmentId),
+            ("..", InvalidRequestReason::DotSegmentId),
+            ("a\\b", InvalidRequestReason::BackslashInId),
+        ] {
+            let Err(Error::InvalidRequest(refused)) = checked_id::<GetId>(id) else {
+                panic!("{id:?}")
+            };
+            assert_eq!(refused.reason(), &reason, "{id:?}");
+        }
+        assert!(checked_id::<GetId>("qs_1").is_ok());
     }
 }

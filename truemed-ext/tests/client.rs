@@ -9,7 +9,10 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
 use support::{session, Reply, Scripted, API_KEY};
-use truemed_ext::{Client, Error, IdempotencyKey, KeyGenerator, RetryPolicy, Status};
+use truemed_ext::{
+    ApiErrorKind, BaseUrlProblem, Client, ConfigurationReason, Error, IdempotencyKey,
+    InvalidRequestReason, KeyGenerator, RetryPolicy, Status,
+};
 
 /// The `User-Agent` the client documents: `truemed-rs/` and the crate's version.
 const USER_AGENT: &str = concat!("truemed-rs/", env!("CARGO_PKG_VERSION"));
@@ -266,9 +269,10 @@ async fn error_accessors_and_display() {
         .header("x-request-id", "req_abc"),
     )
     .await;
-    let Error::NotFound(response) = &error else {
+    let Error::Api(response) = &error else {
         panic!("{error:?}")
     };
+    assert_eq!(response.kind(), ApiErrorKind::NotFound);
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(error.code(), Some("NotFound"));
     assert_eq!(error.message(), Some("no such session"));
@@ -336,7 +340,7 @@ async fn timeout_maps_to_timeout_and_is_retried() {
         .unwrap_err();
     assert!(matches!(error, Error::Timeout(_)), "{error:?}");
     assert!(error.is_retryable());
-    let ok = build(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
+    let ok = build(RetryPolicy::default().with_initial_backoff(Duration::from_millis(1)))
         .qualification_sessions()
         .get("qs_1")
         .await;
@@ -414,7 +418,7 @@ async fn gives_up_after_max_retries_with_the_last_error() {
         .get("qs_1")
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Server(_)), "{error:?}");
+    assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
     assert_eq!(server.count(), 3, "default: 2 retries");
     assert_eq!(waits.lock().unwrap().len(), 2);
 }
@@ -483,10 +487,12 @@ async fn retry_after_over_the_cap_returns_rate_limited_at_once() {
         .unwrap_err();
     assert_eq!(server.count(), 1);
     assert!(waits.lock().unwrap().is_empty());
-    let Error::RateLimited { retry_after, .. } = error else {
-        panic!("{error:?}")
-    };
-    assert_eq!(retry_after, Some(Duration::from_secs(3600)));
+    assert_eq!(
+        error.api_kind(),
+        Some(ApiErrorKind::RateLimited),
+        "{error:?}"
+    );
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
 }
 
 #[tokio::test]
@@ -499,7 +505,7 @@ async fn quota_exhausted_429_is_not_retried() {
         .get("qs_1")
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::RateLimited { .. }));
+    assert_eq!(error.api_kind(), Some(ApiErrorKind::RateLimited));
     assert_eq!(server.count(), 1);
 }
 
@@ -517,7 +523,7 @@ async fn per_call_and_per_client_retry_overrides() {
     client
         .qualification_sessions()
         .get("qs_1")
-        .retry_policy(RetryPolicy::default().max_retries(4))
+        .retry_policy(RetryPolicy::default().with_max_retries(4))
         .await
         .unwrap_err();
     assert_eq!(server.count(), 1 + 5);
@@ -528,8 +534,8 @@ async fn per_call_and_per_client_retry_overrides() {
         .base_url(&server.base_url)
         .retry_policy(
             RetryPolicy::default()
-                .max_retries(1)
-                .initial_backoff(Duration::from_millis(1)),
+                .with_max_retries(1)
+                .with_initial_backoff(Duration::from_millis(1)),
         )
         .build()
         .unwrap();
@@ -556,8 +562,8 @@ async fn real_sleep_between_attempts() {
         .base_url(&server.base_url)
         .retry_policy(
             RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(20))
-                .jitter(0.0),
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_jitter(0.0),
         )
         .build()
         .unwrap();
@@ -638,7 +644,8 @@ async fn invalid_requests_are_refused_before_sending() {
     let server = Scripted::sequence(vec![Reply::json(200, session("qs_1", "pending"))]).await;
     let (client, _) = server.client();
     let qs = client.qualification_sessions();
-    let cases: Vec<(Error, &str)> = vec![
+    type Is = fn(&InvalidRequestReason) -> bool;
+    let cases: Vec<(Error, &str, Is)> = vec![
         (
             qs.update("qs_1")
                 .user_id("u".repeat(256))
@@ -646,6 +653,17 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "user_id is 256 characters long; Truemed refuses it (longer than 255 characters)",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "user_id",
+                        length: 256,
+                        limit: 255,
+                        ..
+                    }
+                )
+            },
         ),
         (
             qs.update("qs_1")
@@ -654,6 +672,17 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "metadata is 4097",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "metadata",
+                        length: 4097,
+                        limit: 4096,
+                        ..
+                    }
+                )
+            },
         ),
         (
             qs.update("qs_1")
@@ -662,6 +691,17 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "success_url is 2049",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "success_url",
+                        length: 2049,
+                        limit: 2048,
+                        ..
+                    }
+                )
+            },
         ),
         (
             qs.update("qs_1")
@@ -670,16 +710,40 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "failure_url is 2049",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "failure_url",
+                        length: 2049,
+                        limit: 2048,
+                        ..
+                    }
+                )
+            },
         ),
         (
             qs.update("").user_id("u").send().await.unwrap_err(),
             "id is empty",
+            |reason| matches!(reason, InvalidRequestReason::EmptyId),
         ),
-        (qs.get("").await.unwrap_err(), "id is empty"),
-        (qs.list().page(0).send().await.unwrap_err(), "start at 1"),
+        (qs.get("").await.unwrap_err(), "id is empty", |reason| {
+            matches!(reason, InvalidRequestReason::EmptyId)
+        }),
+        (
+            qs.list().page(0).send().await.unwrap_err(),
+            "start at 1",
+            |reason| matches!(reason, InvalidRequestReason::PageOutOfRange { page: 0, .. }),
+        ),
         (
             qs.list().page_size(0).send().await.unwrap_err(),
             "at least 1",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. }
+                )
+            },
         ),
         (
             qs.list()
@@ -688,6 +752,7 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
         ),
         (
             qs.list()
@@ -696,6 +761,7 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
         ),
         (
             qs.list()
@@ -704,6 +770,7 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
         ),
         (
             qs.update("qs_1")
@@ -716,10 +783,14 @@ async fn invalid_requests_are_refused_before_sending() {
                 .await
                 .unwrap_err(),
             "cannot be encoded",
+            |reason| matches!(reason, InvalidRequestReason::MetadataNotSerializable { .. }),
         ),
     ];
-    for (error, expected) in cases {
-        assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
+    for (error, expected, is) in cases {
+        let Error::InvalidRequest(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(is(refused.reason()), "{error:?}");
         assert!(
             error.to_string().contains(expected),
             "{error} lacks {expected:?}"
@@ -741,30 +812,56 @@ async fn invalid_requests_are_refused_before_sending() {
 
 #[test]
 fn build_refuses_bad_configuration() {
-    let refused = |builder: truemed_ext::ClientBuilder, expected: &str| {
+    let refused = |builder: truemed_ext::ClientBuilder,
+                   expected: &str,
+                   is: fn(&ConfigurationReason) -> bool| {
         let error = builder.build().unwrap_err();
-        assert!(matches!(error, Error::Configuration(_)), "{error:?}");
+        let Error::Configuration(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(is(refused.reason()), "{error:?}");
         assert!(
             error.to_string().contains(expected),
             "{error} lacks {expected}"
         );
     };
-    refused(Client::builder(), "no API key");
-    refused(Client::builder().api_key(""), "no API key");
-    refused(Client::builder().api_key("   "), "no API key");
+    let missing: fn(&ConfigurationReason) -> bool =
+        |reason| matches!(reason, ConfigurationReason::MissingApiKey);
+    refused(Client::builder(), "no API key", missing);
+    refused(Client::builder().api_key(""), "no API key", missing);
+    refused(Client::builder().api_key("   "), "no API key", missing);
     refused(
         Client::builder().api_key("sk_live_abc\n"),
         "header cannot carry",
+        |reason| matches!(reason, ConfigurationReason::ApiKeyNotHeaderValue),
     );
     refused(
         Client::builder()
             .api_key("k")
             .base_url("http://api.truemed.com"),
         "loopback",
+        |reason| {
+            matches!(
+                reason,
+                ConfigurationReason::InvalidBaseUrl {
+                    problem: BaseUrlProblem::PlainHttpNotLoopback,
+                    ..
+                }
+            )
+        },
     );
     refused(
         Client::builder().api_key("k").base_url("::not a url::"),
         "base URL",
+        |reason| {
+            matches!(
+                reason,
+                ConfigurationReason::InvalidBaseUrl {
+                    problem: BaseUrlProblem::Unparsable { .. },
+                    ..
+                }
+            )
+        },
     );
     let error = Client::builder()
         .api_key("sk_live_abc\n")
@@ -836,8 +933,8 @@ async fn api_key_never_appears_in_debug_display_or_errors() {
         .get("qs_1")
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(_)));
-    let shown = format!("{error} {error:?} {:?}", error.api_response());
+    assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
+    let shown = format!("{error} {error:?} {:?}", error.api());
     assert!(!shown.contains(API_KEY), "{shown}");
     // The key did go out on the wire.
     assert_eq!(server.requests()[0].headers["x-truemed-api-key"], API_KEY);

@@ -3,7 +3,7 @@
 mod support;
 
 use support::{session, Reply, Scripted};
-use truemed_ext::{Client, Error};
+use truemed_ext::{BaseUrlProblem, Client, ConfigurationReason, Error};
 
 #[tokio::test]
 async fn from_env_reads_key_and_optional_base_url() {
@@ -12,7 +12,11 @@ async fn from_env_reads_key_and_optional_base_url() {
     std::env::remove_var("TRUEMED_API_KEY");
     std::env::remove_var("TRUEMED_BASE_URL");
     let error = Client::from_env().unwrap_err();
-    assert!(matches!(error, Error::Configuration(_)));
+    assert!(
+        matches!(&error, Error::Configuration(refused)
+            if refused.reason() == &ConfigurationReason::MissingApiKey),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("TRUEMED_API_KEY"), "{error}");
 
     std::env::set_var("TRUEMED_API_KEY", "sk_from_env");
@@ -31,7 +35,13 @@ async fn from_env_reads_key_and_optional_base_url() {
     );
 
     std::env::set_var("TRUEMED_BASE_URL", "http://example.com");
-    assert!(matches!(Client::from_env(), Err(Error::Configuration(_))));
+    assert!(matches!(
+        Client::from_env(),
+        Err(Error::Configuration(refused)) if matches!(
+            refused.reason(),
+            ConfigurationReason::InvalidBaseUrl { problem: BaseUrlProblem::PlainHttpNotLoopback, .. }
+        )
+    ));
 
     // Explicit settings after from_env win.
     std::env::set_var("TRUEMED_BASE_URL", &server.base_url);

@@ -12,7 +12,9 @@ use std::time::Duration;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 use support::{session, RawReply, RawServer, Reply, Scripted, API_KEY};
-use truemed_ext::{Client, Error, IdempotencyKey, RetryBudget, RetryPolicy};
+use truemed_ext::{
+    ApiErrorKind, Client, Error, IdempotencyKey, InvalidRequestReason, RetryBudget, RetryPolicy,
+};
 
 fn no_sleep() -> truemed_ext::Sleeper {
     truemed_ext::Sleeper::from_fn(|_| Box::pin(async {}))
@@ -53,9 +55,10 @@ async fn redirects_are_errors_and_nothing_reaches_the_second_origin() {
         let sessions = client.qualification_sessions();
 
         let error = sessions.get("qs_1").await.unwrap_err();
-        let Error::Redirect(response) = &error else {
+        let Error::Api(response) = &error else {
             panic!("{status}: {error:?}")
         };
+        assert_eq!(response.kind(), ApiErrorKind::Redirect);
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.location(), Some(target.as_str()));
         assert!(!error.is_retryable());
@@ -68,7 +71,11 @@ async fn redirects_are_errors_and_nothing_reaches_the_second_origin() {
             .send()
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Redirect(_)), "{status}: {error:?}");
+        assert_eq!(
+            error.api_kind(),
+            Some(ApiErrorKind::Redirect),
+            "{status}: {error:?}"
+        );
         assert!(error.idempotency_key().is_some());
         assert!(error.may_have_been_applied(), "a proxy answered: unknown");
         assert_eq!(server.count(), 2, "{status}: a redirect is not retried");
@@ -102,9 +109,10 @@ async fn a_callers_client_that_follows_redirects_gets_its_response_refused() {
         .send()
         .await
         .expect_err("a followed redirect must not decode as a successful update");
-    let Error::Redirect(response) = &error else {
+    let Error::Api(response) = &error else {
         panic!("{error:?}")
     };
+    assert_eq!(response.kind(), ApiErrorKind::Redirect);
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.location().unwrap().ends_with("/other"));
     assert!(
@@ -207,7 +215,7 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
             .get("qs_1")
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Server(_)), "{error:?}");
+        assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
         assert_eq!(
             error.body().unwrap().len(),
             truemed_ext::raw::DEFAULT_MAX_ERROR_BODY
@@ -295,7 +303,7 @@ mod with_the_fake {
         fake.inject(Fault::status(503).times(5).on(Operation::Update));
         let client = fake
             .client_builder()
-            .retry_policy(FakeTruemed::fast_retry_policy().max_retries(2))
+            .retry_policy(FakeTruemed::fast_retry_policy().with_max_retries(2))
             .build()
             .unwrap();
         let key = IdempotencyKey::new("job-7").unwrap();
@@ -307,7 +315,7 @@ mod with_the_fake {
             .send()
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Server(_)), "{error:?}");
+        assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
         assert_eq!(error.idempotency_key(), Some(&key));
         assert!(
             error.may_have_been_applied(),
@@ -396,7 +404,11 @@ async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::UserIdAlreadySet(_)), "{error:?}");
+    assert_eq!(
+        error.api_kind(),
+        Some(ApiErrorKind::UserIdAlreadySet),
+        "{error:?}"
+    );
     assert!(
         error.may_have_been_applied(),
         "the timed-out attempt may have applied it"
@@ -409,11 +421,21 @@ async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
 async fn dot_segments_empty_ids_and_backslashes_are_refused_before_sending() {
     let server = Scripted::sequence(vec![Reply::json(200, session("x", "approved"))]).await;
     let sessions = client_to(&server.base_url).qualification_sessions();
-    for id in ["", ".", "..", "a\\..\\b", "\\"] {
+    let reason = |error: &Error| match error {
+        Error::InvalidRequest(refused) => Some(refused.reason().clone()),
+        _ => None,
+    };
+    for (id, expected) in [
+        ("", InvalidRequestReason::EmptyId),
+        (".", InvalidRequestReason::DotSegmentId),
+        ("..", InvalidRequestReason::DotSegmentId),
+        ("a\\..\\b", InvalidRequestReason::BackslashInId),
+        ("\\", InvalidRequestReason::BackslashInId),
+    ] {
         let got = sessions.get(id).await.unwrap_err();
-        assert!(matches!(got, Error::InvalidRequest(_)), "{id:?}: {got:?}");
+        assert_eq!(reason(&got), Some(expected.clone()), "{id:?}: {got:?}");
         let updated = sessions.update(id).user_id("u").send().await.unwrap_err();
-        assert!(matches!(updated, Error::InvalidRequest(_)), "{id:?}");
+        assert_eq!(reason(&updated), Some(expected), "{id:?}");
     }
     for (name, request) in [
         ("user_id", sessions.list().user_id("")),
@@ -422,13 +444,20 @@ async fn dot_segments_empty_ids_and_backslashes_are_refused_before_sending() {
         ("search", sessions.list().search("   ")),
     ] {
         let error = request.send().await.unwrap_err();
-        assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
+        assert!(
+            matches!(
+                reason(&error),
+                Some(InvalidRequestReason::BlankFilter { filter, .. }) if filter == name
+            ),
+            "{error:?}"
+        );
         assert!(error.to_string().contains(name), "{error}");
     }
     let streamed: Vec<_> = sessions.list().user_id("").stream().collect().await;
     assert!(matches!(
         streamed.as_slice(),
-        [Err(Error::InvalidRequest(_))]
+        [Err(Error::InvalidRequest(refused))]
+            if matches!(refused.reason(), InvalidRequestReason::BlankFilter { filter: "user_id", .. })
     ));
     assert_eq!(server.count(), 0, "nothing was sent");
 }
@@ -521,12 +550,13 @@ async fn a_conflict_other_than_user_id_already_set_is_retried_with_the_same_key(
         .send()
         .await
         .unwrap_err();
-    let Error::Conflict(response) = &error else {
+    let Error::Api(response) = &error else {
         panic!("{error:?}")
     };
+    assert_eq!(response.kind(), ApiErrorKind::Conflict);
     assert_eq!(response.code(), Some("Conflict"));
     assert!(error.to_string().contains("another request"), "{error}");
-    assert!(!matches!(error, Error::UserIdAlreadySet(_)));
+    assert_ne!(error.api_kind(), Some(ApiErrorKind::UserIdAlreadySet));
 }
 
 // ---------------------------------------------------------------- error text
@@ -668,7 +698,10 @@ async fn a_404_past_the_first_page_ends_a_listing_without_pagination() {
         .stream()
         .try_collect()
         .await;
-    assert!(matches!(first, Err(Error::NotFound(_))), "{first:?}");
+    assert!(
+        matches!(first, Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::NotFound),
+        "{first:?}"
+    );
 }
 
 // ---------------------------------------------------------------- lenient values
@@ -822,8 +855,12 @@ async fn a_retry_after_over_the_cap_returns_at_once_for_429_and_503_alike() {
             .await
             .unwrap_err();
         match status {
-            429 => assert!(matches!(error, Error::RateLimited { .. }), "{error:?}"),
-            _ => assert!(matches!(error, Error::Server(_)), "{error:?}"),
+            429 => assert_eq!(
+                error.api_kind(),
+                Some(ApiErrorKind::RateLimited),
+                "{error:?}"
+            ),
+            _ => assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}"),
         }
         assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
         assert_eq!(server.count(), 1, "{status}");
@@ -871,10 +908,10 @@ async fn extreme_backoff_settings_never_panic_and_sleep_the_saturated_wait() {
                 ])
                 .await;
                 let policy = RetryPolicy::default()
-                    .max_retries(3)
-                    .initial_backoff(initial)
-                    .max_backoff(max_backoff)
-                    .jitter(jitter);
+                    .with_max_retries(3)
+                    .with_initial_backoff(initial)
+                    .with_max_backoff(max_backoff)
+                    .with_jitter(jitter);
                 let (client, waits) = recording_client(&server.base_url, policy);
                 let got = client.qualification_sessions().get("qs_1").await;
                 let case = format!("{initial:?} {max_backoff:?} jitter {jitter}");
@@ -909,7 +946,7 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
                 Reply::json(200, session("qs_1", "approved")),
             ])
             .await;
-            let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
+            let policy = RetryPolicy::default().with_max_retry_after(Duration::MAX);
             let (client, waits) = recording_client(&server.base_url, policy);
             client.qualification_sessions().get("qs_1").await.unwrap();
             assert_eq!(
@@ -924,7 +961,7 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
                 Reply::json(200, session("qs_1", "approved")),
             ])
             .await;
-            let policy = RetryPolicy::default().max_retry_after(Duration::ZERO);
+            let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
             let (client, waits) = recording_client(&server.base_url, policy);
             let error = client
                 .qualification_sessions()
@@ -945,7 +982,7 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
         Reply::json(200, session("qs_1", "approved")),
     ])
     .await;
-    let policy = RetryPolicy::default().max_retry_after(Duration::ZERO);
+    let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
     let (client, waits) = recording_client(&server.base_url, policy);
     client.qualification_sessions().get("qs_1").await.unwrap();
     assert_eq!(waits.lock().unwrap().as_slice(), [Duration::ZERO]);
@@ -965,10 +1002,10 @@ async fn extreme_timeouts_never_panic() {
         .connect_timeout(Duration::MAX)
         .retry_policy(
             RetryPolicy::default()
-                .initial_backoff(Duration::MAX)
-                .max_backoff(Duration::MAX)
-                .max_retry_after(Duration::MAX)
-                .jitter(0.0),
+                .with_initial_backoff(Duration::MAX)
+                .with_max_backoff(Duration::MAX)
+                .with_max_retry_after(Duration::MAX)
+                .with_jitter(0.0),
         )
         .sleeper(no_sleep())
         .build()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 use support::{session, Recorded, Reply, Scripted};
-use truemed_ext::{Error, Status};
+use truemed_ext::{ApiErrorKind, Error, InvalidRequestReason, PaginationErrorKind, Status};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Meta {
@@ -233,7 +233,11 @@ async fn repeated_page_stops_with_an_error_after_yielding_the_first() {
         }
     };
     assert_eq!(yielded, 10);
-    assert!(matches!(error, Error::Pagination(_)), "{error:?}");
+    assert!(
+        matches!(&error, Error::Pagination(stopped)
+            if matches!(stopped.kind(), PaginationErrorKind::RepeatedPage { page: 2, .. })),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("repeats"), "{error}");
     assert!(
         stream.next().await.is_none(),
@@ -278,7 +282,11 @@ async fn last_page_that_keeps_growing_stops_with_an_error() {
         .try_collect()
         .await;
     let error = result.unwrap_err();
-    assert!(matches!(error, Error::Pagination(_)));
+    assert!(
+        matches!(&error, Error::Pagination(stopped)
+            if matches!(stopped.kind(), PaginationErrorKind::LastPageKeepsGrowing { extensions: 5, .. })),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("kept growing"), "{error}");
     assert_eq!(server.count(), 2 + 5, "the documented 5 extensions");
 }
@@ -504,7 +512,7 @@ async fn a_failing_page_ends_the_stream_after_everything_before_it() {
         .collect();
     assert_eq!(ok, expected(20), "pages 1 and 2, in order");
     assert!(
-        matches!(items[20], Err(Error::Server(_))),
+        matches!(items[20], Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::Server),
         "{:?}",
         items[20]
     );
@@ -539,7 +547,8 @@ async fn invalid_filters_fail_the_stream_without_sending() {
         .stream()
         .try_collect()
         .await;
-    assert!(matches!(result, Err(Error::InvalidRequest(_))));
+    assert!(matches!(result, Err(Error::InvalidRequest(refused))
+        if matches!(refused.reason(), InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. })));
     assert_eq!(server.count(), 0);
 }
 
@@ -661,7 +670,9 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
     for page in [0, LAST_PAGE + 1, u64::MAX - 1, u64::MAX] {
         let sent = list().page(page).send().await;
         assert!(
-            matches!(sent, Err(Error::InvalidRequest(_))),
+            matches!(&sent, Err(Error::InvalidRequest(refused))
+                if matches!(refused.reason(),
+                    InvalidRequestReason::PageOutOfRange { page: p, .. } if *p == page)),
             "{page}: {sent:?}"
         );
         let limited: Result<Vec<_>, _> = list()
@@ -672,12 +683,16 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
             .try_collect()
             .await;
         assert!(
-            matches!(limited, Err(Error::InvalidRequest(_))),
+            matches!(&limited, Err(Error::InvalidRequest(refused))
+                if matches!(refused.reason(),
+                    InvalidRequestReason::PageOutOfRange { page: p, .. } if *p == page)),
             "{page}: {limited:?}"
         );
         let pages: Vec<_> = list().page(page).pages().collect().await;
         assert!(
-            matches!(pages.as_slice(), [Err(Error::InvalidRequest(_))]),
+            matches!(pages.as_slice(), [Err(Error::InvalidRequest(refused))]
+                if matches!(refused.reason(),
+                    InvalidRequestReason::PageOutOfRange { page: p, .. } if *p == page)),
             "{page}: {pages:?}"
         );
     }
@@ -687,6 +702,49 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
         "{error}"
     );
     assert_eq!(mock.calls_async().await, 0);
+}
+
+/// A page size the API cannot take (0, or past `int64`) is refused before sending, by one
+/// page's `send` and by a listing alike: nothing reaches the server.
+#[tokio::test]
+async fn a_page_size_the_api_cannot_take_is_refused_before_sending() {
+    let server = httpmock::MockServer::start_async().await;
+    let mock = server
+        .mock_async(|_, then| {
+            then.status(200)
+                .json_body(json!({"qualification_sessions": [session("qs_1", "approved")]}));
+        })
+        .await;
+    let client = truemed_ext::Client::builder()
+        .api_key(support::API_KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let list = || client.qualification_sessions().list();
+    for size in [0, i64::MAX as u64 + 1, u64::MAX] {
+        let refused_as_out_of_range = |result: &Result<_, Error>| {
+            matches!(result, Err(Error::InvalidRequest(refused))
+                if matches!(refused.reason(),
+                    InvalidRequestReason::PageSizeOutOfRange { page_size, .. } if *page_size == size))
+        };
+        let sent = list().page_size(size).send().await.map(|_| ());
+        assert!(refused_as_out_of_range(&sent), "{size}: {sent:?}");
+        let streamed: Result<Vec<_>, _> = list().page_size(size).stream().try_collect().await;
+        let streamed = streamed.map(|_| ());
+        assert!(refused_as_out_of_range(&streamed), "{size}: {streamed:?}");
+    }
+    let error = list().page_size(u64::MAX).send().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("page size 18446744073709551615 is over the largest the API can take"),
+        "{error}"
+    );
+    assert_eq!(truemed_ext::ListRequest::MAX_PAGE_SIZE, i64::MAX as u64);
+    assert_eq!(mock.calls_async().await, 0, "nothing was sent");
+    // The largest the API takes goes out as is.
+    list().page_size(i64::MAX as u64).send().await.unwrap();
+    assert_eq!(mock.calls_async().await, 1);
 }
 
 /// Two sessions on every page, ids after the page; a pagination object that reports

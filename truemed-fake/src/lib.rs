@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use truemed_fake::{FakeTruemed, Fault, SessionSeed};
-//! use truemed_ext::{Error, Status};
+//! use truemed_ext::{ApiErrorKind, Status};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -23,7 +23,7 @@
 //!
 //! // user_id is set-when-null: a second, different one is refused.
 //! let refused = sessions.update("qs_123").user_id("user_43").send().await.unwrap_err();
-//! assert!(matches!(refused, Error::UserIdAlreadySet(_)));
+//! assert_eq!(refused.api_kind(), Some(ApiErrorKind::UserIdAlreadySet));
 //!
 //! // Truemed's reviewers approve the shopper.
 //! fake.approve("qs_123");
@@ -133,7 +133,7 @@ pub use delivery::{
     DeliveryAttempt, DeliveryState, WebhookDelivery, WebhookRetries, WebhookTarget,
     RESPONSE_SNIPPET_BYTES,
 };
-pub use fault::{Chaos, Fault};
+pub use fault::{Chaos, Fault, Operation};
 pub use limits::{
     CHAOS_PROBABILITY, DEFAULT_CONTROL_LIMIT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_WEBHOOK_ATTEMPTS,
     DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT, MAX_CHAOS_FAULTS, MAX_CHAOS_SEED,
@@ -234,9 +234,9 @@ impl FakeTruemed {
     /// The retry policy of [`client`](Self::client): 3 retries, 1 ms doubling to 10 ms.
     pub fn fast_retry_policy() -> RetryPolicy {
         RetryPolicy::default()
-            .max_retries(3)
-            .initial_backoff(Duration::from_millis(1))
-            .max_backoff(Duration::from_millis(10))
+            .with_max_retries(3)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(10))
     }
 
     /// Adds a session, replacing any with the same id (and forgetting its idempotency
@@ -523,7 +523,7 @@ impl FakeTruemedBuilder {
 
     /// The address to listen on (default `127.0.0.1:0`). Clients accept plain `http` for
     /// loopback addresses only.
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
     }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use support::{Reply, Scripted};
 use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
-use truemed_ext::{Error, RetryPolicy, Status};
+use truemed_ext::{ApiErrorKind, Error, RetryPolicy, Status};
 use truemed_fake::{DeliveryState, FakeTruemed, SessionSeed};
 
 /// A control-API (or API) request to `fake` with its key.
@@ -146,7 +146,7 @@ async fn a_created_session_is_seen_by_the_api_and_the_control_api() {
     assert_eq!(status, 204);
     assert!(matches!(
         client.qualification_sessions().get("qs_1").await,
-        Err(Error::NotFound(_))
+        Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::NotFound
     ));
     let (status, body) = call(&fake, "DELETE", "/_fake/sessions/qs_1", None).await;
     assert_eq!((status, &body["error"]), (404, &json!("NotFound")));
@@ -488,7 +488,11 @@ async fn faults_injected_over_http_reach_the_client() {
     // A list does not take a fault meant for get.
     sessions.list().send().await.unwrap();
     let error = sessions.get("qs_1").await.unwrap_err();
-    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert_eq!(
+        error.api_kind(),
+        Some(ApiErrorKind::RateLimited),
+        "{error:?}"
+    );
     assert_eq!(error.retry_after(), Some(Duration::from_millis(1500)));
 
     call(
@@ -769,7 +773,7 @@ async fn the_deliveries_answer_the_newest_up_to_a_limit() {
     let fake = FakeTruemed::builder()
         .api_key("sk_test_control")
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_limit")
-        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
+        .webhook_retries(WebhookRetries::default().attempts(1))
         .start()
         .await;
     let all = DEFAULT_CONTROL_LIMIT + 1;
@@ -993,7 +997,7 @@ async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed
     let fake = FakeTruemed::builder()
         .api_key("sk_test_control")
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_race")
-        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
+        .webhook_retries(WebhookRetries::default().attempts(1))
         .start()
         .await;
     let http = reqwest::Client::new();

@@ -6,9 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use truemed_ext::Operation;
 use truemed_ext::{IdempotencyKey, RetryPolicy};
-use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
+use truemed_fake::{Chaos, FakeTruemed, Fault, Operation, SessionSeed};
 
 const SESSIONS: usize = 100;
 const UPDATES: usize = 1_000;
@@ -31,9 +30,9 @@ async fn a_thousand_updates_through_faults_are_each_applied_exactly_once() {
         .client_builder()
         .retry_policy(
             RetryPolicy::default()
-                .max_retries(15)
-                .initial_backoff(Duration::from_millis(1))
-                .max_backoff(Duration::from_millis(5)),
+                .with_max_retries(15)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(5)),
         )
         .build()
         .unwrap();
