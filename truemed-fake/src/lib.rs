@@ -133,7 +133,7 @@ pub use delivery::{
     DeliveryAttempt, DeliveryState, WebhookDelivery, WebhookRetries, WebhookTarget,
     RESPONSE_SNIPPET_BYTES,
 };
-pub use fault::{Chaos, Fault, Operation};
+pub use fault::{Chaos, Fault};
 pub use limits::{
     CHAOS_PROBABILITY, DEFAULT_CONTROL_LIMIT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_WEBHOOK_ATTEMPTS,
     DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_TIMEOUT, MAX_CHAOS_FAULTS, MAX_CHAOS_SEED,
@@ -523,7 +523,7 @@ impl FakeTruemedBuilder {
 
     /// The address to listen on (default `127.0.0.1:0`). Clients accept plain `http` for
     /// loopback addresses only.
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
     }

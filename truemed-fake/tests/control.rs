@@ -773,7 +773,7 @@ async fn the_deliveries_answer_the_newest_up_to_a_limit() {
     let fake = FakeTruemed::builder()
         .api_key("sk_test_control")
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_limit")
-        .webhook_retries(WebhookRetries::default().attempts(1))
+        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
         .start()
         .await;
     let all = DEFAULT_CONTROL_LIMIT + 1;
@@ -997,7 +997,7 @@ async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed
     let fake = FakeTruemed::builder()
         .api_key("sk_test_control")
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_race")
-        .webhook_retries(WebhookRetries::default().attempts(1))
+        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
         .start()
         .await;
     let http = reqwest::Client::new();

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use futures::TryStreamExt as _;
 use serde_json::{json, Value};
+use truemed_ext::Operation;
 use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, RetryPolicy, Status};
 use truemed_fake::{
-    demo_sessions, Chaos, FakeTruemed, Fault, Operation, SessionSeed, DEFAULT_API_KEY,
-    DEMO_SESSION_ID,
+    demo_sessions, Chaos, FakeTruemed, Fault, SessionSeed, DEFAULT_API_KEY, DEMO_SESSION_ID,
 };
 
 fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
@@ -1283,8 +1283,8 @@ async fn dropping_the_fake_stops_its_webhook_deliveries_and_their_retries() {
         .webhook(&url, "whsec_fake")
         .webhook_retries(
             WebhookRetries::default()
-                .attempts(20)
-                .backoff(Duration::from_millis(20)),
+                .with_max_attempts(20)
+                .with_initial_backoff(Duration::from_millis(20)),
         )
         .start()
         .await;

@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use truemed_ext::Operation;
 use truemed_ext::{IdempotencyKey, RetryPolicy};
-use truemed_fake::{Chaos, FakeTruemed, Fault, Operation, SessionSeed};
+use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
 
 const SESSIONS: usize = 100;
 const UPDATES: usize = 1_000;
