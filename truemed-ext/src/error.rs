@@ -70,7 +70,7 @@ pub enum Error {
     /// No complete response within the configured timeout.
     Timeout(TransportError),
     /// The connection could not be opened, or broke before a complete response arrived,
-    /// or the tokio runtime shut down while the request was in flight
+    /// or the tokio runtime shut down while the call was in flight or waiting to retry
     /// ([`TransportError::is_runtime_shutdown`]; not retried).
     Connection(TransportError),
     /// A success response whose body is not what the API documents, or is longer than the
@@ -307,6 +307,13 @@ impl Error {
         }
     }
 
+    /// The error of a call whose runtime shut down under it: the same
+    /// [`Connection`](Self::Connection) error whether a request was in flight or the call
+    /// was waiting to retry.
+    pub(crate) fn runtime_shut_down(shutdown: truemed_api::RuntimeShutDown) -> Self {
+        Self::from_transport(shutdown.into())
+    }
+
     fn refused(refusal: Refusal, head: &ResponseHead) -> Self {
         match refusal {
             Refusal::RedirectFollowed { status, final_url } => Self::Api(
@@ -440,8 +447,8 @@ impl TransportError {
         self.0.error.is_connect()
     }
 
-    /// Whether the tokio runtime shut down while the request was in flight (its task was
-    /// dropped): no response will come, and the call is not retried.
+    /// Whether the tokio runtime shut down while the call was in flight or waiting to
+    /// retry (its tasks were dropped): no response will come, and the call is not retried.
     pub fn is_runtime_shutdown(&self) -> bool {
         truemed_api::RuntimeShutDown::is_cause_of(&self.0.error)
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
+use truemed_api::Spawned;
 
 use crate::api_error::{ApiError, ApiErrorKind};
 use crate::error::Error;
@@ -458,6 +459,11 @@ type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Waits between attempts. The default is `tokio::time::sleep`; tests can install one that
 /// records the waits and returns at once (like the AWS SDK's `AsyncSleep`).
+///
+/// Each wait runs in a task of its own on the tokio runtime: if the runtime shuts down
+/// meanwhile, the call ends with [`Error::Connection`] (its
+/// [`TransportError::is_runtime_shutdown`](crate::TransportError::is_runtime_shutdown)),
+/// as when a request is in flight.
 #[derive(Clone)]
 pub struct Sleeper(Arc<dyn Fn(Duration) -> SleepFuture + Send + Sync>);
 
@@ -530,6 +536,15 @@ impl Call<'_> {
         );
         Some((wait, cost))
     }
+
+    /// Waits `wait` with the client's sleeper, in a task of its own on the runtime (as the
+    /// requests are): a runtime shutting down meanwhile ends the call with the error of a
+    /// call whose request was in flight, instead of panicking in the caller's thread.
+    async fn sleep(&self, wait: Duration) -> Result<(), Error> {
+        Spawned::spawn(self.sleeper.sleep(wait))
+            .await
+            .map_err(Error::runtime_shut_down)
+    }
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy or the budget gives up,
@@ -569,7 +584,9 @@ where
             };
             unresolved |= error.outcome_unknown();
             last_retry_cost = Some(cost);
-            call.sleeper.sleep(wait).await;
+            if let Err(shutdown) = call.sleep(wait).await {
+                break Err(shutdown);
+            }
             number += 1;
         };
         let outcome =
@@ -709,7 +726,7 @@ mod tests {
         assert_eq!(classify(&configuration), Stop(StopReason::NotSent));
         let listing = Error::from(crate::refusal::PaginationErrorKind::RepeatedPage { page: 2 });
         assert_eq!(classify(&listing), Stop(StopReason::ListingMisbehaved));
-        let shutdown = Error::from_transport(truemed_api::RuntimeShutDown::default().into());
+        let shutdown = Error::runtime_shut_down(truemed_api::RuntimeShutDown::default());
         assert_eq!(classify(&shutdown), Stop(StopReason::RuntimeShutDown));
         assert!(!shutdown.is_retryable());
         let connection = refused_connection().await;

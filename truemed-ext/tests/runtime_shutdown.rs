@@ -3,18 +3,18 @@
 //! while in flight stops its request (its tasks are aborted, the connection closed).
 
 use std::future::{Future, IntoFuture as _};
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use truemed_ext::{Client, Error};
+use truemed_ext::{Client, ClientBuilder, Error, RetryPolicy, Sleeper};
 
-/// A server on 127.0.0.1 that reads requests and never answers, on threads of its own (no
-/// runtime of the test's): it counts the requests received and the connections the client
-/// closed.
+/// A server on 127.0.0.1 that reads requests and never answers (or answers each with one
+/// fixed response), on threads of its own (no runtime of the test's): it counts the
+/// requests received and the connections the client closed.
 struct Silent {
     base_url: String,
     requests: Arc<AtomicUsize>,
@@ -23,6 +23,11 @@ struct Silent {
 
 impl Silent {
     fn start() -> Self {
+        Self::answering(None)
+    }
+
+    /// A server that answers every request with `reply` (a whole HTTP/1.1 response).
+    fn answering(reply: Option<&'static [u8]>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
@@ -38,12 +43,18 @@ impl Silent {
                     let mut seen = Vec::new();
                     let mut buffer = [0u8; 4096];
                     let mut counted = false;
-                    // Read until the client closes the connection; never answer.
+                    // Read until the client closes the connection; answer each request
+                    // (its head: they have no body) with the reply, if any.
                     while let Ok(read @ 1..) = connection.read(&mut buffer) {
                         seen.extend_from_slice(&buffer[..read]);
                         if !counted && seen.windows(4).any(|w| w == b"\r\n\r\n") {
                             counted = true;
                             received.fetch_add(1, Ordering::SeqCst);
+                            if let Some(reply) = reply {
+                                let _ = connection.write_all(reply);
+                                seen.clear();
+                                counted = false;
+                            }
                         }
                     }
                     gone.fetch_add(1, Ordering::SeqCst);
@@ -66,11 +77,13 @@ impl Silent {
     }
 
     fn client(&self) -> Client {
+        self.client_builder().build().unwrap()
+    }
+
+    fn client_builder(&self) -> ClientBuilder {
         Client::builder()
             .api_key("sk_test_shutdown")
             .base_url(&self.base_url)
-            .build()
-            .unwrap()
     }
 }
 
@@ -103,6 +116,30 @@ where
     T: Send + 'static,
 {
     let server = Silent::start();
+    let client = server.client();
+    let started = Instant::now();
+    let outcome = shut_down_once(
+        flavor,
+        client,
+        || server.requests() >= requests && started.elapsed() >= Duration::from_millis(300),
+        call,
+    );
+    (outcome, server)
+}
+
+/// Runs `call` with `client` in a thread of its own through `Handle::block_on`; once
+/// `ready`, shuts the runtime down by dropping it. Returns what the thread returned, or
+/// how it panicked.
+fn shut_down_once<T, F>(
+    flavor: Flavor,
+    client: Client,
+    ready: impl Fn() -> bool,
+    call: impl FnOnce(Client) -> F + Send + 'static,
+) -> Result<T, String>
+where
+    F: Future<Output = T>,
+    T: Send + 'static,
+{
     let runtime = match flavor {
         Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -113,25 +150,21 @@ where
             .build(),
     }
     .unwrap();
-    let client = server.client();
     let handle = runtime.handle().clone();
     let caller = std::thread::spawn(move || handle.block_on(call(client)));
-    let started = Instant::now();
-    let in_flight =
-        || server.requests() >= requests && started.elapsed() >= Duration::from_millis(300);
     match flavor {
-        Flavor::MultiThread => wait_until("the requests are in flight", in_flight),
+        Flavor::MultiThread => wait_until("the call is ready to be shut down", &ready),
         // Only `Runtime::block_on` drives a current-thread runtime's tasks.
         Flavor::CurrentThread => runtime.block_on(async {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !in_flight() {
-                assert!(Instant::now() < deadline, "the requests never went out");
+            while !ready() {
+                assert!(Instant::now() < deadline, "the call never got ready");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }),
     }
     drop(runtime);
-    let outcome = caller.join().map_err(|panic| {
+    caller.join().map_err(|panic| {
         if let Some(text) = panic.downcast_ref::<String>() {
             text.clone()
         } else if let Some(text) = panic.downcast_ref::<&str>() {
@@ -141,8 +174,7 @@ where
         } else {
             "a payload of another type".to_owned()
         }
-    });
-    (outcome, server)
+    })
 }
 
 /// The error a call in flight gets when the runtime shuts down.
@@ -252,6 +284,54 @@ fn an_update_in_flight_when_the_runtime_shuts_down_may_have_been_applied() {
             "{flavor:?}: the key to resend it with"
         );
         assert_eq!(server.requests(), 1, "{flavor:?}: not retried");
+    }
+}
+
+/// A call waiting between retries (a 503 answered, a 5 s backoff) when the runtime shuts
+/// down ends with the same error as a call in flight, not a panic in the caller's thread:
+/// with the default sleeper as it is, and wrapped to say when the wait has begun.
+#[test]
+fn a_call_waiting_to_retry_when_the_runtime_shuts_down_returns_an_error() {
+    const UNAVAILABLE: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nretry-after: 5\r\n\r\n";
+    for flavor in FLAVORS {
+        for announced in [true, false] {
+            let server = Silent::answering(Some(UNAVAILABLE));
+            let waiting = Arc::new(AtomicUsize::new(0));
+            let mut builder = server
+                .client_builder()
+                .retry_policy(RetryPolicy::default().with_max_retries(2).with_jitter(0.0));
+            if announced {
+                let waits = waiting.clone();
+                builder = builder.sleeper(Sleeper::from_fn(move |wait| {
+                    waits.fetch_add(1, Ordering::SeqCst);
+                    Sleeper::tokio().sleep(wait)
+                }));
+            }
+            let client = builder.build().unwrap();
+            let started = Instant::now();
+            let ready = || match announced {
+                true => waiting.load(Ordering::SeqCst) == 1,
+                // Answered at once on loopback: by then the call is waiting out the 5 s.
+                false => server.requests() == 1 && started.elapsed() >= Duration::from_millis(500),
+            };
+            let outcome = shut_down_once(flavor, client, ready, |client| async move {
+                client
+                    .qualification_sessions()
+                    .update("qs_1")
+                    .user_id("user_42")
+                    .send()
+                    .await
+            });
+            let what = format!("an update waiting to retry (sleeper announced: {announced})");
+            let error = assert_shutdown_error(&what, flavor, outcome);
+            assert!(
+                error.may_have_been_applied(),
+                "{what} ({flavor:?}): a 503 answered"
+            );
+            assert!(error.idempotency_key().is_some(), "{what} ({flavor:?})");
+            assert_eq!(server.requests(), 1, "{what} ({flavor:?}): not retried");
+        }
     }
 }
 
