@@ -67,6 +67,7 @@
 //! | `native-tls` | no | HTTPS through the platform's TLS stack: OpenSSL on Linux (building needs its headers and `pkg-config`), Security.framework on macOS, SChannel on Windows (reqwest's `native-tls`). |
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
 //! | `schemars` | no | `schemars::JsonSchema` (schemars 0.8) for the model types, to generate JSON Schemas of them (truemed-api's `schemars`). |
+//! | `axum` | no | `webhook::axum`: an axum 0.8 extractor that hands handlers the verified, decoded webhook delivery and refuses the rest (413, 401, 400) with a plain-text reason; axum without its default features, so no HTTP server. |
 //!
 //! The TLS features mirror reqwest's and enable them in truemed-api too. To pick one, turn
 //! off the defaults: `truemed-ext = { version = "0.1", default-features = false, features =

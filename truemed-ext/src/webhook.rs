@@ -135,6 +135,9 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod error;
 mod signature;
 mod wire;
