@@ -1,13 +1,13 @@
-//! What the `truemed-fake` binary refuses, run as a user runs it: each flag's bound is the
-//! crate's constant, the one the control API applies; a `--seed` file's error names the
-//! entry and the field, and one id given twice is refused.
+//! What the `truemed-fake` binary refuses, run as a user runs it: a bad flag exits 2 with a
+//! message; each flag's bound is the crate's constant, the one the control API applies; a
+//! `--seed` file's error names the entry and the field, and one id given twice is refused.
 
 mod support;
 
 use std::time::Duration;
 
 use serde_json::json;
-use support::{run_until, serve};
+use support::{run, run_until, serve};
 use truemed_fake::{
     CHAOS_PROBABILITY, MAX_CHAOS_SEED, MAX_LATENCY, MAX_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_BACKOFF,
     MAX_WEBHOOK_TIMEOUT, MIN_WEBHOOK_TIMEOUT,
@@ -256,4 +256,52 @@ fn two_seed_entries_with_one_id_are_refused() {
         r#"entries 0 and 2 have the same qualification_session_id "qs_a""#,
     );
     let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[tokio::test]
+async fn bad_flags_exit_2_with_a_message() {
+    for args in [
+        vec!["serve", "--chaos", "2"],
+        vec!["serve", "--webhook-url", "http://127.0.0.1:1/h"],
+        vec!["serve", "--webhook-secret", "s"],
+        vec!["serve", "--webhook-url", "ftp://x", "--webhook-secret", "s"],
+        vec!["serve", "--webhook-attempts", "0"],
+        vec!["serve", "--seed", "x.json", "--empty"],
+        vec!["serve", "--api-key", ""],
+        vec!["trigger", "--secret", "s"],
+        vec![
+            "trigger",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--secret",
+            "s",
+            "--status",
+            "pending",
+        ],
+        vec!["explode"],
+        vec![],
+    ] {
+        let output = run(&args).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?}");
+    }
+    let help = run(&["--help"]).await;
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("serve") && help.contains("trigger"), "{help}");
+    let help = run(&["serve", "--help"]).await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--port",
+        "--api-key",
+        "--webhook-url",
+        "--webhook-secret",
+        "--unsigned",
+        "--chaos",
+        "--chaos-seed",
+        "--seed",
+        "--webhook-attempts",
+    ] {
+        assert!(help.contains(flag), "serve --help lacks {flag}");
+    }
 }

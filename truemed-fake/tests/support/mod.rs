@@ -264,3 +264,32 @@ pub fn run_until(args: &[&str], limit: Duration) -> Option<std::process::Output>
     let _ = child.wait();
     None
 }
+
+/// Runs the binary to completion with these arguments.
+pub async fn run(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN).args(args).output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Checks a signed delivery with the crate's verifier and with an HMAC computed here;
+/// returns the envelope.
+pub fn verify_both_ways(secret: &str, request: &Recorded) -> Value {
+    truemed_ext::webhook::WebhookVerifier::new(secret)
+        .verify_signed(&request.headers, &request.body)
+        .unwrap();
+    let header = request.headers["x-truemed-signature"].to_str().unwrap();
+    let t = header
+        .split(',')
+        .find_map(|p| p.strip_prefix("t="))
+        .unwrap();
+    let v1 = header
+        .split(',')
+        .find_map(|p| p.strip_prefix("v1="))
+        .unwrap();
+    assert_eq!(v1, hmac_hex(secret, t, &request.body));
+    serde_json::from_slice(&request.body).unwrap()
+}

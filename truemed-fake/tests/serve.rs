@@ -1,123 +1,28 @@
-//! The `truemed-fake` binary as a user runs it: `serve` (flags, `listening on`, the API and
-//! the control API over HTTP, webhooks to a local receiver, SIGTERM) and `trigger` (exit
-//! codes, what it prints, what the receiver gets).
+//! `truemed-fake serve` as a user runs it: `listening on`, the API and the control API
+//! over HTTP, webhooks to a local receiver as its flags say, demo sessions or a seed file,
+//! chaos, and stopping on SIGTERM and Ctrl-C.
 
 mod support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
-use sha2::Sha256;
-use support::{Reply, Scripted};
-use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
+use support::{run, verify_both_ways, Reply, Scripted, Served};
+use truemed_ext::webhook::WebhookVerifier;
 use truemed_ext::{Client, Status};
 
-const BIN: &str = env!("CARGO_BIN_EXE_truemed-fake");
 const KEY: &str = "sk_test_cli";
 
-/// A running `truemed-fake serve`, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `truemed-fake serve --port 0 --api-key KEY ARGS` and waits for `listening on`.
+/// Starts `truemed-fake serve --port 0 --api-key KEY ARGS`.
 fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--api-key", KEY])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if send.send(line.unwrap_or_default()).is_err() {
-                return;
-            }
-        }
-    });
-    let line = lines
-        .recv_timeout(Duration::from_secs(30))
-        .expect("no `listening on` line within 30 s");
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    assert!(!url.ends_with(":0"), "{url}");
-    Served { child, url }
+    support::serve(KEY, args)
 }
 
-/// Runs the binary to completion with these arguments.
-async fn run(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || Command::new(BIN).args(args).output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| (*a).to_owned()).collect()
-}
-
+/// A request to the served fake with its key.
 async fn call(served: &Served, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{path}", served.url),
-        )
-        .header("x-truemed-api-key", KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    support::call(&served.url, KEY, method, path, body).await
 }
-
-fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Checks a signed delivery with the crate's verifier and with an HMAC computed here;
-/// returns the envelope.
-fn verify_both_ways(secret: &str, request: &support::Recorded) -> Value {
-    WebhookVerifier::new(secret)
-        .verify_signed(&request.headers, &request.body)
-        .unwrap();
-    let header = request.headers["x-truemed-signature"].to_str().unwrap();
-    let t = header
-        .split(',')
-        .find_map(|p| p.strip_prefix("t="))
-        .unwrap();
-    let v1 = header
-        .split(',')
-        .find_map(|p| p.strip_prefix("v1="))
-        .unwrap();
-    assert_eq!(v1, hmac_hex(secret, t, &request.body));
-    serde_json::from_slice(&request.body).unwrap()
-}
-
-// ---------------------------------------------------------------------------------------
-// serve
-// ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_the_api_and_the_control_api() {
@@ -169,12 +74,12 @@ async fn serve_answers_the_api_and_the_control_api() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let mut served = serve(&["--empty"]);
-    let pid = served.child.id().to_string();
+    let pid = served.child().id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(exit) = served.child.try_wait().unwrap() {
+        if let Some(exit) = served.child().try_wait().unwrap() {
             assert!(exit.success(), "{exit:?}");
             break;
         }
@@ -217,12 +122,12 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
 
-        let pid = served.child.id().to_string();
+        let pid = served.child().id().to_string();
         let status = Command::new("kill").args([signal, &pid]).status().unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(exit) = served.child.try_wait().unwrap() {
+            if let Some(exit) = served.child().try_wait().unwrap() {
                 assert!(exit.success(), "{signal}: {exit:?}");
                 break;
             }
@@ -356,7 +261,7 @@ async fn serve_seeds_demo_sessions_or_a_file() {
     drop(served);
 
     std::fs::write(&file, "[{\"status\": 1}]").unwrap();
-    let output = run(strings(&["serve", "--seed", file.to_str().unwrap()])).await;
+    let output = run(&["serve", "--seed", file.to_str().unwrap()]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("sessions.json"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -391,173 +296,4 @@ async fn serve_chaos_hits_api_requests_only() {
     let (_, stats) = call(&served, "GET", "/_fake/stats", None).await;
     assert_eq!(stats["faults_injected"], 10);
     assert_eq!(stats["get_requests"], 10);
-}
-
-#[tokio::test]
-async fn bad_flags_exit_2_with_a_message() {
-    for args in [
-        vec!["serve", "--chaos", "2"],
-        vec!["serve", "--webhook-url", "http://127.0.0.1:1/h"],
-        vec!["serve", "--webhook-secret", "s"],
-        vec!["serve", "--webhook-url", "ftp://x", "--webhook-secret", "s"],
-        vec!["serve", "--webhook-attempts", "0"],
-        vec!["serve", "--seed", "x.json", "--empty"],
-        vec!["serve", "--api-key", ""],
-        vec!["trigger", "--secret", "s"],
-        vec![
-            "trigger",
-            "--url",
-            "http://127.0.0.1:1/",
-            "--secret",
-            "s",
-            "--status",
-            "pending",
-        ],
-        vec!["explode"],
-        vec![],
-    ] {
-        let output = run(strings(&args)).await;
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(!output.stderr.is_empty(), "{args:?}");
-    }
-    let help = run(strings(&["--help"])).await;
-    assert!(help.status.success());
-    let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("serve") && help.contains("trigger"), "{help}");
-    let help = run(strings(&["serve", "--help"])).await;
-    let help = String::from_utf8_lossy(&help.stdout);
-    for flag in [
-        "--port",
-        "--api-key",
-        "--webhook-url",
-        "--webhook-secret",
-        "--unsigned",
-        "--chaos",
-        "--chaos-seed",
-        "--seed",
-        "--webhook-attempts",
-    ] {
-        assert!(help.contains(flag), "serve --help lacks {flag}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// trigger
-// ---------------------------------------------------------------------------------------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trigger_sends_one_signed_delivery_and_exits_0_on_2xx() {
-    let receiver = Scripted::sequence(vec![Reply::raw(200, "thanks")]).await;
-    let url = format!("{}/hooks/truemed", receiver.base_url);
-    let output = run(strings(&[
-        "trigger",
-        "--url",
-        &url,
-        "--secret",
-        "whsec_trigger",
-        "--session",
-        "qs_trigger",
-        "--status",
-        "rejected",
-        "--user-id",
-        "user_9",
-    ]))
-    .await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{output:?}");
-    assert!(stdout.starts_with("HTTP 200 OK"), "{stdout}");
-    assert!(stdout.contains("thanks"), "{stdout}");
-
-    let requests = receiver.requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].uri.path(), "/hooks/truemed");
-    let envelope = verify_both_ways("whsec_trigger", &requests[0]);
-    assert_eq!(envelope["event_type"], "qualification_session.complete");
-    assert!(envelope["webhook_delivery_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("whd_"));
-    let delivery = WebhookVerifier::new("whsec_trigger")
-        .verify_signed(&requests[0].headers, &requests[0].body)
-        .unwrap();
-    let WebhookEvent::QualificationSessionComplete(payload) = delivery.event else {
-        panic!("not a completion");
-    };
-    assert_eq!(payload.qualification_session_id, "qs_trigger");
-    assert_eq!(payload.status, Status::Rejected);
-    assert_eq!(payload.user_id.as_deref(), Some("user_9"));
-
-    // Defaults: approved, a generated id, an expiry.
-    let output = run(strings(&[
-        "trigger",
-        "--url",
-        &url,
-        "--secret",
-        "whsec_trigger",
-    ]))
-    .await;
-    assert!(output.status.success());
-    let envelope = verify_both_ways("whsec_trigger", &receiver.requests()[1]);
-    assert_eq!(envelope["data"]["status"], "approved");
-    assert!(envelope["data"]["qualification_session_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("qs_"));
-    assert!(envelope["data"]["expires_at"].is_string());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trigger_exits_non_zero_unless_2xx() {
-    let receiver = Scripted::sequence(vec![Reply::raw(500, "boom"), Reply::raw(302, "")]).await;
-    for expected in ["HTTP 500", "HTTP 302"] {
-        let output = run(strings(&[
-            "trigger",
-            "--url",
-            &receiver.base_url,
-            "--secret",
-            "s",
-        ]))
-        .await;
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.starts_with(expected), "{stdout}");
-    }
-    // Nobody listening: no answer, non-zero, and why.
-    let output = run(strings(&[
-        "trigger",
-        "--url",
-        "http://127.0.0.1:9/hooks",
-        "--secret",
-        "s",
-        "--timeout-ms",
-        "2000",
-    ]))
-    .await;
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(output.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no answer"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trigger_unsigned_sends_the_secret_in_the_api_key_header() {
-    let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let output = run(strings(&[
-        "trigger",
-        "--url",
-        &receiver.base_url,
-        "--secret",
-        "shared",
-        "--unsigned",
-        "--session",
-        "qs_u",
-    ]))
-    .await;
-    assert!(output.status.success(), "{output:?}");
-    let request = &receiver.requests()[0];
-    assert!(request.headers.get("x-truemed-signature").is_none());
-    let payload = WebhookVerifier::new("shared")
-        .verify_unsigned(&request.headers, &request.body)
-        .unwrap();
-    assert_eq!(payload.qualification_session_id, "qs_u");
-    assert_eq!(payload.status, Status::Approved);
 }
