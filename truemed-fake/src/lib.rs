@@ -1,41 +1,4 @@
-//! A stateful fake Truemed server for tests, on top of [`truemed_ext`].
-//!
-//! [`FakeTruemed`] serves the three qualification-session operations on `127.0.0.1` (a
-//! random port) with the semantics Truemed documents, so your integration tests exercise
-//! the real HTTP stack and the real client instead of mocks:
-//!
-//! ```
-//! use truemed_fake::{FakeTruemed, Fault, SessionSeed};
-//! use truemed_ext::{ApiErrorKind, Status};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! // In your crate: #[tokio::test] async fn attaches_the_user() { ... }
-//! let fake = FakeTruemed::start().await;
-//! fake.seed(SessionSeed::new("qs_123").email("ada@example.com"));
-//! let sessions = fake.client().qualification_sessions(); // or build your own Client
-//!
-//! // The code under test attaches its user id; Truemed has a hiccup on the way.
-//! fake.inject(Fault::status(503));
-//! let out = sessions.update("qs_123").user_id("user_42").send().await.unwrap();
-//! assert_eq!(out.status, Status::Pending);
-//! assert_eq!(fake.session("qs_123").unwrap().user_id.as_deref(), Some("user_42"));
-//!
-//! // user_id is set-when-null: a second, different one is refused.
-//! let refused = sessions.update("qs_123").user_id("user_43").send().await.unwrap_err();
-//! assert_eq!(refused.api_kind(), Some(ApiErrorKind::UserIdAlreadySet));
-//!
-//! // Truemed's reviewers approve the shopper.
-//! fake.approve("qs_123");
-//! assert_eq!(sessions.get("qs_123").await.unwrap().status, Status::Approved);
-//!
-//! // The counters prove what the server saw and did.
-//! let stats = fake.stats();
-//! assert_eq!(stats.update_requests, 3); // the 503, its retry, the refused one
-//! assert_eq!(stats.updates_applied, 1);
-//! assert_eq!(stats.faults_injected, 1);
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # What it enforces
 //!
@@ -63,14 +26,15 @@
 //! # Test controls
 //!
 //! - Seeding: [`FakeTruemed::seed`] with a [`SessionSeed`]; [`demo_sessions`] for a
-//!   realistic data set.
+//!   realistic data set; [`seeds_from_json`] for sessions as the API returns them.
 //! - Decisions: [`FakeTruemed::approve`], [`FakeTruemed::reject`],
 //!   [`FakeTruemed::set_status`]; with a receiver configured
 //!   ([`FakeTruemedBuilder::webhook`], or [`FakeTruemed::set_webhook`] at any time), a
 //!   session that becomes approved or rejected is announced with a signed (or unsigned)
 //!   `qualification_session_complete` delivery, retried until a 2xx as Truemed does but
-//!   compressed in time ([`WebhookRetries`]: 5 attempts, 50 ms doubling); every attempt
-//!   and the answer it got is kept ([`FakeTruemed::webhook_deliveries`]).
+//!   compressed in time ([`WebhookRetries`]: [`DEFAULT_WEBHOOK_ATTEMPTS`] attempts,
+//!   [`DEFAULT_WEBHOOK_BACKOFF`] doubling); every attempt and the answer it got is kept
+//!   ([`FakeTruemed::webhook_deliveries`]).
 //! - Faults: [`FakeTruemed::inject`] a [`Fault`] (an error status with an optional
 //!   `Retry-After`, a dropped connection, a lost response, a delay) for the next requests,
 //!   or [`FakeTruemed::set_chaos`] for seeded random faults; [`FakeTruemed::set_latency`]
@@ -79,32 +43,17 @@
 //!   faults) and [`FakeTruemed::applied_updates`] (each applied update, with its key).
 //! - [`FakeTruemed::reset`]: back to how it started.
 //!
-//! Dropping the [`FakeTruemed`] stops everything it started: the server and its
-//! connections, and the webhook deliveries in flight with their retries.
+//! The operations faults and counters name are [`truemed_ext::Operation`]s.
 //!
-//! # Any language: the control API and the `truemed-fake` binary
+//! # The control API
 //!
-//! The same controls are served over HTTP under `/_fake/` (the real API lives under
-//! `/api/`), with the same API key, each route a thin layer over the method above:
-//! `POST /_fake/sessions`, `POST /_fake/sessions/{id}/approve` (`/reject`, `/status`),
-//! `POST /_fake/faults`, `POST /_fake/chaos`, `PUT /_fake/latency`, `GET /_fake/stats`,
-//! `GET /_fake/ledger`, `PUT /_fake/webhook_endpoint`, `GET /_fake/webhooks`,
-//! `POST /_fake/webhooks/flush`, `POST /_fake/reset`, and more, described in
-//! `openapi/fake-control.yaml` of the repository. `GET /_fake/ledger` and
-//! `GET /_fake/webhooks` answer the newest [`DEFAULT_CONTROL_LIMIT`] entries, oldest first
-//! (`?limit=` up to [`MAX_CONTROL_LIMIT`]), and how many there are in all. Bad input is a
-//! `400 ValidationError` whose message starts with the field's path; control requests are
-//! not counted, faulted or slowed down.
-//!
-//! The `truemed-fake` binary serves the same fake for test suites in any language and
-//! sends one webhook delivery to a URL:
-//!
-//! ```text
-//! cargo install truemed-fake
-//! truemed-fake serve --port 8080 --api-key test_key \
-//!     --webhook-url http://127.0.0.1:3000/hooks/truemed --webhook-secret whsec_test
-//! truemed-fake trigger --url http://127.0.0.1:3000/hooks/truemed --secret whsec_test
-//! ```
+//! Each control route is a thin layer over the method above that its description in
+//! `openapi/fake-control.yaml` names. `GET /_fake/ledger` and `GET /_fake/webhooks` answer
+//! the newest [`DEFAULT_CONTROL_LIMIT`] entries, oldest first (`?limit=` up to
+//! [`MAX_CONTROL_LIMIT`]), and how many there are in all. Every bound the control API and
+//! the binary's flags apply is a constant of this crate ([`MAX_LATENCY`],
+//! [`MAX_WEBHOOK_ATTEMPTS`], [`MAX_WEBHOOK_BACKOFF`], [`MAX_WEBHOOK_TIMEOUT`],
+//! [`MAX_FAULT_TIMES`], [`CHAOS_PROBABILITY`], [`MAX_CHAOS_SEED`], ...).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
