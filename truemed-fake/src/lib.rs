@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod control;
+mod dashboard;
 mod decode;
 mod delivery;
 mod fault;

@@ -8,9 +8,11 @@
 //!
 //! - `serve` runs the same code as `truemed_fake::FakeTruemed`: the three API
 //!   operations under `/api/v1/`, and the control API under `/_fake/`
-//!   (`openapi/fake-control.yaml`). It prints `listening on http://HOST:PORT` on stdout once
-//!   it accepts connections, and stops cleanly on Ctrl-C or SIGTERM: the server, and the
-//!   webhook deliveries in flight with their retries.
+//!   (`openapi/fake-control.yaml`), with its dashboard under `/_dashboard/`. It prints
+//!   `listening on http://HOST:PORT` on stdout once it accepts connections, then the
+//!   dashboard's address (`http://HOST:PORT/_dashboard/#key=…`) on a line of its own, and
+//!   stops cleanly on Ctrl-C or SIGTERM: the server, and the webhook deliveries in flight
+//!   with their retries.
 //! - `trigger` sends one `qualification_session_complete` delivery to a URL, signed (or
 //!   unsigned), prints the receiver's status and answer, and exits 0 only for a 2xx.
 //!
@@ -51,7 +53,8 @@ struct Cli {
 enum Command {
     /// Serve the fake Truemed API and its control API (under /_fake/) until stopped.
     ///
-    /// Prints `listening on http://HOST:PORT` on stdout once it accepts connections.
+    /// Prints `listening on http://HOST:PORT` on stdout once it accepts connections, then
+    /// the address of its dashboard (the key in its fragment) on the next line.
     Serve(ServeArgs),
     /// Send one `qualification_session_complete` webhook delivery to a URL, print the
     /// receiver's answer, and exit 0 only if it was a 2xx.
@@ -295,6 +298,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     );
     let stopped = stop_signals();
     println!("listening on {}", fake.base_url());
+    // The dashboard's address, alone on the next line: the key rides in its fragment.
+    println!("{}", fake.dashboard_url());
     let _ = std::io::stdout().flush();
 
     stopped.await;

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::control::{self, reply};
+use super::dashboard;
 use super::fault::{classify, Fault, FaultKind};
 use super::paths::LIST_PATH;
 use super::shared::Shared;
@@ -180,6 +181,9 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response, DropConnection> {
+    if dashboard::is_dashboard_path(request.uri().path()) {
+        return Ok(dashboard::respond(request.method(), request.uri().path()));
+    }
     if control::is_control_path(request.uri().path()) {
         return Ok(control::handle(services.control, &shared, request).await);
     }

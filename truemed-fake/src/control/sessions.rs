@@ -1,4 +1,5 @@
-//! Sessions: `POST`/`GET /_fake/sessions` (filtered as the API's listing is), `GET`/`DELETE /_fake/sessions/{id}`.
+//! Sessions: `POST`/`GET /_fake/sessions` (filtered as the API's listing is),
+//! `GET`/`DELETE /_fake/sessions/{id}`.
 
 use std::sync::Arc;
 
