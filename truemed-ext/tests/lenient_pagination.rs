@@ -3,25 +3,18 @@
 //! as absent. Either way the page decodes and the listing goes on, never ending on a page it
 //! could not read.
 
+mod support;
+
 use futures::TryStreamExt as _;
 use httpmock::Method::GET;
 use httpmock::{Mock, MockServer};
 use serde_json::{json, Value};
-use truemed_ext::{Client, RetryPolicy};
+use support::client_without_retries;
 
 const PATH: &str = "/api/v1/qualification_sessions";
 const PAGE_SIZE: u64 = 2;
 /// Sessions on the pages 1, 2 and 3 (the last one short).
 const PAGES: [&[&str]; 3] = [&["qs_1", "qs_2"], &["qs_3", "qs_4"], &["qs_5"]];
-
-fn client_for(server: &MockServer) -> Client {
-    Client::builder()
-        .api_key("sk_test_lenient")
-        .base_url(server.base_url())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
 
 /// Serves the three pages, each with the `pagination` that `pagination(page)` gives, and an
 /// empty page 4. Returns the mock of each page, 1 to 4.
@@ -52,7 +45,7 @@ async fn serve(server: &MockServer, pagination: impl Fn(u64) -> Value) -> Vec<Mo
 /// Every session of the listing, in order, or the error that ended it. One request at a
 /// time, so that no page is asked for before the one that could be the last is read.
 async fn list_all(server: &MockServer) -> Result<Vec<String>, truemed_ext::Error> {
-    let sessions: Vec<_> = client_for(server)
+    let sessions: Vec<_> = client_without_retries(&server.base_url())
         .qualification_sessions()
         .list()
         .page_size(PAGE_SIZE)
@@ -162,7 +155,7 @@ async fn a_page_reports_the_numbers_it_could_read() {
         |_| json!({"count": "250", "current_page": 1.0, "last_page": 18446744073709551615u64}),
     )
     .await;
-    let page = client_for(&server)
+    let page = client_without_retries(&server.base_url())
         .qualification_sessions()
         .list()
         .page_size(PAGE_SIZE)

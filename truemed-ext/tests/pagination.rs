@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
-use support::{session, Recorded, Reply, Scripted};
+use support::{client_to, session, Recorded, Reply, Scripted};
 use truemed_ext::{ApiErrorKind, Error, InvalidRequestReason, PaginationErrorKind, Status};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -86,7 +86,7 @@ fn expected(total: usize) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn edges_with_every_kind_of_pagination_object() {
+async fn every_listing_ends_after_its_last_item_with_every_kind_of_pagination_object() {
     // (total, page size, meta, requests expected). Without a usable pagination object a
     // short page is not trusted to be the last: one more request finds the empty end.
     let cases = [
@@ -806,4 +806,76 @@ async fn a_listing_ends_at_the_last_page_the_api_can_have() {
         .await
         .unwrap();
     assert_eq!(items.len(), 5);
+}
+
+// ---------------------------------------------------------------- listing without pagination
+
+#[tokio::test]
+async fn a_capped_page_size_without_pagination_loses_nothing() {
+    // Asked for 500 a page, the server sends at most 100, of 250, with no pagination.
+    let server = Scripted::start(|_, request| {
+        let page = request.page() as usize;
+        let items: Vec<_> = ((page - 1) * 100..(page * 100).min(250))
+            .map(|n| session(&format!("qs_{n:03}"), "approved"))
+            .collect();
+        Reply::json(200, json!({ "qualification_sessions": items }))
+    })
+    .await;
+    let client = client_to(&server.base_url);
+    for concurrency in [1, 4] {
+        let before = server.count();
+        let ids: Vec<String> = client
+            .qualification_sessions()
+            .list()
+            .page_size(500)
+            .paginate()
+            .concurrency(concurrency)
+            .items()
+            .map_ok(|s| s.qualification_session_id)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 250);
+        assert_eq!(ids.last().unwrap(), "qs_249");
+        let requests = server.count() - before;
+        match concurrency {
+            1 => assert_eq!(requests, 4, "100, 100, 50, then the empty end"),
+            c => assert!(
+                requests <= 4 + (c - 1),
+                "{requests} requests: at most c-1 wasted"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_404_past_the_first_page_ends_a_listing_without_pagination() {
+    let server = Scripted::start(|_, request| match request.page() {
+        1 => Reply::json(
+            200,
+            json!({"qualification_sessions": [session("qs_1", "approved"), session("qs_2", "approved")]}),
+        ),
+        _ => Reply::json(404, json!({"error": "NotFound"})),
+    })
+    .await;
+    let all: Vec<_> = client_to(&server.base_url)
+        .qualification_sessions()
+        .list()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    // A 404 on the first page is still an error.
+    let server = Scripted::sequence(vec![Reply::json(404, json!({"error": "NotFound"}))]).await;
+    let first: Result<Vec<_>, _> = client_to(&server.base_url)
+        .qualification_sessions()
+        .list()
+        .stream()
+        .try_collect()
+        .await;
+    assert!(
+        matches!(first, Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::NotFound),
+        "{first:?}"
+    );
 }

@@ -129,16 +129,12 @@ impl Scripted {
     }
 
     /// A client for this server, with retries that do not sleep but record their waits.
-    pub fn client(&self) -> (truemed_ext::Client, Arc<Mutex<Vec<Duration>>>) {
-        let waits = Arc::new(Mutex::new(Vec::new()));
-        let record = waits.clone();
+    pub fn client(&self) -> (truemed_ext::Client, Waits) {
+        let (sleeper, waits) = recording_sleeper();
         let client = truemed_ext::Client::builder()
             .api_key(API_KEY)
             .base_url(&self.base_url)
-            .sleeper(truemed_ext::Sleeper::from_fn(move |wait| {
-                record.lock().unwrap().push(wait);
-                Box::pin(async {})
-            }))
+            .sleeper(sleeper)
             .build()
             .unwrap();
         (client, waits)
@@ -149,6 +145,56 @@ pub const API_KEY: &str = "sk_test_SECRET_9f8b7c6d";
 
 pub fn session(id: &str, status: &str) -> serde_json::Value {
     serde_json::json!({"qualification_session_id": id, "status": status})
+}
+
+/// The waits a [`recording_sleeper`] was asked for, in order.
+pub type Waits = Arc<Mutex<Vec<Duration>>>;
+
+/// A sleeper that returns at once: retries happen without waiting.
+pub fn no_sleep() -> truemed_ext::Sleeper {
+    truemed_ext::Sleeper::from_fn(|_| Box::pin(async {}))
+}
+
+/// A sleeper that returns at once and records each wait it was asked for.
+pub fn recording_sleeper() -> (truemed_ext::Sleeper, Waits) {
+    let waits = Waits::default();
+    let record = waits.clone();
+    let sleeper = truemed_ext::Sleeper::from_fn(move |wait| {
+        record.lock().unwrap().push(wait);
+        Box::pin(async {})
+    });
+    (sleeper, waits)
+}
+
+/// A client for `base_url` with the test key and the default retries, which do not sleep.
+pub fn client_to(base_url: &str) -> truemed_ext::Client {
+    truemed_ext::Client::builder()
+        .api_key(API_KEY)
+        .base_url(base_url)
+        .sleeper(no_sleep())
+        .build()
+        .unwrap()
+}
+
+/// A client for `base_url` with the test key that does not retry.
+pub fn client_without_retries(base_url: &str) -> truemed_ext::Client {
+    truemed_ext::Client::builder()
+        .api_key(API_KEY)
+        .base_url(base_url)
+        .retry_policy(truemed_ext::RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// Everything an error shows: its `Display` and `Debug`, and those of each of its sources.
+pub fn all_text(error: &truemed_ext::Error) -> String {
+    let mut text = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// What a [`RawServer`] writes back: bytes exactly as given (any header, any body), then
@@ -296,7 +342,7 @@ impl RawServer {
         truemed_ext::Client::builder()
             .api_key(API_KEY)
             .base_url(&self.base_url)
-            .sleeper(truemed_ext::Sleeper::from_fn(|_| Box::pin(async {})))
+            .sleeper(no_sleep())
     }
 }
 

@@ -1,0 +1,223 @@
+//! Requests the client refuses before sending anything, each with its typed reason: ids that
+//! are empty or would leave their path segment, blank filters, fields over their limits,
+//! invalid idempotency keys, metadata that does not serialize.
+
+mod support;
+
+use futures::StreamExt as _;
+use support::{client_to, session, Reply, Scripted};
+use truemed_ext::{Error, InvalidRequestReason, Status};
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_sending() {
+    let server = Scripted::sequence(vec![Reply::json(200, session("qs_1", "pending"))]).await;
+    let (client, _) = server.client();
+    let qs = client.qualification_sessions();
+    type Is = fn(&InvalidRequestReason) -> bool;
+    let cases: Vec<(Error, &str, Is)> = vec![
+        (
+            qs.update("qs_1")
+                .user_id("u".repeat(256))
+                .send()
+                .await
+                .unwrap_err(),
+            "user_id is 256 characters long; Truemed refuses it (longer than 255 characters)",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "user_id",
+                        length: 256,
+                        limit: 255,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            qs.update("qs_1")
+                .metadata_raw("m".repeat(4097))
+                .send()
+                .await
+                .unwrap_err(),
+            "metadata is 4097",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "metadata",
+                        length: 4097,
+                        limit: 4096,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            qs.update("qs_1")
+                .success_url("s".repeat(2049))
+                .send()
+                .await
+                .unwrap_err(),
+            "success_url is 2049",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "success_url",
+                        length: 2049,
+                        limit: 2048,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            qs.update("qs_1")
+                .failure_url("f".repeat(2049))
+                .send()
+                .await
+                .unwrap_err(),
+            "failure_url is 2049",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::FieldTooLong {
+                        field: "failure_url",
+                        length: 2049,
+                        limit: 2048,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            qs.update("").user_id("u").send().await.unwrap_err(),
+            "id is empty",
+            |reason| matches!(reason, InvalidRequestReason::EmptyId),
+        ),
+        (qs.get("").await.unwrap_err(), "id is empty", |reason| {
+            matches!(reason, InvalidRequestReason::EmptyId)
+        }),
+        (
+            qs.list().page(0).send().await.unwrap_err(),
+            "start at 1",
+            |reason| matches!(reason, InvalidRequestReason::PageOutOfRange { page: 0, .. }),
+        ),
+        (
+            qs.list().page_size(0).send().await.unwrap_err(),
+            "at least 1",
+            |reason| {
+                matches!(
+                    reason,
+                    InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. }
+                )
+            },
+        ),
+        (
+            qs.list()
+                .status(Status::from("a,b"))
+                .send()
+                .await
+                .unwrap_err(),
+            "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+        ),
+        (
+            qs.list()
+                .status(Status::from("Approved"))
+                .send()
+                .await
+                .unwrap_err(),
+            "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+        ),
+        (
+            qs.list()
+                .statuses([Status::Approved, Status::from("")])
+                .send()
+                .await
+                .unwrap_err(),
+            "lowercase word",
+            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+        ),
+        (
+            qs.update("qs_1")
+                .metadata(&std::collections::HashMap::from([(
+                    (1, 2),
+                    "tuple keys are not JSON",
+                )]))
+                .user_id("later setters keep the first error")
+                .send()
+                .await
+                .unwrap_err(),
+            "cannot be encoded",
+            |reason| matches!(reason, InvalidRequestReason::MetadataNotSerializable { .. }),
+        ),
+    ];
+    for (error, expected, is) in cases {
+        let Error::InvalidRequest(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(is(refused.reason()), "{error:?}");
+        assert!(
+            error.to_string().contains(expected),
+            "{error} lacks {expected:?}"
+        );
+        assert!(!error.is_retryable());
+    }
+    assert_eq!(server.count(), 0, "something was sent");
+    // Limits are inclusive.
+    qs.update("qs_1")
+        .user_id("u".repeat(255))
+        .metadata_raw("m".repeat(4096))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn dot_segments_empty_ids_and_backslashes_are_refused_before_sending() {
+    let server = Scripted::sequence(vec![Reply::json(200, session("x", "approved"))]).await;
+    let sessions = client_to(&server.base_url).qualification_sessions();
+    let reason = |error: &Error| match error {
+        Error::InvalidRequest(refused) => Some(refused.reason().clone()),
+        _ => None,
+    };
+    for (id, expected) in [
+        ("", InvalidRequestReason::EmptyId),
+        (".", InvalidRequestReason::DotSegmentId),
+        ("..", InvalidRequestReason::DotSegmentId),
+        ("a\\..\\b", InvalidRequestReason::BackslashInId),
+        ("\\", InvalidRequestReason::BackslashInId),
+    ] {
+        let got = sessions.get(id).await.unwrap_err();
+        assert_eq!(reason(&got), Some(expected.clone()), "{id:?}: {got:?}");
+        let updated = sessions.update(id).user_id("u").send().await.unwrap_err();
+        assert_eq!(reason(&updated), Some(expected), "{id:?}");
+    }
+    for (name, request) in [
+        ("user_id", sessions.list().user_id("")),
+        ("user_id", sessions.list().user_id(" \t")),
+        ("search", sessions.list().search("")),
+        ("search", sessions.list().search("   ")),
+    ] {
+        let error = request.send().await.unwrap_err();
+        assert!(
+            matches!(
+                reason(&error),
+                Some(InvalidRequestReason::BlankFilter { filter, .. }) if filter == name
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(name), "{error}");
+    }
+    let streamed: Vec<_> = sessions.list().user_id("").stream().collect().await;
+    assert!(matches!(
+        streamed.as_slice(),
+        [Err(Error::InvalidRequest(refused))]
+            if matches!(refused.reason(), InvalidRequestReason::BlankFilter { filter: "user_id", .. })
+    ));
+    assert_eq!(server.count(), 0, "nothing was sent");
+}
