@@ -52,7 +52,7 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
 
     // At the limit: the server starts, and the control API reports what the flag set.
     let served = serve(KEY, &["--empty", "--latency-ms", &latency]);
-    let (_, answer) = support::call(&served.url, KEY, "GET", "/_fake/latency", None).await;
+    let (_, answer) = support::request(&served.url, KEY, "GET", "/_fake/latency", None).await;
     assert_eq!(answer["latency_ms"], ms(MAX_LATENCY));
     drop(served);
     let mut args = vec!["--empty"];
@@ -67,7 +67,7 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
     ]);
     let served = serve(KEY, &args);
     let (_, endpoint) =
-        support::call(&served.url, KEY, "GET", "/_fake/webhook_endpoint", None).await;
+        support::request(&served.url, KEY, "GET", "/_fake/webhook_endpoint", None).await;
     assert_eq!(
         endpoint,
         json!({

@@ -8,6 +8,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::{call, call_with_key, fake};
+use truemed_ext::Status;
 use truemed_fake::{
     FakeTruemed, SessionSeed, CHAOS_PROBABILITY, MAX_CHAOS_FAULTS, MAX_CHAOS_SEED,
     MAX_CHAOS_WEIGHT, MAX_CONTROL_LIMIT, MAX_FAULT_TIMES, MAX_FLUSH_TIMEOUT, MAX_LATENCY,
@@ -17,14 +19,14 @@ use truemed_fake::{
 
 const KEY: &str = "sk_test_control_input";
 
-async fn fake() -> FakeTruemed {
+async fn seeded() -> FakeTruemed {
     let fake = FakeTruemed::builder().api_key(KEY).start().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake
 }
 
-async fn call(fake: &FakeTruemed, method: &str, path: &str, body: Value) -> (u16, Value) {
-    support::call(&fake.base_url(), KEY, method, path, Some(body)).await
+async fn send(fake: &FakeTruemed, method: &str, path: &str, body: Value) -> (u16, Value) {
+    support::request(&fake.base_url(), KEY, method, path, Some(body)).await
 }
 
 fn ms(duration: Duration) -> u64 {
@@ -44,7 +46,7 @@ fn assert_refused(what: &str, (status, body): &(u16, Value), prefix: &str) {
 
 #[tokio::test]
 async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words() {
-    let fake = fake().await;
+    let fake = seeded().await;
     let sessions = r#"sessions: expected one of "initial", "none", got "#;
     let kind =
         r#"kind: expected one of "status", "drop_connection", "lose_response", "delay", got "#;
@@ -123,7 +125,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
         ),
     ];
     for (method, path, body, prefix) in cases {
-        let answer = call(&fake, method, path, body.clone()).await;
+        let answer = send(&fake, method, path, body.clone()).await;
         assert_refused(&format!("{method} {path} {body}"), &answer, &prefix);
     }
     // Nothing was changed by any of it.
@@ -133,7 +135,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
 
 #[tokio::test]
 async fn a_wrong_value_anywhere_names_its_field() {
-    let fake = fake().await;
+    let fake = seeded().await;
     let cases: Vec<(&str, &str, Value, &str)> = vec![
         ("POST", "/_fake/sessions", json!({"status": 5}), "status: "),
         (
@@ -247,14 +249,14 @@ async fn a_wrong_value_anywhere_names_its_field() {
         ),
     ];
     for (method, path, body, prefix) in cases {
-        let answer = call(&fake, method, path, body.clone()).await;
+        let answer = send(&fake, method, path, body.clone()).await;
         assert_refused(&format!("{method} {path} {body}"), &answer, prefix);
     }
 }
 
 #[tokio::test]
 async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
-    let fake = fake().await;
+    let fake = seeded().await;
     let status_fault = |extra: Value| {
         let mut body = json!({"kind": "status", "status": 503});
         body.as_object_mut()
@@ -415,12 +417,12 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
         ),
     ];
     for (method, path, taken, refused, field) in cases {
-        let answer = call(&fake, method, path, taken.clone()).await;
+        let answer = send(&fake, method, path, taken.clone()).await;
         assert!(
             (200..300).contains(&answer.0),
             "{method} {path} {taken}: {answer:?}"
         );
-        let answer = call(&fake, method, path, refused.clone()).await;
+        let answer = send(&fake, method, path, refused.clone()).await;
         assert_refused(
             &format!("{method} {path} {refused}"),
             &answer,
@@ -431,7 +433,7 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
     }
     // The listings' limit, in the query string.
     for path in ["/_fake/ledger", "/_fake/webhooks"] {
-        let (status, _) = support::call(
+        let (status, _) = support::request(
             &fake.base_url(),
             KEY,
             "GET",
@@ -440,7 +442,7 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
         )
         .await;
         assert_eq!(status, 200, "{path}");
-        let answer = support::call(
+        let answer = support::request(
             &fake.base_url(),
             KEY,
             "GET",
@@ -534,4 +536,539 @@ fn the_spec_states_the_bounds_the_code_applies() {
             "{schema}.{field} {bound} in openapi/fake-control.yaml"
         );
     }
+}
+
+#[tokio::test]
+async fn a_limit_out_of_range_is_a_400_naming_it() {
+    let fake = fake().await;
+    for path in ["/_fake/ledger", "/_fake/webhooks"] {
+        for bad in ["0", "1001", "-1", "x", "", "1.5", "99999999999999999999"] {
+            let (status, body) = call(&fake, "GET", &format!("{path}?limit={bad}"), None).await;
+            assert_eq!(status, 400, "{path}?limit={bad}: {body}");
+            assert_eq!(body["error"], "ValidationError");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.starts_with("limit: "), "{message}");
+            assert!(message.contains("1 to 1000"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn the_spec_documents_the_limits_the_code_applies() {
+    use truemed_fake::{DEFAULT_CONTROL_LIMIT, MAX_CONTROL_LIMIT};
+    let spec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../openapi/fake-control.yaml"
+    ))
+    .unwrap();
+    // One parameter, components/parameters/Limit (its lines indented deeper than
+    // `    Limit:`), used by both listings.
+    let at = spec
+        .find("\n    Limit:\n")
+        .expect("components.parameters.Limit");
+    let block: Vec<&str> = spec[at..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with("      "))
+        .map(str::trim)
+        .collect();
+    for line in [
+        "name: limit".to_owned(),
+        "in: query".to_owned(),
+        "minimum: 1".to_owned(),
+        format!("maximum: {MAX_CONTROL_LIMIT}"),
+        format!("default: {DEFAULT_CONTROL_LIMIT}"),
+    ] {
+        assert!(block.contains(&line.as_str()), "{line:?} not in {block:#?}");
+    }
+    for operation in [
+        "operationId: get_ledger",
+        "operationId: list_webhook_deliveries",
+    ] {
+        let at = spec.find(operation).unwrap();
+        let rest = &spec[at..];
+        let end = rest.find("responses:").unwrap();
+        assert!(
+            rest[..end].contains("$ref: \"#/components/parameters/Limit\""),
+            "{operation} does not take components/parameters/Limit"
+        );
+    }
+}
+
+/// Every control operation: method, path, a valid body.
+fn operations() -> Vec<(&'static str, &'static str, Option<Value>)> {
+    vec![
+        ("GET", "/_fake/sessions", None),
+        ("POST", "/_fake/sessions", Some(json!({}))),
+        ("GET", "/_fake/sessions/qs_1", None),
+        ("DELETE", "/_fake/sessions/qs_1", None),
+        ("POST", "/_fake/sessions/qs_1/approve", None),
+        ("POST", "/_fake/sessions/qs_1/reject", None),
+        (
+            "POST",
+            "/_fake/sessions/qs_1/status",
+            Some(json!({"status": "processing"})),
+        ),
+        ("GET", "/_fake/faults", None),
+        (
+            "POST",
+            "/_fake/faults",
+            Some(json!({"kind": "drop_connection"})),
+        ),
+        ("DELETE", "/_fake/faults", None),
+        ("POST", "/_fake/chaos", Some(json!({"probability": 0.1}))),
+        ("DELETE", "/_fake/chaos", None),
+        ("GET", "/_fake/latency", None),
+        ("PUT", "/_fake/latency", Some(json!({"latency_ms": 0}))),
+        ("GET", "/_fake/stats", None),
+        ("GET", "/_fake/ledger", None),
+        ("GET", "/_fake/webhook_endpoint", None),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            Some(json!({"url": "http://127.0.0.1:9/", "secret": "s"})),
+        ),
+        ("DELETE", "/_fake/webhook_endpoint", None),
+        ("GET", "/_fake/webhooks", None),
+        ("POST", "/_fake/webhooks/flush", None),
+        ("GET", "/_fake/webhooks/whd_1", None),
+        ("POST", "/_fake/reset", None),
+    ]
+}
+
+#[tokio::test]
+async fn every_control_operation_needs_the_key() {
+    let fake = fake().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    for (method, path, body) in operations() {
+        for key in ["", "sk_wrong"] {
+            let (status, refused) = call_with_key(
+                &fake,
+                key,
+                method,
+                path,
+                body.as_ref().map(Value::to_string),
+            )
+            .await;
+            assert_eq!(status, 401, "{method} {path} with {key:?}");
+            assert_eq!(refused["error"], "Unauthorized", "{method} {path}");
+        }
+    }
+    // Nothing happened, and control refusals are not counted as API requests.
+    assert_eq!(fake.sessions().len(), 1);
+    assert_eq!(fake.stats().unauthorized, 0);
+    let response = reqwest::get(format!("{}/_fake/stats", fake.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // With the key, each answers (404 for the unknown delivery).
+    for (method, path, body) in operations() {
+        fake.seed(SessionSeed::new("qs_1"));
+        let (status, answer) = call_with_key(
+            &fake,
+            &fake.api_key(),
+            method,
+            path,
+            body.as_ref().map(Value::to_string),
+        )
+        .await;
+        assert!(
+            (200..300).contains(&status) || (status == 404 && path.contains("whd_")),
+            "{method} {path}: {status} {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_field() {
+    let fake = fake().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let cases: Vec<(&str, &str, Value, &str)> = vec![
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"colour": "red"}),
+            "colour",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"qualification_session_id": ""}),
+            "qualification_session_id",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"qualification_session_id": 7}),
+            "qualification_session_id",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"status": "Approved"}),
+            "status",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"created_at": "yesterday"}),
+            "created_at",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"expires_at": "2025-06-01"}),
+            "expires_at",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"eligible_amount": "a lot"}),
+            "eligible_amount",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"user_id": "u".repeat(256)}),
+            "user_id",
+        ),
+        (
+            "POST",
+            "/_fake/sessions",
+            json!({"metadata": {"crm_id": 7}}),
+            "metadata",
+        ),
+        (
+            "POST",
+            "/_fake/sessions/qs_1/approve",
+            json!({"expires_at": "x"}),
+            "expires_at",
+        ),
+        (
+            "POST",
+            "/_fake/sessions/qs_1/reject",
+            json!({"why": "x"}),
+            "why",
+        ),
+        ("POST", "/_fake/sessions/qs_1/status", json!({}), "status"),
+        (
+            "POST",
+            "/_fake/sessions/qs_1/status",
+            json!({"status": "APPROVED"}),
+            "status",
+        ),
+        ("POST", "/_fake/faults", json!({}), "kind"),
+        ("POST", "/_fake/faults", json!({"kind": "explode"}), "kind"),
+        ("POST", "/_fake/faults", json!({"kind": "status"}), "status"),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "status", "status": 200}),
+            "status",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "status", "status": 70000}),
+            "status",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "status", "status": 503, "retry_after_ms": -1}),
+            "retry_after_ms",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "drop_connection", "status": 503}),
+            "status",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "drop_connection", "delay_ms": null}),
+            "delay_ms",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "delay"}),
+            "delay_ms",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "delay", "delay_ms": 600001}),
+            "delay_ms",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "lose_response", "times": 0}),
+            "times",
+        ),
+        (
+            "POST",
+            "/_fake/faults",
+            json!({"kind": "lose_response", "operation": "delete_everything"}),
+            "operation",
+        ),
+        ("POST", "/_fake/chaos", json!({}), "probability"),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 1.5}),
+            "probability",
+        ),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 0.5, "seed": -1}),
+            "seed",
+        ),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 0.5, "faults": []}),
+            "faults",
+        ),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 0.5, "faults": [{"weight": 0, "fault": {"kind": "drop_connection"}}]}),
+            "faults[0].weight",
+        ),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "status"}}]}),
+            "faults[0].fault.status",
+        ),
+        (
+            "POST",
+            "/_fake/chaos",
+            json!({"probability": 0.5, "faults": [{"weight": 1}]}),
+            "faults[0].fault",
+        ),
+        (
+            "PUT",
+            "/_fake/latency",
+            json!({"latency_ms": "slow"}),
+            "latency_ms",
+        ),
+        (
+            "PUT",
+            "/_fake/latency",
+            json!({"latency_ms": 600001}),
+            "latency_ms",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"secret": "s"}),
+            "url",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "ftp://x", "secret": "s"}),
+            "url",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://user@host/", "secret": "s"}),
+            "url",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://127.0.0.1/"}),
+            "secret",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://127.0.0.1/", "secret": "has space"}),
+            "secret",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": 21}),
+            "attempts",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://127.0.0.1/", "secret": "s", "timeout_ms": 0}),
+            "timeout_ms",
+        ),
+        (
+            "PUT",
+            "/_fake/webhook_endpoint",
+            json!({"url": "http://127.0.0.1/", "secret": "s", "signed": "yes"}),
+            "signed",
+        ),
+        (
+            "POST",
+            "/_fake/webhooks/flush",
+            json!({"timeout_ms": 60001}),
+            "timeout_ms",
+        ),
+        (
+            "POST",
+            "/_fake/reset",
+            json!({"sessions": "some"}),
+            "sessions",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, refused) = call(&fake, method, path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{method} {path} {body}: {refused}");
+        assert_eq!(
+            refused["error"], "ValidationError",
+            "{method} {path} {body}"
+        );
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{method} {path} {body}: {message:?} should start with {field:?}"
+        );
+    }
+    // Bodies that are not JSON objects.
+    for (method, path) in [
+        ("POST", "/_fake/sessions"),
+        ("POST", "/_fake/faults"),
+        ("POST", "/_fake/chaos"),
+        ("PUT", "/_fake/latency"),
+        ("PUT", "/_fake/webhook_endpoint"),
+        ("POST", "/_fake/sessions/qs_1/status"),
+        ("POST", "/_fake/reset"),
+    ] {
+        for body in ["[]", "null", "7", "{", "not json", "{} {}", "\u{0}"] {
+            let (status, refused) =
+                call_with_key(&fake, &fake.api_key(), method, path, Some(body.into())).await;
+            assert_eq!(status, 400, "{method} {path} {body:?}");
+            assert_eq!(refused["error"], "ValidationError");
+        }
+    }
+    // Bodies are bounded.
+    let huge = format!("{{\"email\": \"{}\"}}", "x".repeat(3 << 20));
+    let (status, refused) = call_with_key(
+        &fake,
+        &fake.api_key(),
+        "POST",
+        "/_fake/sessions",
+        Some(huge),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (413, &json!("PayloadTooLarge"))
+    );
+    // Required bodies cannot be empty.
+    let (status, refused) = call_with_key(
+        &fake,
+        &fake.api_key(),
+        "POST",
+        "/_fake/faults",
+        Some(String::new()),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("empty"));
+    // Nothing was changed by any of it.
+    assert_eq!(fake.pending_faults(), 0);
+    assert_eq!(fake.sessions().len(), 1);
+    assert_eq!(fake.session("qs_1").unwrap().status, Status::Pending);
+    assert!(fake.webhook().is_none());
+}
+
+#[tokio::test]
+async fn garbage_never_breaks_the_server() {
+    use rand::{Rng as _, SeedableRng as _};
+    let fake = fake().await;
+    fake.seed(SessionSeed::new("qs_1"));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let fragments = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ":",
+        ",",
+        "null",
+        "true",
+        "-1",
+        "1e999",
+        "18446744073709551616",
+        "\"kind\"",
+        "\"status\"",
+        "\"faults\"",
+        "\"probability\"",
+        "\"url\"",
+        "\u{1F600}",
+        "\\u0000",
+        "\"sessions\"",
+        "0.5",
+        " ",
+    ];
+    let mut codes = std::collections::BTreeMap::new();
+    for round in 0..300 {
+        let (method, path, _) = operations()[round % operations().len()].clone();
+        let body: String = (0..rng.gen_range(0..12))
+            .map(|_| fragments[rng.gen_range(0..fragments.len())])
+            .collect();
+        let (status, _) = call_with_key(&fake, &fake.api_key(), method, path, Some(body)).await;
+        assert!(status < 500, "{method} {path}: {status}");
+        *codes.entry(status).or_insert(0) += 1;
+    }
+    assert!(codes.contains_key(&400), "{codes:?}");
+    // Still serving.
+    let (status, _) = call(&fake, "GET", "/_fake/stats", None).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn wrong_methods_and_unknown_paths() {
+    let fake = fake().await;
+    for (method, path, allow) in [
+        ("DELETE", "/_fake/stats", "GET, HEAD"),
+        ("PUT", "/_fake/sessions", "GET, HEAD, POST"),
+        ("GET", "/_fake/sessions/qs_1/approve", "POST"),
+        ("GET", "/_fake/reset", "POST"),
+        ("GET", "/_fake/chaos", "POST, DELETE"),
+        ("GET", "/_fake/webhooks/flush", "POST"),
+    ] {
+        let response = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", fake.base_url()),
+            )
+            .header("x-truemed-api-key", fake.api_key())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "MethodNotAllowed");
+    }
+    for path in [
+        "/_fake",
+        "/_fake/",
+        "/_fake/nothing",
+        "/_fake/sessions/qs_1/explode",
+    ] {
+        let (status, body) = call(&fake, "GET", path, None).await;
+        assert_eq!(
+            (status, &body["error"]),
+            (404, &json!("NotFound")),
+            "{path}"
+        );
+    }
+    assert_eq!(fake.stats().requests, 0);
 }

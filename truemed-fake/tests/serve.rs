@@ -21,7 +21,7 @@ fn serve(args: &[&str]) -> Served {
 
 /// A request to the served fake with its key.
 async fn call(served: &Served, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    support::call(&served.url, KEY, method, path, body).await
+    support::request(&served.url, KEY, method, path, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,19 +22,19 @@ thread_local! {
 
 /// A request to `base_url` + `path` with `key` and a JSON body (or none); the status and
 /// the JSON answer (null when empty, or not JSON).
-pub async fn call(
+pub async fn request(
     base_url: &str,
     key: &str,
     method: &str,
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    call_raw(base_url, key, method, path, body.map(|b| b.to_string())).await
+    request_raw(base_url, key, method, path, body.map(|b| b.to_string())).await
 }
 
 /// A request with a raw body (or none); the status and the JSON answer (null when empty;
 /// a body that is not JSON fails the test).
-pub async fn call_raw(
+pub async fn request_raw(
     base_url: &str,
     key: &str,
     method: &str,
@@ -60,6 +60,35 @@ pub async fn call_raw(
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
     };
     (status, value)
+}
+
+/// A control-API (or API) request to `fake` with its key.
+pub async fn call(
+    fake: &truemed_fake::FakeTruemed,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    request(&fake.base_url(), &fake.api_key(), method, path, body).await
+}
+
+/// A request to `fake` with a raw body (or none) and any key.
+pub async fn call_with_key(
+    fake: &truemed_fake::FakeTruemed,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (u16, Value) {
+    request_raw(&fake.base_url(), key, method, path, body).await
+}
+
+/// A fake that starts empty, with a key of its own.
+pub async fn fake() -> truemed_fake::FakeTruemed {
+    truemed_fake::FakeTruemed::builder()
+        .api_key("sk_test_control")
+        .start()
+        .await
 }
 
 /// The hex HMAC-SHA256 of `{t}.{body}`, computed here rather than by the crates.
@@ -292,4 +321,18 @@ pub fn verify_both_ways(secret: &str, request: &Recorded) -> Value {
         .unwrap();
     assert_eq!(v1, hmac_hex(secret, t, &request.body));
     serde_json::from_slice(&request.body).unwrap()
+}
+
+/// A raw request to `fake` with its key (no body).
+pub async fn raw(
+    fake: &truemed_fake::FakeTruemed,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::Response {
+    HTTP.with(reqwest::Client::clone)
+        .request(method, format!("{}{path}", fake.base_url()))
+        .header("x-truemed-api-key", fake.api_key())
+        .send()
+        .await
+        .unwrap()
 }
