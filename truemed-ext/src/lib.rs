@@ -48,6 +48,7 @@
 //! | tune retries | [`RetryPolicy`] (per client or per call), [`RetryBudget`] (per client), [`Sleeper`] |
 //! | make updates safe to resend | [`IdempotencyKey`], [`KeyGenerator`] |
 //! | receive webhooks | [`webhook`] |
+//! | find the completions no webhook announced (an endpoint down, a rotated secret) | [`reconcile`]: [`QualificationSessions::reconcile`] gives a [`Reconciliation`], whose [`ReconcileStream`] yields [`ReconcileEvent`]s: each [`Completion`] once, with the key a webhook's has |
 //! | test without Truemed | the `truemed-fake` crate (a dev-dependency): the fake Truemed server in process, and from any language its control API and the `truemed-fake` binary |
 //! | the model types | [`QualificationSession`], [`Status`], [`Timestamp`], [`Amount`], ...; the generated client itself: [`raw`] |
 //!
@@ -56,7 +57,8 @@
 //! ← `refusal` (what the client refuses, with typed reasons), `decode` (naming decode
 //! failures) ← `api_error` (an error answer and its kind) ← `error` ← `retry` (the retry
 //! rule, policy, budget and loop) ← `client` ← `page` ← `pagination` ← `sessions`;
-//! `webhook` builds on those.
+//! `webhook` builds on those, and `reconcile` (polling for completions) on `sessions` and
+//! `completion`.
 //!
 //! # Cargo features
 //!
@@ -88,6 +90,7 @@ mod idempotency;
 mod operation;
 mod page;
 mod pagination;
+pub mod reconcile;
 mod redact;
 mod refusal;
 mod retry;
@@ -107,6 +110,7 @@ pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey, KeyGenerator};
 pub use operation::Operation;
 pub use page::Page;
 pub use pagination::{ItemStream, PageStream, Paginator};
+pub use reconcile::{PollFailure, ReconcileEvent, ReconcileStream, Reconciliation};
 pub use refusal::{
     BaseUrlProblem, ConfigurationError, ConfigurationReason, InvalidRequest, InvalidRequestReason,
     PaginationError, PaginationErrorKind,

@@ -19,6 +19,7 @@ use crate::idempotency::IdempotencyKey;
 use crate::operation::Operation;
 use crate::page::{ListFilters, Listing, Page};
 use crate::pagination::{ItemStream, PageStream, Paginator};
+use crate::reconcile::Reconciliation;
 use crate::refusal::{InvalidRequestReason, MAX_API_INTEGER};
 use crate::retry::RetryPolicy;
 
@@ -95,6 +96,14 @@ impl QualificationSessions {
             body: Ok(types::builder::UpdateQualificationSessionRequest::default()),
             retry: None,
         }
+    }
+
+    /// Reconciliation: a stream of the sessions that reached `approved` or `rejected`,
+    /// each once, found by polling, for the completions no webhook announced. Watch ids
+    /// from your records with [`Reconciliation::sessions`], or (without) every session
+    /// listed `pending` or `processing`; see [`reconcile`](crate::reconcile).
+    pub fn reconcile(&self) -> Reconciliation {
+        Reconciliation::new(self.client.clone())
     }
 }
 

@@ -363,3 +363,125 @@ pub fn signature_value(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
     format!("t={t},v1={}", hmac_hex(secret, &t, body))
 }
+
+/// The one handler of a merchant that receives completions from both paths, webhooks and
+/// reconciliation: it applies each completion once, deduplicating on its
+/// [`CompletionKey`](truemed_ext::CompletionKey), and records which path saw what.
+#[derive(Clone, Default)]
+pub struct CompletionHandler(Arc<Mutex<HandlerLog>>);
+
+/// What a [`CompletionHandler`] saw and applied.
+#[derive(Clone, Debug, Default)]
+pub struct HandlerLog {
+    /// Each completion applied, in order, with the path that delivered it first.
+    pub applied: Vec<(truemed_ext::CompletionKey, &'static str)>,
+    /// Every completion received, in order, with its path (duplicates included).
+    pub received: Vec<(truemed_ext::CompletionKey, &'static str)>,
+    seen: std::collections::HashSet<truemed_ext::CompletionKey>,
+}
+
+impl CompletionHandler {
+    /// Applies `completion` unless its key was applied before; `true` if applied now.
+    pub fn apply(&self, completion: &truemed_ext::Completion) -> bool {
+        let path = match completion.source {
+            truemed_ext::CompletionSource::Webhook { .. } => "webhook",
+            truemed_ext::CompletionSource::Reconciliation { .. } => "reconciliation",
+            _ => "other",
+        };
+        let key = completion.key();
+        let mut log = self.0.lock().unwrap();
+        log.received.push((key.clone(), path));
+        let fresh = log.seen.insert(key.clone());
+        if fresh {
+            log.applied.push((key, path));
+        }
+        fresh
+    }
+
+    pub fn log(&self) -> HandlerLog {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The keys one path delivered, in order.
+    pub fn received_by(&self, path: &str) -> Vec<truemed_ext::CompletionKey> {
+        let log = self.0.lock().unwrap();
+        log.received
+            .iter()
+            .filter(|(_, p)| *p == path)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+/// A merchant's webhook endpoint on 127.0.0.1 (`POST /hooks`): it verifies signed
+/// deliveries with its secret and hands each completion to a [`CompletionHandler`],
+/// answering 204; while [`set_up(false)`](Self::set_up), it answers 500 to every
+/// delivery without reading it (an endpoint that is down).
+pub struct WebhookEndpoint {
+    pub url: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    deliveries: Arc<AtomicUsize>,
+}
+
+impl WebhookEndpoint {
+    pub async fn start(secret: &str, handler: CompletionHandler, up: bool) -> Self {
+        use std::sync::atomic::AtomicBool;
+        let verifier = Arc::new(truemed_ext::webhook::WebhookVerifier::new(secret));
+        let up = Arc::new(AtomicBool::new(up));
+        let deliveries = Arc::new(AtomicUsize::new(0));
+        let (state_up, state_deliveries) = (up.clone(), deliveries.clone());
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (verifier, handler) = (verifier.clone(), handler.clone());
+                let (up, deliveries) = (state_up.clone(), state_deliveries.clone());
+                async move {
+                    deliveries.fetch_add(1, Ordering::SeqCst);
+                    if !up.load(Ordering::SeqCst) {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let Ok(delivery) = verifier.verify_signed(&headers, &body) else {
+                        return StatusCode::UNAUTHORIZED;
+                    };
+                    if let truemed_ext::webhook::WebhookEvent::QualificationSessionComplete(
+                        payload,
+                    ) = &delivery.event
+                    {
+                        let id = delivery.webhook_delivery_id.as_str();
+                        if let Some(completion) =
+                            truemed_ext::Completion::from_webhook(payload, Some(id))
+                        {
+                            handler.apply(&completion);
+                        }
+                    }
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url,
+            up,
+            deliveries,
+        }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Delivery attempts received, answered or not.
+    pub fn deliveries(&self) -> usize {
+        self.deliveries.load(Ordering::SeqCst)
+    }
+}
+
+/// A URL on 127.0.0.1 where nothing listens (a port bound, then released).
+pub fn unreachable_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}/hooks")
+}
