@@ -80,8 +80,8 @@ struct ServeArgs {
     )]
     api_key: String,
     /// A JSON file holding an array of session objects as the API returns them (or a whole
-    /// list response). Without it (and without --empty), 50 realistic demo sessions are
-    /// seeded.
+    /// list response), each id once; an entry that cannot be read is named with its field.
+    /// Without it (and without --empty), 50 realistic demo sessions are seeded.
     #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     seed: Option<String>,
     /// Start with no sessions at all (create them through the control API).
