@@ -65,6 +65,7 @@ impl fmt::Debug for BodyReadCallback {
 
 #[derive(Debug, Default)]
 struct Record {
+    requested: Option<reqwest::Url>,
     head: Option<ResponseHead>,
     refusal: Option<Refusal>,
 }
@@ -185,8 +186,10 @@ impl CallContext {
         }
     }
 
-    /// Adds the headers and the timeout to `request` (the pre hook).
+    /// Adds the headers and the timeout to `request` (the pre hook), and records its URL
+    /// ([`requested_url`](Self::requested_url)).
     pub fn prepare(&self, request: &mut reqwest::Request) {
+        self.lock().requested = Some(request.url().clone());
         for (name, value) in &self.headers {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
@@ -195,6 +198,18 @@ impl CallContext {
         if let Some(timeout) = self.timeout {
             *request.timeout_mut() = Some(timeout);
         }
+    }
+
+    /// The URL of the latest request prepared with this context (query included: redact it
+    /// before logging it), if any.
+    pub fn requested_url(&self) -> Option<reqwest::Url> {
+        self.lock().requested.clone()
+    }
+
+    /// The status of the latest response received with this context, if any: what
+    /// [`last_response`](Self::last_response) says, without copying headers and body.
+    pub fn last_status(&self) -> Option<reqwest::StatusCode> {
+        self.lock().head.as_ref().map(|head| head.status)
     }
 
     /// The latest response received with this context, if any.

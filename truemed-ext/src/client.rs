@@ -13,6 +13,7 @@ use crate::idempotency::{IdempotencyKey, KeyGenerator};
 use crate::operation::Operation;
 use crate::refusal::{BaseUrlProblem, ConfigurationReason};
 use crate::retry::{self, RetryBudget, RetryPolicy, Sleeper, TokenBucket};
+use crate::telemetry::{Exchange, Telemetry};
 use crate::wire::{API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV};
 
 /// The `User-Agent` every request carries: `truemed-rs/` and this crate's version.
@@ -72,6 +73,7 @@ struct Inner {
     budget: TokenBucket,
     keys: KeyGenerator,
     sleeper: Sleeper,
+    telemetry: Telemetry,
 }
 
 impl fmt::Debug for Client {
@@ -153,6 +155,7 @@ impl Client {
             policy: policy.unwrap_or(&self.inner.retry),
             budget: &self.inner.budget,
             sleeper: &self.inner.sleeper,
+            telemetry: &self.inner.telemetry,
             idempotency_key,
         };
         retry::run(call, |_attempt| {
@@ -163,10 +166,11 @@ impl Client {
             }
             let sent = send(self.raw_with(context.clone()));
             async move {
-                match sent.await {
+                let result = match sent.await {
                     Ok(value) => Ok(value.into_inner()),
                     Err(error) => Err(Error::from_generated::<T>(error, &context)),
-                }
+                };
+                (result, Exchange::of(&context))
             }
         })
         .await
@@ -204,6 +208,9 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     keys: Option<KeyGenerator>,
     sleeper: Option<Sleeper>,
+    trace_idempotency_keys: bool,
+    #[cfg(feature = "opentelemetry")]
+    duration_metric: Option<crate::telemetry::DurationMetric>,
     env_error: Option<ConfigurationReason>,
 }
 
@@ -219,6 +226,7 @@ impl fmt::Debug for ClientBuilder {
             .field("budget", &self.budget)
             .field("max_response_body", &self.max_response_body)
             .field("custom_http_client", &self.http.is_some())
+            .field("trace_idempotency_keys", &self.trace_idempotency_keys)
             .finish_non_exhaustive()
     }
 }
@@ -325,6 +333,32 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the tracing spans show each update's idempotency key as
+    /// `truemed.idempotency_key` (default `false`: they say only whether the call sends one,
+    /// as `truemed.idempotency_key.present`). A key is no secret, but one derived from your
+    /// own data may say something about it: turn this on only for keys that do not.
+    pub fn trace_idempotency_keys(mut self, show: bool) -> Self {
+        self.trace_idempotency_keys = show;
+        self
+    }
+
+    /// Records the `http.client.request.duration` histogram through `provider` instead of
+    /// OpenTelemetry's global meter provider (feature `opentelemetry`). The meter is
+    /// `truemed-ext` with this crate's version.
+    ///
+    /// Without this, the client takes the global meter provider as it is when
+    /// [`build`](Self::build) runs: install yours
+    /// (`opentelemetry::global::set_meter_provider`) before building clients.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn meter_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: opentelemetry::metrics::MeterProvider + ?Sized,
+    {
+        self.duration_metric = Some(crate::telemetry::DurationMetric::from_provider(provider));
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// Fails with [`Error::Configuration`], whose
@@ -384,6 +418,13 @@ impl ClientBuilder {
                 })?,
         };
 
+        let telemetry = Telemetry::new(
+            &base_url,
+            self.trace_idempotency_keys,
+            #[cfg(feature = "opentelemetry")]
+            self.duration_metric
+                .unwrap_or_else(crate::telemetry::DurationMetric::global),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -393,6 +434,7 @@ impl ClientBuilder {
                 budget: TokenBucket::new(self.budget.unwrap_or_default()),
                 keys: self.keys.unwrap_or_default(),
                 sleeper: self.sleeper.unwrap_or_default(),
+                telemetry,
             }),
         })
     }

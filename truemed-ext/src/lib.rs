@@ -70,6 +70,7 @@
 //! | `http2` | yes | HTTP/2, negotiated through ALPN; without it, HTTP/1.1 only (reqwest's `http2`). |
 //! | `schemars` | no | `schemars::JsonSchema` (schemars 0.8) for the model types, to generate JSON Schemas of them (truemed-api's `schemars`). |
 //! | `axum` | no | `webhook::axum`: an axum 0.8 extractor that hands handlers the verified, decoded webhook delivery and refuses the rest (413, 401, 400) with a plain-text reason; axum without its default features, so no HTTP server. |
+//! | `opentelemetry` | no | The `http.client.request.duration` histogram (seconds, per HTTP request, the HTTP client conventions' attributes and buckets), recorded through the OpenTelemetry metrics API (`opentelemetry` 0.33 alone: no SDK, no exporter) into the global meter provider or the one given to `ClientBuilder::meter_provider`. |
 //!
 //! The TLS features mirror reqwest's and enable them in truemed-api too. To pick one, turn
 //! off the defaults: `truemed-ext = { version = "0.1", default-features = false, features =
@@ -96,6 +97,7 @@ mod refusal;
 mod retry;
 mod retry_after;
 mod sessions;
+mod telemetry;
 pub mod webhook;
 mod wire;
 

@@ -20,7 +20,7 @@ use truemed_api::Spawned;
 use crate::api_error::{ApiError, ApiErrorKind};
 use crate::error::Error;
 use crate::idempotency::IdempotencyKey;
-use crate::operation::Operation;
+use crate::telemetry::{Exchange, Telemetry};
 
 /// What to do after a failed attempt, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -496,10 +496,11 @@ impl fmt::Debug for Sleeper {
     }
 }
 
-/// What one call brings to [`run`]: its operation, policy, the client's budget and
-/// sleeper, and the idempotency key it sends, if any.
+/// What one call brings to [`run`]: its operation, policy, the client's budget, sleeper
+/// and telemetry, and the idempotency key it sends, if any.
 pub(crate) struct Call<'a> {
-    pub(crate) operation: Operation,
+    pub(crate) operation: crate::operation::Operation,
+    pub(crate) telemetry: &'a Telemetry,
     pub(crate) policy: &'a RetryPolicy,
     pub(crate) budget: &'a TokenBucket,
     pub(crate) sleeper: &'a Sleeper,
@@ -548,30 +549,26 @@ impl Call<'_> {
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy or the budget gives up,
-/// in a span per call and a span per attempt. `attempt` gets the attempt number (from 1).
-/// The error returned carries the call's idempotency key and whether an earlier attempt
-/// may have applied the request.
+/// in a span per call and a client span per attempt (see [`crate::telemetry`]). `attempt`
+/// gets the attempt number (from 1) and gives its result with what its request saw. The
+/// error returned carries the call's idempotency key and whether an earlier attempt may
+/// have applied the request.
 pub(crate) async fn run<T, F, Fut>(call: Call<'_>, mut attempt: F) -> Result<T, Error>
 where
     F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = (Result<T, Error>, Exchange)>,
 {
-    let call_span = tracing::info_span!(
-        "truemed.call",
-        operation = call.operation.id(),
-        attempts = tracing::field::Empty,
-        status = tracing::field::Empty,
-        elapsed_ms = tracing::field::Empty,
-    );
+    let call_span = call
+        .telemetry
+        .call_span(call.operation, call.idempotency_key);
     async {
-        let started = Instant::now();
         let mut number = 1;
         // Whether an attempt so far may have applied the request, and what the last
         // retry cost.
         let mut unresolved = false;
         let mut last_retry_cost = None;
         let outcome = loop {
-            let (result, span) = attempt_in_span(call.operation, number, &mut attempt).await;
+            let (result, span) = attempt_in_span(&call, number, &mut attempt).await;
             let error = match result {
                 Ok(value) => {
                     call.budget.deposit(last_retry_cost.unwrap_or(1));
@@ -591,14 +588,13 @@ where
         };
         let outcome =
             outcome.map_err(|error| error.with_call_details(call.idempotency_key, unresolved));
-        let current = tracing::Span::current();
-        current.record("attempts", number);
-        if let Some(status) = status_of(&outcome) {
-            current.record("status", status);
-        }
-        current.record("elapsed_ms", millis(started.elapsed()));
+        Telemetry::end_call(&tracing::Span::current(), &outcome, number);
         if let Err(error) = &outcome {
-            tracing::warn!(error = %error.kind_name(), attempts = number, "call failed");
+            tracing::warn!(
+                error = %error.kind_name(),
+                attempts = i64::from(number),
+                "call failed"
+            );
         }
         outcome
     }
@@ -606,38 +602,25 @@ where
     .await
 }
 
-/// Makes attempt `number` in a span of its own, which records its status and time.
+/// Makes attempt `number` in a client span of its own, which records how it went (and the
+/// request's duration in the metric).
 async fn attempt_in_span<T, F, Fut>(
-    operation: Operation,
+    call: &Call<'_>,
     number: u32,
     attempt: &mut F,
 ) -> (Result<T, Error>, tracing::Span)
 where
     F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = (Result<T, Error>, Exchange)>,
 {
     let started = Instant::now();
-    let span = tracing::debug_span!(
-        "truemed.attempt",
-        operation = operation.id(),
-        attempt = number,
-        status = tracing::field::Empty,
-        elapsed_ms = tracing::field::Empty,
-    );
-    let result = attempt(number).instrument(span.clone()).await;
-    if let Some(status) = status_of(&result) {
-        span.record("status", status);
-    }
-    span.record("elapsed_ms", millis(started.elapsed()));
+    let span = call
+        .telemetry
+        .attempt_span(call.operation, number, call.idempotency_key);
+    let (result, exchange) = attempt(number).instrument(span.clone()).await;
+    call.telemetry
+        .end_attempt(&span, call.operation, &result, &exchange, started.elapsed());
     (result, span)
-}
-
-/// The status an outcome is logged with: 200 for a success, the error's status if any.
-fn status_of<T>(outcome: &Result<T, Error>) -> Option<u16> {
-    match outcome {
-        Ok(_) => Some(200),
-        Err(error) => error.status().map(|status| status.as_u16()),
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Tracing: a span per call and per attempt, with no secret and no personal data.
+//! Tracing: a span per call and per attempt, with no secret and no personal data, as a
+//! plain `fmt` subscriber shows them (tests/opentelemetry.rs reads them as OpenTelemetry's).
 
 mod support;
 
@@ -68,8 +69,16 @@ async fn spans_name_operation_and_attempts_without_secrets_or_pii() {
         text.contains("operation=\"update_qualification_session\""),
         "{text}"
     );
-    assert!(text.contains("attempt=2"), "{text}");
-    assert!(text.contains("status=503"), "{text}");
+    // The attempt's number and status under OpenTelemetry's names (they were `attempt`
+    // and `status`), and the operation as `truemed.operation`.
+    assert!(
+        text.contains("truemed.operation=\"get_qualification_session\""),
+        "{text}"
+    );
+    assert!(text.contains("http.request.resend_count=1"), "{text}");
+    assert!(text.contains("http.response.status_code=503"), "{text}");
+    assert!(text.contains("error.type=\"503\""), "{text}");
+    assert!(text.contains("otel.kind=\"client\""), "{text}");
     assert!(text.contains("retrying"), "{text}");
     for secret in [API_KEY, "ada@example.com", "Ada Lovelace"] {
         assert!(
