@@ -136,6 +136,7 @@ pub async fn export(
         .map_err(|e| Failure::file("cannot write to", &written_to, e.error()))?;
     drop(sink);
     if let (Some(partial), Some(out)) = (&partial, &args.out) {
+        // On disk before the rename, so that a crash never leaves a short FILE.
         File::open(partial)
             .and_then(|f| f.sync_all())
             .map_err(|e| Failure::file("cannot write to", partial, &e))?;

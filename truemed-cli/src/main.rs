@@ -11,6 +11,7 @@ mod interrupt;
 mod output;
 mod sessions;
 mod update;
+mod watch;
 mod webhook;
 
 use std::process::ExitCode;
@@ -118,10 +119,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 SessionsCommand::Backfill(args) => {
                     backfill::backfill(Some(&client), format, args, &interrupt).await
                 }
-                SessionsCommand::Watch(_) => Err(Failure::new(
-                    code::FAILED,
-                    "sessions watch needs truemed-ext's reconciliation, which this build does not have yet",
-                )),
+                SessionsCommand::Watch(args) => watch::watch(&client, args, &interrupt).await,
             }
         }
     }

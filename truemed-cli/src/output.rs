@@ -270,15 +270,15 @@ impl<W: Write> RowWriter<W> {
     }
 
     fn csv_line(&mut self, cells: impl Iterator<Item = Option<String>>) -> io::Result<()> {
-        let mut line = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::with_capacity(256));
-        line.write_record(cells.map(Option::unwrap_or_default))
-            .map_err(io::Error::other)?;
-        let bytes = line
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        self.out.write_all(&bytes)
+        let mut line = Vec::with_capacity(256);
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            write_csv_field(&mut line, cell.as_deref().unwrap_or(""));
+        }
+        line.push(b'\n');
+        self.out.write_all(&line)
     }
 
     fn table_line(&mut self, cells: &[String]) -> io::Result<()> {
@@ -314,6 +314,25 @@ impl<W: Write> RowWriter<W> {
     pub fn out(&mut self) -> &mut W {
         &mut self.out
     }
+}
+
+/// One CSV field (RFC 4180): quoted, with its quotes doubled, when it holds a comma, a
+/// quote or a line break, or starts or ends with a space.
+fn write_csv_field(line: &mut Vec<u8>, field: &str) {
+    let quote =
+        field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
+    if !quote {
+        line.extend_from_slice(field.as_bytes());
+        return;
+    }
+    line.push(b'"');
+    for byte in field.bytes() {
+        if byte == b'"' {
+            line.push(b'"');
+        }
+        line.push(byte);
+    }
+    line.push(b'"');
 }
 
 /// A cell as a table shows it: `-` for none, controls as spaces.
