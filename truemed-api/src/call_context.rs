@@ -26,6 +26,9 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 ///   even while the call is not being polled; dropping the call aborts the task. When the
 ///   runtime shuts down while the call is in flight, the call fails with
 ///   `Error::CommunicationError`, whose source is a [`RuntimeShutDown`](crate::RuntimeShutDown).
+///   A call made in a task spawned by
+///   [`Spawned::spawn_with_inline_calls`](crate::Spawned::spawn_with_inline_calls) does
+///   this in that task.
 /// - When the response arrives, it reads the body with a bound: an error body (any
 ///   non-2xx status) is cut at [`with_max_error_body`](Self::with_max_error_body) bytes and
 ///   the rest discarded, so a huge error page costs the bound, not its size; a success body
@@ -45,7 +48,8 @@ pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
 /// Clones share the record: give each concurrent call its own context ([`fresh`](Self::fresh)).
 #[derive(Clone, Debug)]
 pub struct CallContext {
-    headers: reqwest::header::HeaderMap,
+    /// Shared by every call's context: a fresh one copies no header.
+    headers: Arc<reqwest::header::HeaderMap>,
     timeout: Option<Duration>,
     max_error_body: usize,
     max_success_body: usize,
@@ -125,7 +129,7 @@ impl fmt::Display for Refusal {
 impl Default for CallContext {
     fn default() -> Self {
         Self {
-            headers: reqwest::header::HeaderMap::new(),
+            headers: Arc::default(),
             timeout: None,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
             max_success_body: DEFAULT_MAX_SUCCESS_BODY,
@@ -143,7 +147,7 @@ impl CallContext {
 
     /// Headers added to every request that does not already carry them.
     pub fn with_headers(mut self, headers: reqwest::header::HeaderMap) -> Self {
-        self.headers = headers;
+        self.headers = Arc::new(headers);
         self
     }
 
@@ -190,7 +194,7 @@ impl CallContext {
     /// ([`requested_url`](Self::requested_url)).
     pub fn prepare(&self, request: &mut reqwest::Request) {
         self.lock().requested = Some(request.url().clone());
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter() {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
@@ -230,7 +234,8 @@ impl CallContext {
         mut response: reqwest::Response,
     ) -> reqwest::Result<reqwest::Response> {
         let status = response.status();
-        let headers = response.headers().clone();
+        // Taken, not copied: the body is read without them, and the response rebuilt with them.
+        let headers = std::mem::take(response.headers_mut());
         let version = response.version();
         let refusal = if response.url() != requested {
             Some(Refusal::RedirectFollowed {
@@ -292,23 +297,68 @@ impl CallContext {
 }
 
 /// Reads at most `limit` bytes of the body; `true` when more was there (the rest is left
-/// unread and the connection discarded).
+/// unread and the connection discarded). A body that arrives in one chunk is kept as it
+/// came; only one in several chunks is copied, into one buffer.
 async fn read_bounded(
     response: &mut reqwest::Response,
     limit: usize,
 ) -> reqwest::Result<(bytes::Bytes, bool)> {
     // Never trust a declared length for the allocation.
     let expected = response.content_length().unwrap_or(0).min(64 * 1024) as usize;
-    let mut body = bytes::BytesMut::with_capacity(expected.min(limit));
+    let mut body = Body::default();
     while let Some(chunk) = response.chunk().await? {
         let room = limit - body.len();
         if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body.freeze(), true));
+            body.push(chunk.slice(..room), expected.min(limit));
+            return Ok((body.into_bytes(), true));
         }
-        body.extend_from_slice(&chunk);
+        body.push(chunk, expected.min(limit));
     }
-    Ok((body.freeze(), false))
+    Ok((body.into_bytes(), false))
+}
+
+/// A body as it is read: its first chunk as it came, or every chunk so far in one buffer.
+enum Body {
+    One(bytes::Bytes),
+    Joined(bytes::BytesMut),
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::One(bytes::Bytes::new())
+    }
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Self::One(chunk) => chunk.len(),
+            Self::Joined(buffer) => buffer.len(),
+        }
+    }
+
+    /// Adds `chunk`; a buffer is made for two chunks, of at least `capacity` bytes.
+    fn push(&mut self, chunk: bytes::Bytes, capacity: usize) {
+        match self {
+            Self::One(first) if first.is_empty() => *first = chunk,
+            _ if chunk.is_empty() => {}
+            Self::One(first) => {
+                let mut buffer =
+                    bytes::BytesMut::with_capacity(capacity.max(first.len() + chunk.len()));
+                buffer.extend_from_slice(first);
+                buffer.extend_from_slice(&chunk);
+                *self = Self::Joined(buffer);
+            }
+            Self::Joined(buffer) => buffer.extend_from_slice(&chunk),
+        }
+    }
+
+    fn into_bytes(self) -> bytes::Bytes {
+        match self {
+            Self::One(chunk) => chunk,
+            Self::Joined(buffer) => buffer.freeze(),
+        }
+    }
 }
 
 impl progenitor_client::ClientHooks<CallContext> for crate::Client {
@@ -336,7 +386,11 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         // In a task of its own, the response is read as it arrives, however busy the caller
         // is (a listing's consumer, say, with the page before), so a slow caller neither
         // holds the response up nor runs its timeout down. Dropping the call aborts the
-        // task; a runtime shutting down under it is an error, as in reqwest.
+        // task; a runtime shutting down under it is an error, as in reqwest. A call made in
+        // a task spawned for it already has that.
+        if crate::task::calls_inline() {
+            return exchange.await;
+        }
         match Spawned::spawn(exchange).await {
             Ok(response) => response,
             Err(shutdown) => Err(reqwest::Error::from(shutdown).with_url(url)),

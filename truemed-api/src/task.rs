@@ -9,13 +9,19 @@ use std::task::{Context, Poll};
 use futures_util::FutureExt as _;
 
 /// A future running in a task of its own on the tokio runtime, so it makes progress while
-/// nobody polls this handle (the client's exchanges, and `truemed-ext`'s page tasks).
+/// nobody polls this handle (the client's exchanges, and `truemed-ext`'s page tasks, in
+/// which the exchanges run [inline](Self::spawn_with_inline_calls)).
 ///
 /// Awaiting the handle gives the future's output, or [`RuntimeShutDown`] when the runtime
 /// shut down (dropping the task) before the future finished; a panic in the task is
 /// resumed in the caller. Dropping the handle aborts the task.
 #[must_use = "dropping a Spawned aborts its task"]
 pub struct Spawned<T>(tokio::task::JoinHandle<T>);
+
+tokio::task_local! {
+    /// Set while a future spawned by [`Spawned::spawn_with_inline_calls`] is polled.
+    static CALLS_INLINE: ();
+}
 
 impl<T: Send + 'static> Spawned<T> {
     /// Spawns `future` on the current tokio runtime.
@@ -26,6 +32,23 @@ impl<T: Send + 'static> Spawned<T> {
     pub fn spawn(future: impl Future<Output = T> + Send + 'static) -> Self {
         Self(tokio::spawn(future))
     }
+
+    /// Spawns `future` like [`spawn`](Self::spawn), and has each call of the generated
+    /// [`Client`](crate::Client) made in it send its request and read the response in this
+    /// task, instead of in a task of its own: this one already progresses while nobody
+    /// polls its handle, so another would only add a hand-off between tasks per call.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does (so would reqwest).
+    pub fn spawn_with_inline_calls(future: impl Future<Output = T> + Send + 'static) -> Self {
+        Self(tokio::spawn(CALLS_INLINE.scope((), future)))
+    }
+}
+
+/// Whether the future being polled was spawned by [`Spawned::spawn_with_inline_calls`].
+pub(crate) fn calls_inline() -> bool {
+    CALLS_INLINE.try_with(|()| ()).is_ok()
 }
 
 impl<T> Future for Spawned<T> {

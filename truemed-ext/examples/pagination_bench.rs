@@ -24,15 +24,27 @@
 //!   median of 15; the methods run in groups of one shape (one request at a time, or many),
 //!   so none runs just after a burst on both cores, which slows the next one-at-a-time
 //!   requests on this VM. Last, the CPU time a listing at the chosen concurrency costs:
-//!   the transport alone, plain reqwest and `stream()`, summed over every thread; with the
-//!   decode's, this gives the most that concurrency could reach on this machine.
+//!   the transport alone, plain reqwest and `stream()`, summed over every thread (the
+//!   scheduler's count, in nanoseconds), in turns of 5 listings, 16 rounds, interleaved;
+//!   with the decode's, this gives the most that concurrency could reach on this machine.
+//! - the two costs of the client against plain reqwest, from the figures above:
+//!   `stream()`'s CPU per listing at the chosen concurrency over plain reqwest + serde_json's,
+//!   and `stream()`'s throughput at concurrency 1 over plain reqwest's overlapping the next
+//!   request with the decode the same way.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
 //!
-//! Targets: prefetch within 1.10× of ideal; sequential `stream()` within 1.05× of the raw
-//! loop; at zero latency, `stream()` sequential at least 0.8× and prefetching at least 1.5×
-//! the bare decode (pages decode in parallel); peak memory for 100k within 1.2× of 10k.
-//! The in-process server serves prepared bodies so its CPU is not charged to the client.
+//! Targets: prefetch within 1.10× of ideal, wasting at most `concurrency - 1` requests;
+//! sequential `stream()` within 1.05× of the raw loop; at zero latency, `stream()`
+//! sequential at least 0.8× and prefetching at least 1.5× the bare decode (pages decode in
+//! parallel), `stream()` using no more CPU than plain reqwest + serde_json, and at
+//! concurrency 1 at least the throughput of plain reqwest overlapping the next request;
+//! peak memory for 100k within 1.2× of 10k. The in-process server serves prepared bodies
+//! so its CPU is not charged to the client.
+//!
+//! `--only METHOD` lists at zero latency with one method, over and over (for `--seconds`,
+//! or `--listings` after one to warm up), and prints its time and CPU per listing: for a
+//! profiler (`perf record`, `valgrind --tool=callgrind`) to watch one method alone.
 //!
 //! `--help` lists the flags and their defaults.
 
@@ -505,9 +517,20 @@ struct Args {
     /// prefetch and prints its peak RSS in KiB).
     #[arg(long = "memory-run")]
     memory_run: bool,
+    /// For profiling: list at zero latency with this method only, over and over for
+    /// `--seconds`, then exit (stream-1, stream-N, plain-overlap-1, plain-N, where N is
+    /// `--concurrency`).
+    #[arg(long, value_name = "METHOD")]
+    only: Option<String>,
+    /// How long `--only` runs, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    seconds: u64,
+    /// With `--only`: this many listings instead (after one to warm up), whatever the time.
+    #[arg(long, value_name = "N")]
+    listings: Option<u32>,
 }
 
-fn parse_args() -> (Settings, bool) {
+fn parse_args() -> (Settings, Args) {
     use clap::Parser as _;
     // Exits 2 with a message on a bad flag, 0 after `--help`.
     let args = Args::parse();
@@ -517,14 +540,67 @@ fn parse_args() -> (Settings, bool) {
         latency: Duration::from_millis(args.latency_ms),
         concurrency: args.concurrency.max(1) as usize,
     };
-    (settings, args.memory_run)
+    (settings, args)
+}
+
+/// `--only`: one zero-latency method, over and over, for a profiler to watch: for
+/// `seconds`, or `count` listings after one to warm up.
+async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<u32>) {
+    let prepared = prepare(settings.items, settings.page_size);
+    let instant = serve_prepared_responses(&prepared);
+    let client = client(&instant.base_url());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (base, pages, c) = (
+        instant.base_url(),
+        settings.items.div_ceil(settings.page_size).max(1),
+        settings.concurrency,
+    );
+    let size = settings.page_size;
+    let list = || async {
+        let n = match method {
+            "stream-1" => stream_count(&client, size, 1).await,
+            "stream-N" => stream_count(&client, size, c).await,
+            "plain-overlap-1" => {
+                plain_reqwest(&http, &base, pages, size, 1, Plain::NextRequestFirst).await
+            }
+            "plain-N" => plain_reqwest(&http, &base, pages, size, c, Plain::FetchThenDecode).await,
+            other => panic!("--only {other}: not a method"),
+        };
+        assert_eq!(n, settings.items);
+    };
+    if count.is_some() {
+        list().await;
+    }
+    let (started, cpu) = (Instant::now(), CpuClock::now());
+    let mut listings = 0u32;
+    while match count {
+        Some(count) => listings < count,
+        None => started.elapsed() < Duration::from_secs(seconds),
+    } {
+        list().await;
+        listings += 1;
+    }
+    let cpu = cpu.and_then(|cpu| cpu.elapsed()).unwrap_or_default();
+    let listings = listings.max(1);
+    println!(
+        "{listings} listings in {:.1} s: {:.2} ms each; CPU {:.2} ms each",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() * 1e3 / listings as f64,
+        cpu.as_secs_f64() * 1e3 / listings as f64
+    );
 }
 
 #[tokio::main]
 async fn main() {
-    let (settings, memory) = parse_args();
-    if memory {
+    let (settings, args) = parse_args();
+    if args.memory_run {
         return memory_run(settings).await;
+    }
+    if let Some(method) = &args.only {
+        return only_run(settings, method, args.seconds, args.listings).await;
     }
     let prepared = prepare(settings.items, settings.page_size);
     let server = serve(settings.items, settings.latency, Some(prepared.clone())).await;
@@ -778,6 +854,10 @@ async fn main() {
         transport_seq.as_secs_f64() / bare.as_secs_f64(),
     );
     println!(
+        "stream c=1 / plain reqwest overlapped c=1: {:.3}x throughput (target >= 1.00)",
+        plain_overlap.as_secs_f64() / stream_seq.as_secs_f64()
+    );
+    println!(
         "concurrency {c}: stream() {:.3}x; plain reqwest with a task per page {:.3}x; decoding alone on {cores} threads, no transport, {:.3}x",
         vs_bare(stream_par),
         vs_bare(plain_par),
@@ -785,16 +865,32 @@ async fn main() {
     );
 
     // What the CPU allows at concurrency c: each listing's CPU time, summed over the threads
-    // of this process (the server's too), over enough listings for the clock's 10 ms ticks.
+    // of this process (the server's too).
     // The transport and the decode share the cores, so a listing takes at least their sum
-    // spread over every core, none ever idle.
-    const CPU_LISTINGS: u32 = 40;
-    let transport_cpu = cpu_per_run(CPU_LISTINGS, || plain(c, Plain::TransportOnly)).await;
-    let plain_cpu = cpu_per_run(CPU_LISTINGS, || plain(c, Plain::FetchThenDecode)).await;
-    let stream_cpu = cpu_per_run(CPU_LISTINGS, || stream(c)).await;
-    if let (Some(transport_cpu), Some(plain_cpu), Some(stream_cpu)) =
-        (transport_cpu, plain_cpu, stream_cpu)
-    {
+    // spread over every core, none ever idle. The three run in turns of a few listings each,
+    // in reverse order every other round, so that a busier moment of this shared machine
+    // falls on all three alike.
+    const CPU_ROUNDS: u32 = 16;
+    const CPU_TURN: u32 = 5;
+    const CPU_LISTINGS: u32 = CPU_ROUNDS * CPU_TURN;
+    let mut cpu = [Some(Duration::ZERO); 3];
+    for round in 0..CPU_ROUNDS {
+        let mut order = [0, 1, 2];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for method in order {
+            let spent = match method {
+                0 => cpu_per_run(CPU_TURN, || plain(c, Plain::TransportOnly)).await,
+                1 => cpu_per_run(CPU_TURN, || plain(c, Plain::FetchThenDecode)).await,
+                _ => cpu_per_run(CPU_TURN, || stream(c)).await,
+            };
+            cpu[method] = cpu[method]
+                .zip(spent)
+                .map(|(sum, turn)| sum + turn / CPU_ROUNDS);
+        }
+    }
+    if let [Some(transport_cpu), Some(plain_cpu), Some(stream_cpu)] = cpu {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let floor = (transport_cpu + bare_text) / cores as u32;
         println!(
@@ -809,6 +905,10 @@ async fn main() {
             ms(floor),
             vs_bare(floor),
         );
+        println!(
+            "stream CPU / plain reqwest CPU at c={c}: {:.3}x (target <= 1.00)",
+            stream_cpu.as_secs_f64() / plain_cpu.as_secs_f64()
+        );
     }
 
     let small = child_peak(10_000, settings);
@@ -817,17 +917,42 @@ async fn main() {
     println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
 }
 
-/// This process's CPU time so far, all threads, user and system (from `/proc/self/stat`, in
-/// the kernel's clock ticks of 10 ms); `None` where that file is not there to read.
-fn process_cpu_time() -> Option<Duration> {
-    const TICK: Duration = Duration::from_millis(10);
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command's name, which is in parentheses and may hold spaces.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    // utime and stime are fields 14 and 15; the first after the name is field 3.
-    let user: u32 = fields.nth(11)?.parse().ok()?;
-    let system: u32 = fields.next()?.parse().ok()?;
-    Some(TICK * (user + system))
+/// Each thread's CPU time so far, by thread id (from `/proc/self/task/*/schedstat`, the
+/// scheduler's own count, in nanoseconds); `None` where those files are not there to read.
+/// (`/proc/self/stat` counts the whole process, but in clock ticks of 10 ms.)
+#[derive(Clone)]
+struct CpuClock(HashMap<u32, u64>);
+
+impl CpuClock {
+    fn now() -> Option<Self> {
+        let mut threads = HashMap::new();
+        for entry in std::fs::read_dir("/proc/self/task").ok()? {
+            let entry = entry.ok()?;
+            let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // A thread that ended since the listing is simply not there.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+                continue;
+            };
+            let on_cpu: u64 = stat.split_whitespace().next()?.parse().ok()?;
+            threads.insert(tid, on_cpu);
+        }
+        Some(Self(threads))
+    }
+
+    /// The CPU time every thread of this process has spent since `self` was read, the
+    /// threads started since included (a thread that ended in between is not counted:
+    /// here, only idle ones do).
+    fn elapsed(&self) -> Option<Duration> {
+        let now = Self::now()?;
+        let spent = now
+            .0
+            .iter()
+            .map(|(tid, on_cpu)| on_cpu.saturating_sub(self.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        Some(Duration::from_nanos(spent))
+    }
 }
 
 /// The process's CPU time per run of `work`, over `runs` runs.
@@ -836,11 +961,11 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = u64>,
 {
-    let before = process_cpu_time()?;
+    let before = CpuClock::now()?;
     for _ in 0..runs {
         work().await;
     }
-    Some((process_cpu_time()? - before) / runs)
+    Some(before.elapsed()? / runs)
 }
 
 /// How long the second of two runs of `run` takes (both must return `expected`).
