@@ -231,7 +231,7 @@ impl Journal {
                 for line in BufReader::new(file).lines() {
                     let line =
                         line.map_err(|e| Failure::file("cannot read the journal", &path, &e))?;
-                    // A line cut by a kill has no newline-terminated tab pair: skipped.
+                    // A line cut by a kill holds a cut key, which matches no row.
                     if let Some((id, key)) = line.split_once('\t') {
                         seen.insert((id.to_owned(), key.to_owned()));
                     }
@@ -241,16 +241,42 @@ impl Journal {
             Err(e) => return Err(Failure::file("cannot read the journal", &path, &e)),
         }
         let file = match write {
-            true => Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| Failure::file("cannot write the journal", &path, &e))?,
-            ),
+            true => Some(Self::append_to(&path)?),
             false => None,
         };
         Ok(Self { seen, file, path })
+    }
+
+    /// The journal opened for appending, after a newline if a kill cut its last line (so
+    /// that the next line is whole).
+    fn append_to(path: &Path) -> Result<File, Failure> {
+        let failed = |e: io::Error| {
+            Failure::new(
+                code::FAILED,
+                format!(
+                    "cannot write the journal {}: {} (choose another place with --journal FILE)",
+                    path.display(),
+                    crate::fail::io_reason(&e)
+                ),
+            )
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(failed)?;
+        let length = file.metadata().map_err(failed)?.len();
+        if length > 0 {
+            use std::io::{Read as _, Seek as _, SeekFrom};
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::End(-1)).map_err(failed)?;
+            file.read_exact(&mut last).map_err(failed)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n").map_err(failed)?;
+            }
+        }
+        Ok(file)
     }
 
     fn contains(&self, id: &str, key: &IdempotencyKey) -> bool {

@@ -18,6 +18,8 @@ pub mod code {
     pub const USAGE: u8 = 2;
     /// The API key was refused (401).
     pub const UNAUTHORIZED: u8 = 4;
+    /// Stdout was closed by its reader (128 + SIGPIPE).
+    pub const BROKEN_PIPE: u8 = 141;
     /// Interrupted by Ctrl-C (SIGINT) or SIGTERM.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -45,8 +47,13 @@ impl Failure {
         Self::new(code::USAGE, message)
     }
 
-    /// A file that could not be read or written (exit 1).
+    /// A file that could not be read or written (exit 1). Stdout closed by its reader
+    /// (`truemed ... | head`) ends the program quietly, as a shell pipeline expects, with
+    /// the code of a SIGPIPE death (141).
     pub fn file(what: &str, path: &Path, error: &std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self::new(code::BROKEN_PIPE, String::new());
+        }
         Self::new(
             code::FAILED,
             format!("{what} {}: {}", path.display(), io_reason(error)),
@@ -123,6 +130,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 
 /// Writes `error: MESSAGE` to stderr, redacted.
 pub fn report(failure: &Failure) {
+    if failure.message.is_empty() {
+        return;
+    }
     eprintln!("error: {}", redact(&failure.message));
 }
 

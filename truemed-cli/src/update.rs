@@ -2,13 +2,23 @@
 
 use std::io::{self, Write as _};
 
-use serde_json::json;
 use truemed_ext::{Client, IdempotencyKey};
 
 use crate::cli::{OutputFormat, UpdateArgs};
 use crate::fail::{exit_code, redact, Failure};
 use crate::interrupt::Interrupt;
-use crate::output::write_value;
+use crate::output::{Cell, Row, RowWriter, TableColumns};
+
+/// What `update` prints, in this order.
+const UPDATE_FIELDS: [&str; 4] = [
+    "qualification_session_id",
+    "status",
+    "outcome",
+    "idempotency_key",
+];
+
+/// `update` prints a sentence on a terminal, not a table.
+const NO_TABLE: TableColumns = TableColumns(&[]);
 
 /// `--metadata`: JSON text, or a usage error.
 pub fn check_metadata(text: &str) -> Result<(), String> {
@@ -87,12 +97,15 @@ pub async fn update(
     };
     match result {
         Ok(outcome) => {
-            let value = json!({
-                "qualification_session_id": outcome.qualification_session_id,
-                "status": outcome.status.as_str(),
-                "idempotency_key": outcome.idempotency_key.as_str(),
-                "outcome": "applied",
-            });
+            let row = Row::new(
+                &UPDATE_FIELDS,
+                vec![
+                    Cell::Text(redact(&outcome.qualification_session_id).into_owned()),
+                    Cell::Text(redact(outcome.status.as_str()).into_owned()),
+                    Cell::Text("applied".to_owned()),
+                    Cell::Text(outcome.idempotency_key.to_string()),
+                ],
+            );
             let mut out = io::stdout().lock();
             let written = match format {
                 OutputFormat::Table => writeln!(
@@ -102,31 +115,10 @@ pub async fn update(
                     redact(outcome.status.as_str()),
                     outcome.idempotency_key
                 ),
-                OutputFormat::Json => write_value(&mut out, format, &json!([value])),
-                OutputFormat::Csv => {
-                    let mut line = csv::Writer::from_writer(Vec::new());
-                    let record = [
-                        redact(&outcome.qualification_session_id).into_owned(),
-                        redact(outcome.status.as_str()).into_owned(),
-                        outcome.idempotency_key.to_string(),
-                        "applied".to_owned(),
-                    ];
-                    let bytes = line
-                        .write_record([
-                            "qualification_session_id",
-                            "status",
-                            "idempotency_key",
-                            "outcome",
-                        ])
-                        .and_then(|()| line.write_record(&record))
-                        .map_err(io::Error::other)
-                        .and_then(|()| {
-                            line.into_inner()
-                                .map_err(|e| io::Error::other(e.to_string()))
-                        });
-                    bytes.and_then(|bytes| out.write_all(&bytes))
+                _ => {
+                    let mut writer = RowWriter::new(format, &mut out, &UPDATE_FIELDS, NO_TABLE);
+                    writer.write(&row).and_then(|()| writer.finish().map(drop))
                 }
-                OutputFormat::Jsonl => write_value(&mut out, format, &value),
             };
             written
                 .and_then(|()| out.flush())

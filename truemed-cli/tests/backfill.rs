@@ -373,3 +373,30 @@ fn a_file_without_the_id_column_or_with_an_unknown_one_is_refused() {
     ]));
     assert_eq!(code(&missing), 1);
 }
+
+#[test]
+fn a_journal_line_cut_by_a_kill_does_not_swallow_the_next_runs_line() {
+    let fake = Fake::start(seeds(3));
+    let dir = temp_dir("backfill-journal");
+    let input = users_file(&dir, 2);
+    let journal = dir.join("users.csv.journal");
+    let backfill = || {
+        run(fake
+            .truemed()
+            .args(["sessions", "backfill"])
+            .arg(&input)
+            .arg("--report")
+            .arg(dir.join("report.csv")))
+    };
+    assert_eq!(code(&backfill()), 0);
+    // A kill in the middle of the journal's last write: the line is cut, no newline.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, &text[..text.len() - 10]).unwrap();
+    let input = users_file(&dir, 3);
+    assert_eq!(code(&backfill()), 0);
+    assert_eq!(code(&backfill()), 0);
+    let rows = report(&dir.join("report.csv"));
+    let outcomes: Vec<_> = rows.iter().map(|r| r["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["replayed", "replayed", "replayed"], "{input:?}");
+    assert_each_applied_once(&fake, 3);
+}
