@@ -1,6 +1,6 @@
 //! Output: sessions and report rows as a table, JSON, JSON lines or CSV, written as they
 //! come (nothing is held but the row being written), every value through
-//! [`redact`](crate::fail::redact).
+//! [`redact`].
 
 use std::io::{self, IsTerminal as _, Write};
 
