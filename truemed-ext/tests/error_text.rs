@@ -3,6 +3,7 @@
 //! decoders' own words kept readable.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::time::Duration;
 

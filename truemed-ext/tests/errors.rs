@@ -3,6 +3,7 @@
 //! connections.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! update may have been applied, which only a refusal rules out.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! Pagination over real HTTP: every edge, ordering under concurrent prefetch, the cap.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

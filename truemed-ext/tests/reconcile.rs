@@ -6,6 +6,7 @@
 //! a condition holds (a poll count, an item, the watched set), under a generous deadline.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

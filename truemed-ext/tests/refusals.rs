@@ -3,6 +3,7 @@
 //! invalid idempotency keys, metadata that does not serialize.
 
 mod support;
+use support::ScriptedClient as _;
 
 use futures::StreamExt as _;
 use support::{client_to, session, Reply, Scripted};

@@ -2,6 +2,7 @@
 //! encoded path segment, typed filters, and update bodies with only the fields set.
 
 mod support;
+use support::ScriptedClient as _;
 
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;

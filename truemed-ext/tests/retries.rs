@@ -3,6 +3,7 @@
 //! outage, and extreme settings or headers that never panic nor stall.
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::future::IntoFuture as _;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! plain `fmt` subscriber shows them (tests/opentelemetry.rs reads them as OpenTelemetry's).
 
 mod support;
+use support::ScriptedClient as _;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
-//! A scripted HTTP server on 127.0.0.1 for tests: every request is recorded, and a
-//! closure decides each reply (status, headers, body, delay), so tests can script
-//! sequences (503, 503, 200) and per-page delays that httpmock cannot express.
+//! What truemed-ext's tests share: the workspace's scripted server (truemed-tests) and a
+//! client for it, the test key, sleepers that do not sleep, a raw server that writes bytes
+//! as given, and webhook signatures computed independently of the crate.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,128 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 
-/// One request as it arrived.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
+// Not every test file uses each of them.
+#[allow(unused_imports)]
+pub use truemed_tests::{hmac_hex, Recorded, Reply, Scripted};
 
-impl Recorded {
-    pub fn query(&self, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-
-    pub fn page(&self) -> u64 {
-        self.query("page").map(|p| p.parse().unwrap()).unwrap_or(1)
-    }
-}
-
-/// A reply.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-    pub delay: Duration,
-}
-
-impl Reply {
-    pub fn json(status: u16, body: serde_json::Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn raw(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            headers: vec![],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-type Script = dyn Fn(usize, &Recorded) -> Reply + Send + Sync;
-
-pub struct Scripted {
-    pub base_url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl Scripted {
-    /// Serves `script(n, request)` for the n-th request (from 0).
-    pub async fn start(script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let counter = Arc::new(AtomicUsize::new(0));
-        let script: Arc<Script> = Arc::new(script);
-        let log = requests.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (log, counter, script) = (log.clone(), counter.clone(), script.clone());
-                async move {
-                    let recorded = Recorded {
-                        method,
-                        uri,
-                        headers,
-                        body,
-                    };
-                    let n = counter.fetch_add(1, Ordering::SeqCst);
-                    let reply = script(n, &recorded);
-                    log.lock().unwrap().push(recorded);
-                    tokio::time::sleep(reply.delay).await;
-                    let mut response: Response =
-                        (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
-                    for (name, value) in reply.headers {
-                        response.headers_mut().insert(name, value.parse().unwrap());
-                    }
-                    response
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url, requests }
-    }
-
-    /// The same reply sequence for every path: the n-th request gets `replies[n]`, later
-    /// ones the last reply.
-    pub async fn sequence(replies: Vec<Reply>) -> Self {
-        Self::start(move |n, _| replies[n.min(replies.len() - 1)].clone()).await
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-
+/// Clients for a [`Scripted`] server.
+pub trait ScriptedClient {
     /// A client for this server, with retries that do not sleep but record their waits.
-    pub fn client(&self) -> (truemed_ext::Client, Waits) {
+    fn client(&self) -> (truemed_ext::Client, Waits);
+}
+
+impl ScriptedClient for Scripted {
+    fn client(&self) -> (truemed_ext::Client, Waits) {
         let (sleeper, waits) = recording_sleeper();
         let client = truemed_ext::Client::builder()
             .api_key(API_KEY)
@@ -344,17 +236,6 @@ impl RawServer {
             .base_url(&self.base_url)
             .sleeper(no_sleep())
     }
-}
-
-/// The hex HMAC-SHA256 of `{timestamp}.{body}` under `secret`, computed here with the
-/// `hmac` crate rather than by truemed-ext's signer: a `v1` signature, independently.
-pub fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    use hmac::Mac as _;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// An `x-truemed-signature` value, `t=<timestamp>,v1=<hmac_hex>`, formatted here rather

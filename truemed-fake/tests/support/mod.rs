@@ -4,16 +4,9 @@
 //! as a webhook receiver.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac as _};
 use serde_json::Value;
-use sha2::Sha256;
 
 thread_local! {
     /// One client per test (each test runs on its own thread and runtime).
@@ -91,132 +84,9 @@ pub async fn fake() -> truemed_fake::FakeTruemed {
         .await
 }
 
-/// The hex HMAC-SHA256 of `{t}.{body}`, computed here rather than by the crates.
-pub fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// One request as it arrived.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Recorded {
-    pub fn query(&self, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-
-    pub fn page(&self) -> u64 {
-        self.query("page").map(|p| p.parse().unwrap()).unwrap_or(1)
-    }
-}
-
-/// A reply.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-    pub delay: Duration,
-}
-
-impl Reply {
-    pub fn json(status: u16, body: serde_json::Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn raw(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            headers: vec![],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-type Script = dyn Fn(usize, &Recorded) -> Reply + Send + Sync;
-
-pub struct Scripted {
-    pub base_url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl Scripted {
-    /// Serves `script(n, request)` for the n-th request (from 0).
-    pub async fn start(script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let counter = Arc::new(AtomicUsize::new(0));
-        let script: Arc<Script> = Arc::new(script);
-        let log = requests.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (log, counter, script) = (log.clone(), counter.clone(), script.clone());
-                async move {
-                    let recorded = Recorded {
-                        method,
-                        uri,
-                        headers,
-                        body,
-                    };
-                    let n = counter.fetch_add(1, Ordering::SeqCst);
-                    let reply = script(n, &recorded);
-                    log.lock().unwrap().push(recorded);
-                    tokio::time::sleep(reply.delay).await;
-                    let mut response: Response =
-                        (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
-                    for (name, value) in reply.headers {
-                        response.headers_mut().insert(name, value.parse().unwrap());
-                    }
-                    response
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url, requests }
-    }
-
-    /// The same reply sequence for every path: the n-th request gets `replies[n]`, later
-    /// ones the last reply.
-    pub async fn sequence(replies: Vec<Reply>) -> Self {
-        Self::start(move |n, _| replies[n.min(replies.len() - 1)].clone()).await
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
+// Not every test file uses each of them.
+#[allow(unused_imports)]
+pub use truemed_tests::{hmac_hex, Recorded, Reply, Scripted};
 
 /// The `truemed-fake` binary, as built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_truemed-fake");
