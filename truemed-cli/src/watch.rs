@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use serde_json::json;
-use truemed_ext::{ApiErrorKind, Client, CompletionSource, ReconcileEvent};
+use truemed_ext::reconcile::ReconcileEvent;
+use truemed_ext::{ApiErrorKind, Client, CompletionSource};
 
 use crate::cli::WatchArgs;
 use crate::fail::{code, exit_code, note, redact, Failure};

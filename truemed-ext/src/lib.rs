@@ -33,7 +33,6 @@ pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey, KeyGenerator};
 pub use operation::Operation;
 pub use page::Page;
 pub use pagination::{ItemStream, PageStream, Paginator};
-pub use reconcile::{PollFailure, ReconcileEvent, ReconcileStream, Reconciliation};
 pub use refusal::{
     BaseUrlProblem, ConfigurationError, ConfigurationReason, InvalidRequest, InvalidRequestReason,
     PaginationError, PaginationErrorKind,

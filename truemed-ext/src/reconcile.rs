@@ -23,7 +23,7 @@
 //! use std::collections::HashSet;
 //! use std::time::Duration;
 //! use futures_util::StreamExt as _;
-//! use truemed_ext::ReconcileEvent;
+//! use truemed_ext::reconcile::ReconcileEvent;
 //!
 //! let mut applied = HashSet::new(); // in production: a unique index on the key
 //! let mut events = client

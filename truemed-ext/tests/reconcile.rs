@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use support::{unreachable_url, CompletionHandler, WebhookEndpoint};
+use truemed_ext::reconcile::{ReconcileEvent, ReconcileStream};
 use truemed_ext::{
-    ApiErrorKind, CompletionKey, CompletionSource, Error, Operation, ReconcileEvent,
-    ReconcileStream, RetryPolicy, Status,
+    ApiErrorKind, CompletionKey, CompletionSource, Error, Operation, RetryPolicy, Status,
 };
 use truemed_fake::{Chaos, DeliveryState, FakeTruemed, Fault, SessionSeed, WebhookRetries};
 
