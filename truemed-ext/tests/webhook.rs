@@ -663,7 +663,11 @@ fn each_malformed_signature_header_is_refused_with_its_problem() {
         );
         let err = verify_at(&value, BODY_COMPLETE, T).unwrap_err();
         assert_eq!(err, malformed(problem.clone()), "verifying {value:?}");
-        assert_eq!(err.status_code(), 400);
+        assert_eq!(
+            err.status_code(),
+            401,
+            "a malformed header authenticates nothing"
+        );
         assert!(err.to_string().contains(&problem.to_string()));
     }
 }

@@ -584,3 +584,39 @@ impl From<WebhookError> for WebhookRejection {
         Self::from_webhook_error(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook::HeaderProblem;
+
+    /// The extractor answers what `WebhookError::status_code` tells a hand-written
+    /// receiver to answer, for every verification error.
+    #[test]
+    fn a_refused_verification_answers_the_errors_own_status_code() {
+        let errors = [
+            WebhookError::MissingHeader { header: "x" },
+            WebhookError::MalformedHeader {
+                header: "x",
+                problem: HeaderProblem::Empty,
+            },
+            WebhookError::NoValidSignature,
+            WebhookError::TimestampOutOfTolerance {
+                timestamp: 0,
+                now: 1_000,
+                tolerance: std::time::Duration::from_secs(300),
+            },
+            WebhookError::BadSharedSecret,
+            WebhookError::UndecodableBody {
+                message: "data: missing field".into(),
+            },
+            WebhookError::NoSecretConfigured,
+        ];
+        for error in errors {
+            let status = error.status_code();
+            let rejection = WebhookRejection::from_webhook_error(error.clone());
+            assert_eq!(rejection.kind().status(), status, "{error:?}");
+            assert_eq!(rejection.status(), status, "{error:?}");
+        }
+    }
+}

@@ -106,7 +106,11 @@ impl std::error::Error for WebhookError {}
 
 impl WebhookError {
     /// The HTTP status a receiver should answer with: `401` when the delivery cannot be
-    /// authenticated, `400` when it is malformed, `500` when the receiver is misconfigured.
+    /// authenticated (its authenticating header missing, malformed, or not valid under any
+    /// secret), `400` when it is authentic but its body is not a delivery, `500` when the
+    /// receiver is misconfigured. The same answers as the axum extractor's
+    /// (`webhook::axum`, feature `axum`): nothing about the body is
+    /// told to a sender that has not authenticated.
     ///
     /// Truemed retries any non-2xx answer, so a refusal is retried until it succeeds or the
     /// retries run out.
@@ -115,8 +119,9 @@ impl WebhookError {
             Self::MissingHeader { .. }
             | Self::NoValidSignature
             | Self::TimestampOutOfTolerance { .. }
+            | Self::MalformedHeader { .. }
             | Self::BadSharedSecret => StatusCode::UNAUTHORIZED,
-            Self::MalformedHeader { .. } | Self::UndecodableBody { .. } => StatusCode::BAD_REQUEST,
+            Self::UndecodableBody { .. } => StatusCode::BAD_REQUEST,
             Self::NoSecretConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
