@@ -1,5 +1,5 @@
 //! One page of a listing: its filters, checked before sending, and the call that fetches
-//! it. [`pagination`](crate::pagination) builds whole listings on this.
+//! it. The `pagination` module builds whole listings on this.
 
 use std::num::NonZeroU64;
 use std::str::FromStr;
