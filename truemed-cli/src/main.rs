@@ -2,6 +2,10 @@
 //! See README.md for the commands, output formats and exit codes.
 #![forbid(unsafe_code)]
 
+// Modules import in one direction: `cli` (the arguments), `fail` (errors, exit codes and
+// the key's redaction) and `interrupt` are leaves ← `output` (the row writers), `config` ←
+// one module per command (`sessions`, `update`, `watch`, `webhook`) ← `export` (on
+// `sessions`) and `backfill` (on `update`).
 mod backfill;
 mod cli;
 mod config;

@@ -58,6 +58,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Modules import in one direction: `paths`, `limits`, `lock`, `decode` and `dashboard` (the
+// embedded page) are leaves ← `fault`, `seed`, `delivery` ← `state` ← `shared` (the state
+// and configuration behind one handle) ← `control` (the control API's handlers) ← `server`.
 mod control;
 mod dashboard;
 mod decode;
