@@ -47,7 +47,7 @@ fn an_export_to_a_file_holds_every_matching_session_and_nothing_else() {
         stderr(&output)
     );
     let (header, rows) = csv_rows(&std::fs::read_to_string(&out).unwrap());
-    assert_eq!(header, FIELDS);
+    assert_eq!(header, fields());
     let exported: BTreeMap<_, _> = rows
         .iter()
         .map(|r| (r[0].clone(), (r[1].clone(), r[6].clone())))

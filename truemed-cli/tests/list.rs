@@ -37,7 +37,7 @@ fn one_page_is_listed_with_the_filters_in_every_format() {
             .truemed()
             .args(["-o", "csv", "sessions", "list", "--search", "shopper7@"]));
     let (header, rows) = csv_rows(&stdout(&search));
-    assert_eq!(header, FIELDS);
+    assert_eq!(header, fields());
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], "qs_test_0007");
 
@@ -51,7 +51,7 @@ fn one_page_is_listed_with_the_filters_in_every_format() {
             .args(["-o", "csv", "sessions", "list", "--user-id", "nobody"]));
     assert_eq!(
         csv_rows(&stdout(&empty_csv)).0,
-        FIELDS,
+        fields(),
         "an empty CSV still has its header"
     );
 

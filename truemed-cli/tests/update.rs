@@ -4,20 +4,23 @@ mod support;
 
 use support::*;
 
+/// An update of `qs_test_0001` setting a user id, metadata and a success URL.
+const AN_UPDATE: [&str; 9] = [
+    "sessions",
+    "update",
+    "qs_test_0001",
+    "--user-id",
+    "user_42",
+    "--metadata",
+    r#"{"crm": 7}"#,
+    "--success-url",
+    "https://shop.example/ok",
+];
+
 #[test]
 fn an_update_prints_its_outcome_and_key_and_applies_once() {
     let fake = Fake::start(seeds(2));
-    let output = run(fake.truemed().args([
-        "sessions",
-        "update",
-        "qs_test_0001",
-        "--user-id",
-        "user_42",
-        "--metadata",
-        r#"{"crm": 7}"#,
-        "--success-url",
-        "https://shop.example/ok",
-    ]));
+    let output = run(fake.truemed().args(AN_UPDATE));
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let lines = json_lines(&stdout(&output));
     assert_eq!(lines[0]["outcome"], "applied");
@@ -31,21 +34,11 @@ fn an_update_prints_its_outcome_and_key_and_applies_once() {
     assert_eq!(applied[0].metadata.as_deref(), Some(r#"{"crm": 7}"#));
 
     // The same update with the key it printed: a replay, nothing applied again.
-    let again = run(fake.truemed().args([
-        "-o",
-        "table",
-        "sessions",
-        "update",
-        "qs_test_0001",
-        "--user-id",
-        "user_42",
-        "--metadata",
-        r#"{"crm": 7}"#,
-        "--success-url",
-        "https://shop.example/ok",
-        "--idempotency-key",
-        &key,
-    ]));
+    let again = run(fake
+        .truemed()
+        .args(["-o", "table"])
+        .args(AN_UPDATE)
+        .args(["--idempotency-key", &key]));
     assert_eq!(code(&again), 0, "{}", stderr(&again));
     assert!(stdout(&again).contains(&key), "{}", stdout(&again));
     assert_eq!(fake.fake.applied_updates().len(), 1);

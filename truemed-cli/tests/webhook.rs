@@ -23,6 +23,14 @@ fn capture(name: &str, headers: &str, body: &str) -> (std::path::PathBuf, std::p
     (h, b)
 }
 
+/// `truemed webhook verify --secret SECRET --headers HEADERS BODY`, run to its end.
+fn verify_with_secret(headers: &std::path::Path, body: &std::path::Path) -> std::process::Output {
+    run(support::truemed()
+        .args(["webhook", "verify", "--secret", SECRET, "--headers"])
+        .arg(headers)
+        .arg(body))
+}
+
 #[test]
 fn a_signed_delivery_verifies_and_its_event_is_printed() {
     let signature = SignatureHeader::sign(SECRET, now(), BODY.as_bytes());
@@ -31,10 +39,7 @@ fn a_signed_delivery_verifies_and_its_event_is_printed() {
         &format!("POST /hooks/truemed HTTP/1.1\r\ncontent-type: application/json\r\nX-Truemed-Signature: {signature}\r\n\r\n"),
         BODY,
     );
-    let output = run(support::truemed()
-        .args(["webhook", "verify", "--secret", SECRET, "--headers"])
-        .arg(&headers)
-        .arg(&body));
+    let output = verify_with_secret(&headers, &body);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let event = &json_lines(&stdout(&output))[0];
     assert_eq!(event["valid"], true);
@@ -107,19 +112,13 @@ fn an_unsigned_delivery_is_checked_against_the_shared_secret() {
         &format!("x-truemed-api-key: {SECRET}\n"),
         flat,
     );
-    let output = run(support::truemed()
-        .args(["webhook", "verify", "--secret", SECRET, "--headers"])
-        .arg(&headers)
-        .arg(&body));
+    let output = verify_with_secret(&headers, &body);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let event = &json_lines(&stdout(&output))[0];
     assert_eq!(event["method"], "unsigned");
     assert_eq!(event["data"]["status"], "rejected");
     let (no_auth, body) = capture("webhook-none", "content-type: application/json\n", flat);
-    let missing = run(support::truemed()
-        .args(["webhook", "verify", "--secret", SECRET, "--headers"])
-        .arg(&no_auth)
-        .arg(&body));
+    let missing = verify_with_secret(&no_auth, &body);
     assert_eq!(code(&missing), 1);
     assert!(
         stderr(&missing).contains("x-truemed-signature"),
