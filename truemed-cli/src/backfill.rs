@@ -393,22 +393,17 @@ type Pending = Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
 
 /// Sends one row's update.
 async fn send(client: Client, row: u64, update: Update, key: IdempotencyKey) -> Done {
-    let mut request = client
-        .qualification_sessions()
-        .update(&update.id)
-        .idempotency_key(key.clone());
-    if let Some(v) = &update.user_id {
-        request = request.user_id(v);
-    }
-    if let Some(v) = &update.metadata {
-        request = request.metadata_raw(v);
-    }
-    if let Some(v) = &update.success_url {
-        request = request.success_url(v);
-    }
-    if let Some(v) = &update.failure_url {
-        request = request.failure_url(v);
-    }
+    let request = crate::update::request(
+        &client,
+        &update.id,
+        key.clone(),
+        [
+            &update.user_id,
+            &update.metadata,
+            &update.success_url,
+            &update.failure_url,
+        ],
+    );
     let result = request.send().await;
     let failed = |outcome: Outcome, error: &Error| Done {
         row,

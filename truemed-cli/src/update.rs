@@ -2,7 +2,7 @@
 
 use std::io::{self, Write as _};
 
-use truemed_ext::{Client, IdempotencyKey};
+use truemed_ext::{Client, IdempotencyKey, UpdateRequest};
 
 use crate::cli::{OutputFormat, UpdateArgs};
 use crate::fail::{exit_code, redact, Failure};
@@ -44,6 +44,34 @@ impl ClassifyText for serde_json::Error {
     }
 }
 
+/// `client`'s update of `id` under `key`, setting each of `[user_id, metadata (JSON text),
+/// success_url, failure_url]` that is given: one builder for `sessions update` and for
+/// each row of `sessions backfill`.
+pub fn request(
+    client: &Client,
+    id: &str,
+    key: IdempotencyKey,
+    [user_id, metadata, success_url, failure_url]: [&Option<String>; 4],
+) -> UpdateRequest {
+    let mut request = client
+        .qualification_sessions()
+        .update(id)
+        .idempotency_key(key);
+    if let Some(user_id) = user_id {
+        request = request.user_id(user_id);
+    }
+    if let Some(metadata) = metadata {
+        request = request.metadata_raw(metadata);
+    }
+    if let Some(url) = success_url {
+        request = request.success_url(url);
+    }
+    if let Some(url) = failure_url {
+        request = request.failure_url(url);
+    }
+    request
+}
+
 /// `sessions update ID ...`.
 pub async fn update(
     client: &Client,
@@ -70,22 +98,17 @@ pub async fn update(
             .map_err(|e| Failure::usage(format!("--idempotency-key: {e}")))?,
         None => IdempotencyKey::random(),
     };
-    let mut request = client
-        .qualification_sessions()
-        .update(&args.id)
-        .idempotency_key(key.clone());
-    if let Some(user_id) = &args.user_id {
-        request = request.user_id(user_id);
-    }
-    if let Some(metadata) = &args.metadata {
-        request = request.metadata_raw(metadata);
-    }
-    if let Some(url) = &args.success_url {
-        request = request.success_url(url);
-    }
-    if let Some(url) = &args.failure_url {
-        request = request.failure_url(url);
-    }
+    let request = request(
+        client,
+        &args.id,
+        key.clone(),
+        [
+            &args.user_id,
+            &args.metadata,
+            &args.success_url,
+            &args.failure_url,
+        ],
+    );
     let id = redact(&args.id).into_owned();
     let result = tokio::select! {
         result = request.send() => result,
