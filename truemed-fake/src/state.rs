@@ -211,18 +211,29 @@ impl State {
     }
 
     pub(crate) fn sessions(&self) -> Vec<QualificationSession> {
-        let mut all: Vec<&Entry> = self.sessions.values().collect();
-        sort(&mut all);
-        all.into_iter()
+        self.in_list_order(|_| true)
+            .into_iter()
             .map(|entry| entry.record.session.clone())
             .collect()
     }
 
     /// Every session with what updates stored beside it, in list order.
     pub(crate) fn records(&self) -> Vec<SessionRecord> {
-        let mut all: Vec<&Entry> = self.sessions.values().collect();
-        sort(&mut all);
-        all.into_iter().map(|entry| entry.record.clone()).collect()
+        self.in_list_order(|_| true)
+            .into_iter()
+            .map(|entry| entry.record.clone())
+            .collect()
+    }
+
+    /// The entries whose session `keep` accepts, in list order.
+    fn in_list_order(&self, keep: impl Fn(&QualificationSession) -> bool) -> Vec<&Entry> {
+        let mut entries: Vec<&Entry> = self
+            .sessions
+            .values()
+            .filter(|entry| keep(&entry.record.session))
+            .collect();
+        sort(&mut entries);
+        entries
     }
 
     /// The sessions the API's listing filters keep (`status`, `user_id`, `search`,
@@ -237,13 +248,8 @@ impl State {
             )
             .finish();
         let query = ListQuery::parse(&filters)?;
-        let mut matching: Vec<&Entry> = self
-            .sessions
-            .values()
-            .filter(|entry| query.matches(&entry.record.session))
-            .collect();
-        sort(&mut matching);
-        Ok(matching
+        Ok(self
+            .in_list_order(|session| query.matches(session))
             .into_iter()
             .map(|entry| entry.record.clone())
             .collect())
@@ -356,12 +362,7 @@ impl State {
             Ok(query) => query,
             Err(message) => return Reply::validation(message),
         };
-        let mut matching: Vec<&Entry> = self
-            .sessions
-            .values()
-            .filter(|entry| query.matches(&entry.record.session))
-            .collect();
-        sort(&mut matching);
+        let matching = self.in_list_order(|session| query.matches(session));
         let count = matching.len() as u64;
         let last_page = count.div_ceil(query.page_size).max(1);
         let skip = (query.page - 1).saturating_mul(query.page_size);
