@@ -8,7 +8,7 @@ mod support;
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use futures::TryStreamExt as _;
 use serde_json::{json, Value};
-use support::raw;
+use support::{assert_api_kind, raw};
 use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, Status};
 use truemed_fake::{FakeTruemed, SessionSeed, DEFAULT_API_KEY};
 
@@ -57,11 +57,7 @@ async fn a_missing_or_wrong_key_is_401() {
         .get("qs_1")
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::Unauthorized),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::Unauthorized);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(error.code(), Some("Unauthorized"));
     let error = wrong
@@ -70,11 +66,7 @@ async fn a_missing_or_wrong_key_is_401() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::Unauthorized),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::Unauthorized);
     let error = wrong
         .qualification_sessions()
         .update("qs_1")
@@ -82,11 +74,7 @@ async fn a_missing_or_wrong_key_is_401() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::Unauthorized),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::Unauthorized);
 
     let response = reqwest::get(format!(
         "{}/api/v1/qualification_session/qs_1",
@@ -136,7 +124,7 @@ async fn an_unknown_id_is_404() {
     let fake = FakeTruemed::start().await;
     let sessions = fake.client().qualification_sessions();
     let error = sessions.get("qs_missing").await.unwrap_err();
-    assert_eq!(error.api_kind(), Some(ApiErrorKind::NotFound), "{error:?}");
+    assert_api_kind(&error, ApiErrorKind::NotFound);
     assert_eq!(error.code(), Some("NotFound"));
     let error = sessions
         .update("qs_missing")
@@ -144,7 +132,7 @@ async fn an_unknown_id_is_404() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error.api_kind(), Some(ApiErrorKind::NotFound), "{error:?}");
+    assert_api_kind(&error, ApiErrorKind::NotFound);
     // Not retried.
     assert_eq!(fake.stats().requests, 2);
 
@@ -609,11 +597,7 @@ async fn reusing_a_key_with_another_payload_is_a_validation_error() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::Validation),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::Validation);
     assert_eq!(error.code(), Some("ValidationError"));
     assert!(error.message().unwrap().contains("different payload"));
     assert_eq!(fake.record("qs_1").unwrap().metadata.as_deref(), Some("a"));
@@ -641,11 +625,7 @@ async fn user_id_is_set_when_null_only() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::UserIdAlreadySet),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
     assert_eq!(error.code(), Some("user_id_already_set"));
     // The same value again is refused too.
@@ -655,11 +635,7 @@ async fn user_id_is_set_when_null_only() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::UserIdAlreadySet),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     assert_eq!(
         fake.session("qs_2").unwrap().user_id.as_deref(),
         Some("preset")
@@ -686,11 +662,7 @@ async fn user_id_is_set_when_null_only() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::UserIdAlreadySet),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     // Other fields can still change.
     sessions
         .update("qs_1")

@@ -6,19 +6,15 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{call, fake};
-use truemed_ext::{ApiErrorKind, Error, RetryPolicy};
+use support::{assert_api_kind, call, client_without_retries, fake};
+use truemed_ext::{ApiErrorKind, Error};
 use truemed_fake::SessionSeed;
 
 #[tokio::test]
 async fn faults_injected_over_http_reach_the_client() {
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    let once = fake
-        .client_builder()
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let once = client_without_retries(&fake);
     let sessions = once.qualification_sessions();
 
     let (status, queue) = call(
@@ -35,11 +31,7 @@ async fn faults_injected_over_http_reach_the_client() {
     // A list does not take a fault meant for get.
     sessions.list().send().await.unwrap();
     let error = sessions.get("qs_1").await.unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::RateLimited),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::RateLimited);
     assert_eq!(error.retry_after(), Some(Duration::from_millis(1500)));
 
     call(
@@ -161,11 +153,7 @@ async fn seeded_chaos_over_http_is_deterministic() {
     )
     .await;
     assert_eq!(status, 204);
-    let error = fake
-        .client_builder()
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    let error = client_without_retries(&fake)
         .qualification_sessions()
         .list()
         .send()

@@ -12,6 +12,16 @@ use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
 use truemed_ext::Status;
 use truemed_fake::{DeliveryState, SessionSeed};
 
+/// Points the fake's webhooks at `endpoint` (its URL, secret and retry settings).
+async fn set_webhook_endpoint(fake: &truemed_fake::FakeTruemed, endpoint: Value) -> (u16, Value) {
+    call(fake, "PUT", "/_fake/webhook_endpoint", Some(endpoint)).await
+}
+
+/// The control path listing the webhook deliveries of session `id`.
+fn deliveries_of(id: &str) -> String {
+    format!("/_fake/webhooks?qualification_session_id={id}")
+}
+
 #[tokio::test]
 async fn approving_delivers_a_webhook_that_verifies_both_ways() {
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
@@ -22,13 +32,8 @@ async fn approving_delivers_a_webhook_that_verifies_both_ways() {
             .user_id("user_42"),
     );
     let url = format!("{}/hooks/truemed", receiver.base_url);
-    let (status, endpoint) = call(
-        &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": url, "secret": "whsec_control"})),
-    )
-    .await;
+    let (status, endpoint) =
+        set_webhook_endpoint(&fake, json!({"url": url, "secret": "whsec_control"})).await;
     assert_eq!(status, 200, "{endpoint}");
     assert_eq!(endpoint["url"], url);
     assert_eq!(endpoint["signed"], true);
@@ -107,11 +112,9 @@ async fn a_receiver_failing_twice_gets_three_attempts_recorded() {
     .await;
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    let (status, _) = call(
+    let (status, _) = set_webhook_endpoint(
         &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": receiver.base_url, "secret": "whsec_x", "backoff_ms": 5})),
+        json!({"url": receiver.base_url, "secret": "whsec_x", "backoff_ms": 5}),
     )
     .await;
     assert_eq!(status, 200);
@@ -157,54 +160,32 @@ async fn a_receiver_that_never_answers_2xx_fails_after_the_attempts() {
     let receiver = Scripted::sequence(vec![Reply::raw(503, "no")]).await;
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    call(
+    set_webhook_endpoint(
         &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": receiver.base_url, "secret": "s", "attempts": 2, "backoff_ms": 1})),
+        json!({"url": receiver.base_url, "secret": "s", "attempts": 2, "backoff_ms": 1}),
     )
     .await;
     call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
     fake.flush_webhooks().await;
-    let (_, list) = call(
-        &fake,
-        "GET",
-        "/_fake/webhooks?qualification_session_id=qs_1",
-        None,
-    )
-    .await;
+    let (_, list) = call(&fake, "GET", &deliveries_of("qs_1"), None).await;
     let delivery = &list["deliveries"][0];
     assert_eq!(delivery["state"], "failed");
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 2);
     assert_eq!(receiver.count(), 2);
     assert_eq!(fake.stats().webhooks_failed, 1);
-    let (_, other) = call(
-        &fake,
-        "GET",
-        "/_fake/webhooks?qualification_session_id=qs_2",
-        None,
-    )
-    .await;
+    let (_, other) = call(&fake, "GET", &deliveries_of("qs_2"), None).await;
     assert_eq!(other["deliveries"], json!([]));
 
     // An unreachable receiver: each attempt records why there was no answer.
-    call(
+    set_webhook_endpoint(
         &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": "http://127.0.0.1:9/hooks", "secret": "s"})),
+        json!({"url": "http://127.0.0.1:9/hooks", "secret": "s"}),
     )
     .await;
     fake.seed(SessionSeed::new("qs_2"));
     call(&fake, "POST", "/_fake/sessions/qs_2/approve", None).await;
     fake.flush_webhooks().await;
-    let (_, list) = call(
-        &fake,
-        "GET",
-        "/_fake/webhooks?qualification_session_id=qs_2",
-        None,
-    )
-    .await;
+    let (_, list) = call(&fake, "GET", &deliveries_of("qs_2"), None).await;
     let attempt = &list["deliveries"][0]["attempts"][0];
     assert!(attempt["status"].is_null());
     assert!(
@@ -218,11 +199,9 @@ async fn unsigned_endpoints_send_the_shared_secret() {
     let receiver = Scripted::sequence(vec![Reply::raw(200, "ok")]).await;
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    call(
+    set_webhook_endpoint(
         &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": receiver.base_url, "secret": "shared_secret", "signed": false})),
+        json!({"url": receiver.base_url, "secret": "shared_secret", "signed": false}),
     )
     .await;
     call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
@@ -250,13 +229,7 @@ async fn a_flush_stops_waiting_at_its_timeout() {
         Scripted::sequence(vec![Reply::raw(204, "").delay(Duration::from_millis(800))]).await;
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    call(
-        &fake,
-        "PUT",
-        "/_fake/webhook_endpoint",
-        Some(json!({"url": receiver.base_url, "secret": "s"})),
-    )
-    .await;
+    set_webhook_endpoint(&fake, json!({"url": receiver.base_url, "secret": "s"})).await;
     call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
     let (_, flushed) = call(
         &fake,

@@ -469,6 +469,16 @@ fn api(served: &Served, method: reqwest::Method, path: &str) -> reqwest::Request
         .header("x-truemed-api-key", KEY)
 }
 
+/// A GET of `path` with the key; a failed connection (chaos may drop it) is the caller's.
+async fn try_get(served: &Served, path: &str) -> reqwest::Result<reqwest::Response> {
+    api(served, reqwest::Method::GET, path).send().await
+}
+
+/// A GET of `path` with the key, answered with JSON.
+async fn get_json(served: &Served, path: &str) -> Value {
+    try_get(served, path).await.unwrap().json().await.unwrap()
+}
+
 // ---------------------------------------------------------------------------------------
 // The tests
 // ---------------------------------------------------------------------------------------
@@ -700,24 +710,14 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         ),
     )
     .await;
-    let met = api(
-        &served,
-        reqwest::Method::GET,
-        "/api/v1/qualification_session/qs_seed_ada",
-    )
-    .send()
-    .await
-    .unwrap();
+    let met = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
+        .await
+        .unwrap();
     assert_eq!(met.status(), 503);
     assert_eq!(met.headers()["retry-after"], "2");
-    let next = api(
-        &served,
-        reqwest::Method::GET,
-        "/api/v1/qualification_session/qs_seed_ada",
-    )
-    .send()
-    .await
-    .unwrap();
+    let next = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
+        .await
+        .unwrap();
     assert_eq!(next.status(), 200);
     wait_visible(
         &client,
@@ -735,13 +735,7 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         &format!("{faults}//strong[normalize-space()='5 ms']"),
     )
     .await;
-    let latency: Value = api(&served, reqwest::Method::GET, "/_fake/latency")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latency: Value = get_json(&served, "/_fake/latency").await;
     assert_eq!(latency, json!({"latency_ms": 5}));
     fill(&client, "Probability (0 to 1)", "1").await;
     click_in(&client, &faults, "Start chaos").await;
@@ -750,13 +744,7 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         "//p[@role='status'][starts-with(normalize-space(), 'Chaos on')]",
     )
     .await;
-    let chaotic = api(
-        &served,
-        reqwest::Method::GET,
-        "/api/v1/qualification_session/qs_seed_ada",
-    )
-    .send()
-    .await;
+    let chaotic = try_get(&served, "/api/v1/qualification_session/qs_seed_ada").await;
     if let Ok(answer) = chaotic {
         assert_ne!(
             answer.status(),
@@ -770,14 +758,9 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         "//p[@role='status'][starts-with(normalize-space(), 'Chaos off')]",
     )
     .await;
-    let calm = api(
-        &served,
-        reqwest::Method::GET,
-        "/api/v1/qualification_session/qs_seed_ada",
-    )
-    .send()
-    .await
-    .unwrap();
+    let calm = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
+        .await
+        .unwrap();
     assert_eq!(calm.status(), 200);
 
     if let Some(path) = std::env::var_os("TRUEMED_DASHBOARD_SCREENSHOT") {
@@ -938,13 +921,7 @@ async fn the_dashboard_is_served_under_a_strict_policy_and_is_not_api_traffic() 
     assert_eq!(redirect.headers()["location"], "/_dashboard/");
 
     // Not counted, and the fault still waits for the API.
-    let stats: Value = api(&served, reqwest::Method::GET, "/_fake/stats")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&served, "/_fake/stats").await;
     assert_eq!(stats["requests"], 0, "{stats}");
     assert_eq!(stats["pending_faults"], 1, "{stats}");
 }
@@ -974,28 +951,12 @@ async fn the_control_api_lists_the_sessions_the_api_lists_for_the_same_filters()
                 .map(|s| s["qualification_session_id"].as_str().unwrap().to_owned())
                 .collect()
         };
-        let api_page: Value = api(
+        let api_page: Value = get_json(
             &served,
-            reqwest::Method::GET,
             &format!("/api/v1/qualification_sessions?page_size=100&{query}"),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        let control: Value = api(
-            &served,
-            reqwest::Method::GET,
-            &format!("/_fake/sessions?{query}"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
+        let control: Value = get_json(&served, &format!("/_fake/sessions?{query}")).await;
         assert_eq!(
             ids(&control, "sessions"),
             ids(&api_page, "qualification_sessions"),
@@ -1003,17 +964,7 @@ async fn the_control_api_lists_the_sessions_the_api_lists_for_the_same_filters()
         );
     }
     assert_eq!(
-        api(
-            &served,
-            reqwest::Method::GET,
-            "/_fake/sessions?status=approved"
-        )
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["sessions"]
+        get_json(&served, "/_fake/sessions?status=approved").await["sessions"]
             .as_array()
             .unwrap()
             .len(),
@@ -1021,14 +972,9 @@ async fn the_control_api_lists_the_sessions_the_api_lists_for_the_same_filters()
     );
     // A malformed filter is refused as the API refuses it.
     for query in ["status=Approved", "expires_at=tomorrow"] {
-        let refused = api(
-            &served,
-            reqwest::Method::GET,
-            &format!("/_fake/sessions?{query}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        let refused = try_get(&served, &format!("/_fake/sessions?{query}"))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), 400, "{query}");
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "ValidationError", "{query}");
@@ -1054,17 +1000,7 @@ async fn readme_screenshot() {
         "--webhook-backoff-ms",
         "100",
     ]);
-    let sessions: Value = api(
-        &served,
-        reqwest::Method::GET,
-        "/_fake/sessions?status=pending",
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let sessions: Value = get_json(&served, "/_fake/sessions?status=pending").await;
     let pending: Vec<String> = sessions["sessions"]
         .as_array()
         .unwrap()

@@ -6,10 +6,21 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::raw;
+use support::{assert_api_kind, client_without_retries, raw};
 use truemed_ext::Operation;
-use truemed_ext::{ApiErrorKind, Error, RetryPolicy, Status};
+use truemed_ext::{ApiErrorKind, Error, RetryPolicy, Status, UpdateOutcome};
 use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
+
+/// Sets `user_id` on `qs_1` with the fake's own client (retries on), which must succeed.
+async fn set_user_id(fake: &FakeTruemed, user_id: &str) -> UpdateOutcome {
+    fake.client()
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id(user_id)
+        .send()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn two_503s_then_success_is_retried_and_applied_once() {
@@ -17,14 +28,7 @@ async fn two_503s_then_success_is_retried_and_applied_once() {
     fake.seed(SessionSeed::new("qs_1"));
     fake.inject(Fault::status(503).times(2));
     assert_eq!(fake.pending_faults(), 2);
-    let out = fake
-        .client()
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("user_42")
-        .send()
-        .await
-        .unwrap();
+    let out = set_user_id(&fake, "user_42").await;
     assert_eq!(out.status, Status::Pending);
     let stats = fake.stats();
     assert_eq!(stats.update_requests, 3);
@@ -43,11 +47,7 @@ async fn two_503s_then_success_is_retried_and_applied_once() {
 async fn an_injected_error_without_retries_is_typed() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    let once = fake
-        .client_builder()
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let once = client_without_retries(&fake);
     let sessions = once.qualification_sessions();
 
     fake.inject(Fault::status(503).times(1));
@@ -68,19 +68,11 @@ async fn an_injected_error_without_retries_is_typed() {
         .get("qs_1")
         .await
         .unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::NotImplemented),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::NotImplemented);
 
     fake.inject(Fault::status(429).retry_after(Duration::from_millis(1500)));
     let error = sessions.get("qs_1").await.unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::RateLimited),
-        "{error:?}"
-    );
+    assert_api_kind(&error, ApiErrorKind::RateLimited);
     assert_eq!(error.retry_after(), Some(Duration::from_millis(1500)));
     // One request each: 501 is not retried.
     assert_eq!(fake.stats().get_requests, 3);
@@ -137,14 +129,7 @@ async fn a_dropped_connection_is_retried() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake.inject(Fault::drop_connection().times(2));
-    let out = fake
-        .client()
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap();
+    let out = set_user_id(&fake, "u").await;
     assert_eq!(out.qualification_session_id, "qs_1");
     let stats = fake.stats();
     assert_eq!(stats.dropped_connections, 2);
@@ -153,11 +138,7 @@ async fn a_dropped_connection_is_retried() {
 
     // Without retries the client reports a connection error.
     fake.inject(Fault::drop_connection().times(1));
-    let once = fake
-        .client_builder()
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let once = client_without_retries(&fake);
     let error = once.qualification_sessions().get("qs_1").await.unwrap_err();
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
 }
@@ -167,14 +148,7 @@ async fn a_lost_response_is_replayed_not_applied_twice() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake.inject(Fault::lose_response().on(Operation::Update));
-    let out = fake
-        .client()
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap();
+    let out = set_user_id(&fake, "u").await;
     assert_eq!(out.status, Status::Pending);
     let stats = fake.stats();
     assert_eq!(stats.lost_responses, 1);
@@ -188,11 +162,7 @@ async fn a_lost_response_is_replayed_not_applied_twice() {
 async fn faults_can_target_one_operation_and_run_in_order() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    let client = fake
-        .client_builder()
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = client_without_retries(&fake);
     let sessions = client.qualification_sessions();
     fake.inject(Fault::status(500).on(Operation::Update));
     fake.inject(Fault::status(502));

@@ -70,25 +70,32 @@ async fn serve_answers_the_api_and_the_control_api() {
     assert_eq!(response.status(), 401);
 }
 
+/// Sends `signal` (as `kill` spells it: `-TERM`, `-INT`) to the served fake and expects
+/// it to exit successfully within 10 s.
 #[cfg(unix)]
-#[test]
-fn serve_stops_cleanly_on_sigterm() {
-    let mut served = serve(&["--empty"]);
+fn signal_and_expect_a_clean_exit(served: &mut Served, signal: &str) {
     let pid = served.child().id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = Command::new("kill").args([signal, &pid]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(exit) = served.child().try_wait().unwrap() {
-            assert!(exit.success(), "{exit:?}");
+            assert!(exit.success(), "{signal}: {exit:?}");
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
+            "still running 10 s after {signal}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let mut served = serve(&["--empty"]);
+    signal_and_expect_a_clean_exit(&mut served, "-TERM");
 }
 
 #[cfg(unix)]
@@ -122,21 +129,7 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
 
-        let pid = served.child().id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(exit) = served.child().try_wait().unwrap() {
-                assert!(exit.success(), "{signal}: {exit:?}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running 10 s after {signal}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        tokio::task::block_in_place(|| signal_and_expect_a_clean_exit(&mut served, signal));
         // An attempt already on the wire may still land: a generous grace, then nothing.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after_stop = receiver.count();

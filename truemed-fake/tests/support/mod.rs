@@ -206,3 +206,17 @@ pub async fn raw(
         .await
         .unwrap()
 }
+
+/// Fails unless `error` is an API error of `kind`, printing the whole error otherwise.
+#[track_caller]
+pub fn assert_api_kind(error: &truemed_ext::Error, kind: truemed_ext::ApiErrorKind) {
+    assert_eq!(error.api_kind(), Some(kind), "{error:?}");
+}
+
+/// A client of `fake` that tries each call once, so that each error reaches the test.
+pub fn client_without_retries(fake: &truemed_fake::FakeTruemed) -> truemed_ext::Client {
+    fake.client_builder()
+        .retry_policy(truemed_ext::RetryPolicy::none())
+        .build()
+        .unwrap()
+}
