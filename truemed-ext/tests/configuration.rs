@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{no_sleep, session, Reply, Scripted, API_KEY};
+use support::{error_getting_qs_1, no_sleep, session, Reply, Scripted, API_KEY};
 use truemed_ext::{BaseUrlProblem, Client, ConfigurationReason, Error, RetryPolicy};
 
 #[test]
@@ -128,11 +128,7 @@ async fn extreme_timeouts_never_panic() {
         .sleeper(no_sleep())
         .build()
         .unwrap();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert!(
         matches!(error, Error::Timeout(_) | Error::Connection(_)),
         "{error:?}"

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{
-    all_text, client_to, client_without_retries, RawReply, RawServer, Reply, Scripted, API_KEY,
+    all_text, client_to, client_without_retries, error_getting_qs_1, RawReply, RawServer, Reply,
+    Scripted, API_KEY,
 };
 use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
 
@@ -30,11 +31,7 @@ async fn the_api_key_never_appears_in_debug_display_or_errors() {
         client.qualification_sessions().update("qs_1").user_id("u")
     )
     .contains(API_KEY));
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
     let shown = format!("{error} {error:?} {:?}", error.api());
     assert!(!shown.contains(API_KEY), "{shown}");
@@ -122,11 +119,7 @@ async fn huge_request_ids_and_control_characters_are_bounded_in_error_text() {
     )
     .header("x-request-id", id.clone())])
     .await;
-    let error = client_to(&server.base_url)
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client_to(&server.base_url)).await;
     let text = error.to_string();
     assert!(text.len() < 1_000, "{} bytes", text.len());
     assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text:?}");
@@ -154,11 +147,7 @@ async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
             .header("content-type", "application/json")
             .header("x-request-id", "req_7")])
         .await;
-        let error = client_to(&server.base_url)
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client_to(&server.base_url)).await;
         let Error::UndecodableResponse(undecodable) = &error else {
             panic!("{body}: {error:?}")
         };
@@ -173,11 +162,7 @@ async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
 
     // The field path and the kind of problem stay.
     let server = Scripted::sequence(vec![Reply::raw(200, bodies[0])]).await;
-    let error = client_to(&server.base_url)
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client_to(&server.base_url)).await;
     let Error::UndecodableResponse(undecodable) = &error else {
         panic!("{error:?}")
     };
@@ -206,11 +191,7 @@ async fn a_decoders_own_words_stay_readable_in_error_text() {
     ] {
         let body = json!({"qualification_session_id": "qs_1", "status": "pending", "created_at": created_at});
         let server = Scripted::sequence(vec![Reply::json(200, body)]).await;
-        let error = client_to(&server.base_url)
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client_to(&server.base_url)).await;
         let Error::UndecodableResponse(undecodable) = &error else {
             panic!("{error:?}")
         };
@@ -247,11 +228,7 @@ async fn separators_and_bidi_controls_from_a_server_reach_no_error_text() {
     for reply in replies {
         let status = reply.status;
         let server = Scripted::sequence(vec![reply.header("x-request-id", "req_\t1")]).await;
-        let error = client_without_retries(&server.base_url)
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client_without_retries(&server.base_url)).await;
         let text = all_text(&error);
         for c in UNPRINTABLE.into_iter().chain(['\t']) {
             assert!(!text.contains(c), "{status}: {:?} in {text:?}", c);

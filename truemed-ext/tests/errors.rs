@@ -8,7 +8,7 @@ use support::ScriptedClient as _;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{client_without_retries, session, Reply, Scripted, API_KEY};
+use support::{client_without_retries, error_getting_qs_1, session, Reply, Scripted, API_KEY};
 use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
 
 async fn error_for(reply: Reply) -> Error {
@@ -203,11 +203,7 @@ async fn a_refused_connection_is_a_connection_error() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let client = client_without_retries(&url);
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
     assert!(error.is_retryable());
     assert!(

@@ -13,7 +13,7 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::json;
-use support::{RawReply, RawServer, Reply, Scripted, API_KEY};
+use support::{error_getting_qs_1, RawReply, RawServer, Reply, Scripted, API_KEY};
 use tracing_subscriber::layer::SubscriberExt as _;
 use truemed_ext::{Client, IdempotencyKey, RetryPolicy, Sleeper};
 
@@ -209,11 +209,7 @@ async fn a_404_and_transport_failures_are_errors_with_their_error_type() {
             .build()
             .unwrap();
         let spans = exported_spans(async {
-            client
-                .qualification_sessions()
-                .get("qs_1")
-                .await
-                .unwrap_err();
+            error_getting_qs_1(&client).await;
         })
         .await;
         let [call] = named(&spans, "truemed get_qualification_session")[..] else {
@@ -514,11 +510,7 @@ async fn a_failed_request_without_a_response_records_its_error_type_and_no_statu
         .meter_provider(&provider)
         .build()
         .unwrap();
-    client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    error_getting_qs_1(&client).await;
     let points = read_durations(&provider, &exporter);
     let [point] = &points[..] else {
         panic!("{points:#?}")

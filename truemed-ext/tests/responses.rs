@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use serde_json::json;
-use support::{client_to, session, RawReply, RawServer, Reply, Scripted};
+use support::{client_to, error_getting_qs_1, session, RawReply, RawServer, Reply, Scripted};
 use truemed_ext::{ApiErrorKind, Error, RetryPolicy};
 
 static HTML: &[u8] = &[b'<'; 64 * 1024];
@@ -25,11 +25,7 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
             .retry_policy(RetryPolicy::none())
             .build()
             .unwrap();
-        let error = client
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client).await;
         assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
         assert_eq!(
             error.body().unwrap().len(),
@@ -57,11 +53,7 @@ async fn a_success_body_over_the_cap_is_refused() {
             .max_response_body(1024 * 1024)
             .build()
             .unwrap();
-        let error = client
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client).await;
         let Error::UndecodableResponse(body) = &error else {
             panic!("{error:?}")
         };

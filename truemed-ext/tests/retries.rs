@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde_json::json;
 use support::{
-    client_to, no_sleep, recording_sleeper, session, RawReply, RawServer, Reply, Scripted, Waits,
-    API_KEY,
+    client_to, error_getting_qs_1, no_sleep, recording_sleeper, session, RawReply, RawServer,
+    Reply, Scripted, Waits, API_KEY,
 };
 use truemed_ext::{ApiErrorKind, Client, RetryBudget, RetryPolicy, Status};
 
@@ -48,11 +48,7 @@ async fn after_the_last_retry_the_call_returns_the_last_error() {
     )])
     .await;
     let (client, waits) = server.client();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
     assert_eq!(server.count(), 3, "default: 2 retries");
     assert_eq!(waits.lock().unwrap().len(), 2);
@@ -63,11 +59,7 @@ async fn other_4xx_and_501_are_never_retried() {
     for status in [400, 401, 403, 404, 405, 422, 501] {
         let server = Scripted::sequence(vec![Reply::json(status, json!({"error": "X"}))]).await;
         let (client, waits) = server.client();
-        client
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        error_getting_qs_1(&client).await;
         assert_eq!(server.count(), 1, "{status} was retried");
         assert!(waits.lock().unwrap().is_empty());
     }
@@ -115,11 +107,7 @@ async fn retry_after_over_the_cap_returns_rate_limited_at_once() {
     ])
     .await;
     let (client, waits) = server.client();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert_eq!(server.count(), 1);
     assert!(waits.lock().unwrap().is_empty());
     assert_eq!(
@@ -138,11 +126,7 @@ async fn a_retry_after_over_the_cap_returns_at_once_for_429_and_503_alike() {
         ])
         .await;
         let (client, waits) = server.client();
-        let error = client
-            .qualification_sessions()
-            .get("qs_1")
-            .await
-            .unwrap_err();
+        let error = error_getting_qs_1(&client).await;
         match status {
             429 => assert_eq!(
                 error.api_kind(),
@@ -162,11 +146,7 @@ async fn a_429_for_an_exhausted_quota_is_not_retried() {
     let server =
         Scripted::sequence(vec![Reply::json(429, json!({"error": "quota_exceeded"}))]).await;
     let (client, _) = server.client();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert_eq!(error.api_kind(), Some(ApiErrorKind::RateLimited));
     assert_eq!(server.count(), 1);
 }
@@ -415,11 +395,7 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
             .await;
             let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
             let (client, waits) = recording_client(&server.base_url, policy);
-            let error = client
-                .qualification_sessions()
-                .get("qs_1")
-                .await
-                .unwrap_err();
+            let error = error_getting_qs_1(&client).await;
             assert_eq!(
                 error.retry_after(),
                 Some(Duration::MAX),

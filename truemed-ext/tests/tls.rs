@@ -7,6 +7,8 @@
 //! `--all-features` every test here runs in one process. Without any TLS feature only the
 //! refusal test runs: an `https` URL then never reaches the server.
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -15,6 +17,7 @@ use http_body_util::Full;
 use hyper::{Request, Response, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use support::error_getting_qs_1;
 use truemed_ext::{Client, Error, RetryPolicy};
 
 const API_KEY: &str = "sk_test_tls";
@@ -240,11 +243,7 @@ async fn a_certificate_from_an_unknown_authority_is_refused() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1(&client).await;
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
     assert!(fake.versions().is_empty(), "{:?}", fake.versions());
 }

@@ -78,6 +78,15 @@ pub fn client_without_retries(base_url: &str) -> truemed_ext::Client {
         .unwrap()
 }
 
+/// Gets `qs_1` with `client`, which the test expects to fail, and returns the error.
+pub async fn error_getting_qs_1(client: &truemed_ext::Client) -> truemed_ext::Error {
+    client
+        .qualification_sessions()
+        .get("qs_1")
+        .await
+        .unwrap_err()
+}
+
 /// Everything an error shows: its `Display` and `Debug`, and those of each of its sources.
 pub fn all_text(error: &truemed_ext::Error) -> String {
     let mut text = format!("{error} {error:?}");
