@@ -6,7 +6,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{error_getting_qs_1, no_sleep, session, Reply, Scripted, API_KEY};
+use support::{
+    error_getting_qs_1, no_sleep, session, set_user_id_on_qs_1, Reply, Scripted, API_KEY,
+};
 use truemed_ext::{BaseUrlProblem, Client, ConfigurationReason, Error, RetryPolicy};
 
 #[test]
@@ -111,13 +113,7 @@ async fn extreme_timeouts_never_panic() {
         .build()
         .unwrap();
     client.qualification_sessions().get("qs_1").await.unwrap();
-    client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap();
+    set_user_id_on_qs_1(&client).await.unwrap();
 
     // A zero timeout fails each attempt at once, as a timeout.
     let client = Client::builder()

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{
-    client_to, client_without_retries, no_sleep, session, RawReply, RawServer, Reply, Scripted,
-    API_KEY,
+    client_to, client_without_retries, no_sleep, session, set_user_id_on_qs_1, RawReply, RawServer,
+    Reply, Scripted, API_KEY,
 };
 use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, KeyGenerator, RetryPolicy};
 
@@ -57,20 +57,8 @@ async fn each_update_call_gets_its_own_generated_key() {
         }))
         .build()
         .unwrap();
-    let a = client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap();
-    let b = client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap();
+    let a = set_user_id_on_qs_1(&client).await.unwrap();
+    let b = set_user_id_on_qs_1(&client).await.unwrap();
     assert_eq!(
         (a.idempotency_key.as_str(), b.idempotency_key.as_str()),
         ("test-key-0", "test-key-1")
@@ -163,13 +151,7 @@ async fn errors_say_whether_the_update_may_have_been_applied() {
         let status = reply.status;
         let server = Scripted::sequence(vec![reply]).await;
         let client = client_without_retries(&server.base_url);
-        let error = client
-            .qualification_sessions()
-            .update("qs_1")
-            .user_id("u")
-            .send()
-            .await
-            .unwrap_err();
+        let error = set_user_id_on_qs_1(&client).await.unwrap_err();
         assert_eq!(
             error.may_have_been_applied(),
             applied,
@@ -211,13 +193,7 @@ async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
         .sleeper(no_sleep())
         .build()
         .unwrap();
-    let error = client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap_err();
+    let error = set_user_id_on_qs_1(&client).await.unwrap_err();
     assert_eq!(
         error.api_kind(),
         Some(ApiErrorKind::UserIdAlreadySet),
@@ -313,11 +289,7 @@ async fn a_conflict_other_than_user_id_already_set_is_retried_with_the_same_key(
         ),
     ])
     .await;
-    let outcome = client_to(&server.base_url)
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
+    let outcome = set_user_id_on_qs_1(&client_to(&server.base_url))
         .await
         .unwrap();
     let keys: Vec<String> = server
@@ -336,11 +308,7 @@ async fn a_conflict_other_than_user_id_already_set_is_retried_with_the_same_key(
         json!({"error": "Conflict", "message": "another request with this key is in progress"}),
     )])
     .await;
-    let error = client_to(&server.base_url)
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
+    let error = set_user_id_on_qs_1(&client_to(&server.base_url))
         .await
         .unwrap_err();
     let Error::Api(response) = &error else {

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{all_text, client_to, session, Reply, Scripted, API_KEY};
+use support::{all_text, client_to, session, set_user_id_on_qs_1, Reply, Scripted, API_KEY};
 use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
 
 #[tokio::test]
@@ -67,11 +67,7 @@ async fn a_callers_client_that_follows_redirects_gets_its_response_refused() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    let error = client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
+    let error = set_user_id_on_qs_1(&client)
         .await
         .expect_err("a followed redirect must not decode as a successful update");
     let Error::Api(response) = &error else {

@@ -87,6 +87,18 @@ pub async fn error_getting_qs_1(client: &truemed_ext::Client) -> truemed_ext::Er
         .unwrap_err()
 }
 
+/// Sets the user id `u` on `qs_1` with `client`: the update most tests send.
+pub async fn set_user_id_on_qs_1(
+    client: &truemed_ext::Client,
+) -> Result<truemed_ext::UpdateOutcome, truemed_ext::Error> {
+    client
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("u")
+        .send()
+        .await
+}
+
 /// Everything an error shows: its `Display` and `Debug`, and those of each of its sources.
 pub fn all_text(error: &truemed_ext::Error) -> String {
     let mut text = format!("{error} {error:?}");
