@@ -9,7 +9,7 @@ use chrono::{NaiveDate, TimeZone as _, Utc};
 use futures::TryStreamExt as _;
 use serde_json::{json, Value};
 use support::{assert_api_kind, raw};
-use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, Status};
+use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, QualificationSessions, Status};
 use truemed_fake::{FakeTruemed, SessionSeed, DEFAULT_API_KEY};
 
 fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
@@ -18,6 +18,25 @@ fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
 
 fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text).unwrap()
+}
+
+/// An update of `id` setting `user_id`, which must be refused: its error.
+async fn refused_user_id(sessions: &QualificationSessions, id: &str, user_id: &str) -> Error {
+    sessions
+        .update(id)
+        .user_id(user_id)
+        .send()
+        .await
+        .unwrap_err()
+}
+
+/// A raw GET of `path` with the fake's key, answered with JSON.
+async fn get_json(fake: &FakeTruemed, path: &str) -> Value {
+    raw(fake, reqwest::Method::GET, path)
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A raw POST of `body` to the update path of `id`, with the fake's key.
@@ -67,13 +86,7 @@ async fn a_missing_or_wrong_key_is_401() {
         .await
         .unwrap_err();
     assert_api_kind(&error, ApiErrorKind::Unauthorized);
-    let error = wrong
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap_err();
+    let error = refused_user_id(&wrong.qualification_sessions(), "qs_1", "u").await;
     assert_api_kind(&error, ApiErrorKind::Unauthorized);
 
     let response = reqwest::get(format!(
@@ -126,12 +139,7 @@ async fn an_unknown_id_is_404() {
     let error = sessions.get("qs_missing").await.unwrap_err();
     assert_api_kind(&error, ApiErrorKind::NotFound);
     assert_eq!(error.code(), Some("NotFound"));
-    let error = sessions
-        .update("qs_missing")
-        .user_id("u")
-        .send()
-        .await
-        .unwrap_err();
+    let error = refused_user_id(&sessions, "qs_missing", "u").await;
     assert_api_kind(&error, ApiErrorKind::NotFound);
     // Not retried.
     assert_eq!(fake.stats().requests, 2);
@@ -210,15 +218,11 @@ async fn get_returns_the_seeded_session_with_every_field() {
     assert_eq!(session.eligible_amount, Some(12_500.0.into()));
 
     // On the wire every documented field is present; unset ones are null.
-    let body: Value = raw(
+    let body: Value = get_json(
         &fake,
-        reqwest::Method::GET,
         "/api/v1/qualification_session/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b",
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(body["user_id"], Value::Null);
     assert!(body.as_object().unwrap().contains_key("user_id"));
     assert_eq!(body.as_object().unwrap().len(), 19);
@@ -344,15 +348,11 @@ async fn list_filters_and_orders_by_created_at() {
     assert_eq!(ids(&both.items), ["qs_d"]);
 
     // Several statuses, raw: comma-joined, as the spec's pattern says.
-    let body: Value = raw(
+    let body: Value = get_json(
         &fake,
-        reqwest::Method::GET,
         "/api/v1/qualification_sessions?status=approved,rejected&user_id=u_2",
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         body["qualification_sessions"][0]["qualification_session_id"],
         "qs_e"
@@ -369,15 +369,7 @@ async fn pagination_object_and_pages() {
     let sessions = fake.client().qualification_sessions();
 
     // Default page size 30.
-    let body: Value = raw(
-        &fake,
-        reqwest::Method::GET,
-        "/api/v1/qualification_sessions",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = get_json(&fake, "/api/v1/qualification_sessions").await;
     assert_eq!(
         body["pagination"],
         json!({"count": 65, "current_page": 1, "last_page": 3, "page_size": 30})
@@ -393,15 +385,7 @@ async fn pagination_object_and_pages() {
         (Some(65), Some(3), Some(3), Some(30))
     );
 
-    let body: Value = raw(
-        &fake,
-        reqwest::Method::GET,
-        "/api/v1/qualification_sessions?page=2&page_size=13",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = get_json(&fake, "/api/v1/qualification_sessions?page=2&page_size=13").await;
     assert_eq!(
         body["pagination"],
         json!({"count": 65, "current_page": 2, "last_page": 5, "page_size": 13})
@@ -453,15 +437,7 @@ async fn pagination_object_and_pages() {
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // A well-formed status the fake does not know (one Truemed may add later) matches nothing.
-    let body: Value = raw(
-        &fake,
-        reqwest::Method::GET,
-        "/api/v1/qualification_sessions?status=on_hold",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = get_json(&fake, "/api/v1/qualification_sessions?status=on_hold").await;
     assert_eq!(body["qualification_sessions"], serde_json::json!([]));
 }
 
@@ -619,22 +595,12 @@ async fn user_id_is_set_when_null_only() {
     fake.seed(SessionSeed::new("qs_2").user_id("preset"));
     let sessions = fake.client().qualification_sessions();
 
-    let error = sessions
-        .update("qs_2")
-        .user_id("other")
-        .send()
-        .await
-        .unwrap_err();
+    let error = refused_user_id(&sessions, "qs_2", "other").await;
     assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
     assert_eq!(error.code(), Some("user_id_already_set"));
     // The same value again is refused too.
-    let error = sessions
-        .update("qs_2")
-        .user_id("preset")
-        .send()
-        .await
-        .unwrap_err();
+    let error = refused_user_id(&sessions, "qs_2", "preset").await;
     assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     assert_eq!(
         fake.session("qs_2").unwrap().user_id.as_deref(),
@@ -642,26 +608,16 @@ async fn user_id_is_set_when_null_only() {
     );
 
     // Set once; a replay of that update is fine, a new update setting it is not.
-    sessions
-        .update("qs_1")
-        .user_id("first")
-        .idempotency_key(key("set-1"))
-        .send()
-        .await
-        .unwrap();
-    sessions
-        .update("qs_1")
-        .user_id("first")
-        .idempotency_key(key("set-1"))
-        .send()
-        .await
-        .unwrap();
-    let error = sessions
-        .update("qs_1")
-        .user_id("second")
-        .send()
-        .await
-        .unwrap_err();
+    for _first_then_replay in 0..2 {
+        sessions
+            .update("qs_1")
+            .user_id("first")
+            .idempotency_key(key("set-1"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let error = refused_user_id(&sessions, "qs_1", "second").await;
     assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     // Other fields can still change.
     sessions

@@ -119,39 +119,29 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
     );
 }
 
+/// `trigger` to a port nothing listens on (9), with `--timeout-ms timeout`.
+fn trigger_with_timeout(timeout: &str) -> [&str; 7] {
+    [
+        "trigger",
+        "--url",
+        "http://127.0.0.1:9/",
+        "--secret",
+        "s",
+        "--timeout-ms",
+        timeout,
+    ]
+}
+
 #[test]
 fn trigger_takes_the_timeouts_of_a_delivery_attempt() {
     let past = (ms(MAX_WEBHOOK_TIMEOUT) + 1).to_string();
     let under = (ms(MIN_WEBHOOK_TIMEOUT) - 1).to_string();
     for value in [past.as_str(), under.as_str()] {
-        assert_refused(
-            &[
-                "trigger",
-                "--url",
-                "http://127.0.0.1:9/",
-                "--secret",
-                "s",
-                "--timeout-ms",
-                value,
-            ],
-            "--timeout-ms",
-        );
+        assert_refused(&trigger_with_timeout(value), "--timeout-ms");
     }
     // At the limit the delivery is attempted (and fails: nothing listens on port 9).
     let timeout = ms(MAX_WEBHOOK_TIMEOUT).to_string();
-    let output = run_until(
-        &[
-            "trigger",
-            "--url",
-            "http://127.0.0.1:9/",
-            "--secret",
-            "s",
-            "--timeout-ms",
-            &timeout,
-        ],
-        REFUSAL,
-    )
-    .unwrap();
+    let output = run_until(&trigger_with_timeout(&timeout), REFUSAL).unwrap();
     assert_eq!(output.status.code(), Some(1));
 }
 

@@ -5,10 +5,15 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{assert_api_kind, call, client_without_retries, fake};
 use truemed_ext::{ApiErrorKind, Error};
 use truemed_fake::SessionSeed;
+
+/// Queues `fault` through the control API: the status and the queue it answers.
+async fn inject(fake: &truemed_fake::FakeTruemed, fault: Value) -> (u16, Value) {
+    call(fake, "POST", "/_fake/faults", Some(fault)).await
+}
 
 #[tokio::test]
 async fn faults_injected_over_http_reach_the_client() {
@@ -17,11 +22,9 @@ async fn faults_injected_over_http_reach_the_client() {
     let once = client_without_retries(&fake);
     let sessions = once.qualification_sessions();
 
-    let (status, queue) = call(
+    let (status, queue) = inject(
         &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "status", "status": 429, "retry_after_ms": 1500, "operation": "get_qualification_session"})),
+        json!({"kind": "status", "status": 429, "retry_after_ms": 1500, "operation": "get_qualification_session"}),
     )
     .await;
     assert_eq!(status, 201, "{queue}");
@@ -34,22 +37,14 @@ async fn faults_injected_over_http_reach_the_client() {
     assert_api_kind(&error, ApiErrorKind::RateLimited);
     assert_eq!(error.retry_after(), Some(Duration::from_millis(1500)));
 
-    call(
-        &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "drop_connection"})),
-    )
-    .await;
+    inject(&fake, json!({"kind": "drop_connection"})).await;
     let error = sessions.get("qs_1").await.unwrap_err();
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
 
     // A lost response: applied, and the answer never came.
-    call(
+    inject(
         &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "lose_response", "operation": "update_qualification_session"})),
+        json!({"kind": "lose_response", "operation": "update_qualification_session"}),
     )
     .await;
     let error = sessions
@@ -65,13 +60,7 @@ async fn faults_injected_over_http_reach_the_client() {
     );
 
     // Two 503s, then a patient client gets through.
-    call(
-        &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "status", "status": 503, "times": 2})),
-    )
-    .await;
+    inject(&fake, json!({"kind": "status", "status": 503, "times": 2})).await;
     let (_, queue) = call(&fake, "GET", "/_fake/faults", None).await;
     assert_eq!(queue["pending_faults"], 2);
     fake.client()
@@ -90,13 +79,7 @@ async fn faults_injected_over_http_reach_the_client() {
     assert_eq!(stats["requests"], 7);
 
     // A delay, then cleared.
-    call(
-        &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "delay", "delay_ms": 300, "times": 3})),
-    )
-    .await;
+    inject(&fake, json!({"kind": "delay", "delay_ms": 300, "times": 3})).await;
     let (status, _) = call(&fake, "DELETE", "/_fake/faults", None).await;
     assert_eq!(status, 204);
     assert_eq!(fake.pending_faults(), 0);

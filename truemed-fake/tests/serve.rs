@@ -70,6 +70,12 @@ async fn serve_answers_the_api_and_the_control_api() {
     assert_eq!(response.status(), 401);
 }
 
+/// Creates the pending session `id` through the control API.
+async fn create_session(served: &Served, id: &str) {
+    let body = json!({ "qualification_session_id": id });
+    call(served, "POST", "/_fake/sessions", Some(body)).await;
+}
+
 /// Sends `signal` (as `kill` spells it: `-TERM`, `-INT`) to the served fake and expects
 /// it to exit successfully within 10 s.
 #[cfg(unix)]
@@ -117,8 +123,7 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
             "20",
         ]);
         for id in ["qs_1", "qs_2"] {
-            let body = json!({ "qualification_session_id": id });
-            call(&served, "POST", "/_fake/sessions", Some(body)).await;
+            create_session(&served, id).await;
             let path = format!("/_fake/sessions/{id}/approve");
             let (status, _) = call(&served, "POST", &path, None).await;
             assert_eq!(status, 200);
@@ -201,13 +206,7 @@ async fn serve_sends_unsigned_webhooks_with_unsigned() {
         "shared_cli",
         "--unsigned",
     ]);
-    call(
-        &served,
-        "POST",
-        "/_fake/sessions",
-        Some(json!({"qualification_session_id": "qs_1"})),
-    )
-    .await;
+    create_session(&served, "qs_1").await;
     call(&served, "POST", "/_fake/sessions/qs_1/reject", None).await;
     call(&served, "POST", "/_fake/webhooks/flush", None).await;
     let request = &receiver.requests()[0];
@@ -263,13 +262,7 @@ async fn serve_seeds_demo_sessions_or_a_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_chaos_hits_api_requests_only() {
     let served = serve(&["--empty", "--chaos", "1", "--chaos-seed", "3"]);
-    call(
-        &served,
-        "POST",
-        "/_fake/sessions",
-        Some(json!({"qualification_session_id": "qs_1"})),
-    )
-    .await;
+    create_session(&served, "qs_1").await;
     let http = reqwest::Client::new();
     for _ in 0..10 {
         // Every request draws a fault: an error status, or no answer at all.
