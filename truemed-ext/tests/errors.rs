@@ -8,18 +8,16 @@ use support::ScriptedClient as _;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{client_without_retries, error_getting_qs_1, session, Reply, Scripted, API_KEY};
+use support::{
+    client_without_retries, error_getting_qs_1, error_getting_qs_1_under, session, Reply, Scripted,
+    API_KEY,
+};
 use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
 
 async fn error_for(reply: Reply) -> Error {
     let server = Scripted::sequence(vec![reply]).await;
     let (client, _) = server.client();
-    let error = client
-        .qualification_sessions()
-        .get("qs_1")
-        .retry_policy(RetryPolicy::none())
-        .await
-        .unwrap_err();
+    let error = error_getting_qs_1_under(&client, RetryPolicy::none()).await;
     assert_eq!(server.count(), 1);
     error
 }

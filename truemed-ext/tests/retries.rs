@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde_json::json;
 use support::{
-    client_to, error_getting_qs_1, no_sleep, recording_sleeper, session, RawReply, RawServer,
-    Reply, Scripted, Waits, API_KEY,
+    client_to, error_getting_qs_1, error_getting_qs_1_under, no_sleep, recording_sleeper, session,
+    RawReply, RawServer, Reply, Scripted, Waits, API_KEY,
 };
 use truemed_ext::{ApiErrorKind, Client, RetryBudget, RetryPolicy, Status};
 
@@ -155,19 +155,9 @@ async fn a_429_for_an_exhausted_quota_is_not_retried() {
 async fn a_retry_policy_set_per_call_or_per_client_overrides_the_default() {
     let server = Scripted::sequence(vec![Reply::json(503, json!({}))]).await;
     let (client, _) = server.client();
-    client
-        .qualification_sessions()
-        .get("qs_1")
-        .retry_policy(RetryPolicy::none())
-        .await
-        .unwrap_err();
+    error_getting_qs_1_under(&client, RetryPolicy::none()).await;
     assert_eq!(server.count(), 1);
-    client
-        .qualification_sessions()
-        .get("qs_1")
-        .retry_policy(RetryPolicy::default().with_max_retries(4))
-        .await
-        .unwrap_err();
+    error_getting_qs_1_under(&client, RetryPolicy::default().with_max_retries(4)).await;
     assert_eq!(server.count(), 1 + 5);
 
     let server = Scripted::sequence(vec![Reply::json(503, json!({}))]).await;

@@ -87,6 +87,19 @@ pub async fn error_getting_qs_1(client: &truemed_ext::Client) -> truemed_ext::Er
         .unwrap_err()
 }
 
+/// As [`error_getting_qs_1`], with `policy` set on the call itself.
+pub async fn error_getting_qs_1_under(
+    client: &truemed_ext::Client,
+    policy: truemed_ext::RetryPolicy,
+) -> truemed_ext::Error {
+    client
+        .qualification_sessions()
+        .get("qs_1")
+        .retry_policy(policy)
+        .await
+        .unwrap_err()
+}
+
 /// Sets the user id `u` on `qs_1` with `client`: the update most tests send.
 pub async fn set_user_id_on_qs_1(
     client: &truemed_ext::Client,
