@@ -5,9 +5,29 @@
 mod support;
 use support::ScriptedClient as _;
 
+use std::future::IntoFuture;
+
 use futures::StreamExt as _;
 use support::{client_to, session, Reply, Scripted};
 use truemed_ext::{Error, InvalidRequestReason, Status};
+
+/// The error `request` is refused with (the test expects it to fail).
+async fn refused<T: std::fmt::Debug>(request: impl IntoFuture<Output = Result<T, Error>>) -> Error {
+    request.await.unwrap_err()
+}
+
+/// Whether `reason` refuses `field` for being `length` characters long, over its `limit`.
+fn is_too_long(reason: &InvalidRequestReason, field: &str, length: usize, limit: usize) -> bool {
+    matches!(
+        reason,
+        InvalidRequestReason::FieldTooLong { field: f, length: l, limit: m, .. }
+            if *f == field && *l == length && *m == limit
+    )
+}
+
+fn is_invalid_status_filter(reason: &InvalidRequestReason) -> bool {
+    matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. })
+}
 
 #[tokio::test]
 async fn invalid_requests_are_refused_before_sending() {
@@ -17,96 +37,38 @@ async fn invalid_requests_are_refused_before_sending() {
     type Is = fn(&InvalidRequestReason) -> bool;
     let cases: Vec<(Error, &str, Is)> = vec![
         (
-            qs.update("qs_1")
-                .user_id("u".repeat(256))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.update("qs_1").user_id("u".repeat(256))).await,
             "user_id is 256 characters long; Truemed refuses it (longer than 255 characters)",
-            |reason| {
-                matches!(
-                    reason,
-                    InvalidRequestReason::FieldTooLong {
-                        field: "user_id",
-                        length: 256,
-                        limit: 255,
-                        ..
-                    }
-                )
-            },
+            |reason| is_too_long(reason, "user_id", 256, 255),
         ),
         (
-            qs.update("qs_1")
-                .metadata_raw("m".repeat(4097))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.update("qs_1").metadata_raw("m".repeat(4097))).await,
             "metadata is 4097",
-            |reason| {
-                matches!(
-                    reason,
-                    InvalidRequestReason::FieldTooLong {
-                        field: "metadata",
-                        length: 4097,
-                        limit: 4096,
-                        ..
-                    }
-                )
-            },
+            |reason| is_too_long(reason, "metadata", 4097, 4096),
         ),
         (
-            qs.update("qs_1")
-                .success_url("s".repeat(2049))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.update("qs_1").success_url("s".repeat(2049))).await,
             "success_url is 2049",
-            |reason| {
-                matches!(
-                    reason,
-                    InvalidRequestReason::FieldTooLong {
-                        field: "success_url",
-                        length: 2049,
-                        limit: 2048,
-                        ..
-                    }
-                )
-            },
+            |reason| is_too_long(reason, "success_url", 2049, 2048),
         ),
         (
-            qs.update("qs_1")
-                .failure_url("f".repeat(2049))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.update("qs_1").failure_url("f".repeat(2049))).await,
             "failure_url is 2049",
-            |reason| {
-                matches!(
-                    reason,
-                    InvalidRequestReason::FieldTooLong {
-                        field: "failure_url",
-                        length: 2049,
-                        limit: 2048,
-                        ..
-                    }
-                )
-            },
+            |reason| is_too_long(reason, "failure_url", 2049, 2048),
         ),
         (
-            qs.update("").user_id("u").send().await.unwrap_err(),
+            refused(qs.update("").user_id("u")).await,
             "id is empty",
             |reason| matches!(reason, InvalidRequestReason::EmptyId),
         ),
-        (qs.get("").await.unwrap_err(), "id is empty", |reason| {
+        (refused(qs.get("")).await, "id is empty", |reason| {
             matches!(reason, InvalidRequestReason::EmptyId)
         }),
+        (refused(qs.list().page(0)).await, "start at 1", |reason| {
+            matches!(reason, InvalidRequestReason::PageOutOfRange { page: 0, .. })
+        }),
         (
-            qs.list().page(0).send().await.unwrap_err(),
-            "start at 1",
-            |reason| matches!(reason, InvalidRequestReason::PageOutOfRange { page: 0, .. }),
-        ),
-        (
-            qs.list().page_size(0).send().await.unwrap_err(),
+            refused(qs.list().page_size(0)).await,
             "at least 1",
             |reason| {
                 matches!(
@@ -116,42 +78,30 @@ async fn invalid_requests_are_refused_before_sending() {
             },
         ),
         (
-            qs.list()
-                .status(Status::from("a,b"))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.list().status(Status::from("a,b"))).await,
             "lowercase word",
-            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+            is_invalid_status_filter,
         ),
         (
-            qs.list()
-                .status(Status::from("Approved"))
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.list().status(Status::from("Approved"))).await,
             "lowercase word",
-            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+            is_invalid_status_filter,
         ),
         (
-            qs.list()
-                .statuses([Status::Approved, Status::from("")])
-                .send()
-                .await
-                .unwrap_err(),
+            refused(qs.list().statuses([Status::Approved, Status::from("")])).await,
             "lowercase word",
-            |reason| matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. }),
+            is_invalid_status_filter,
         ),
         (
-            qs.update("qs_1")
-                .metadata(&std::collections::HashMap::from([(
-                    (1, 2),
-                    "tuple keys are not JSON",
-                )]))
-                .user_id("later setters keep the first error")
-                .send()
-                .await
-                .unwrap_err(),
+            refused(
+                qs.update("qs_1")
+                    .metadata(&std::collections::HashMap::from([(
+                        (1, 2),
+                        "tuple keys are not JSON",
+                    )]))
+                    .user_id("later setters keep the first error"),
+            )
+            .await,
             "cannot be encoded",
             |reason| matches!(reason, InvalidRequestReason::MetadataNotSerializable { .. }),
         ),
