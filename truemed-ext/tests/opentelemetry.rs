@@ -88,6 +88,18 @@ fn all_text(span: &SpanData) -> String {
     text
 }
 
+/// The attributes a span or a point should carry: those every one has, and `extra`.
+fn expected_attributes(
+    common: &[(&str, Value)],
+    extra: &[(&str, Value)],
+) -> BTreeMap<String, Value> {
+    common
+        .iter()
+        .chain(extra)
+        .map(|(key, value)| ((*key).to_owned(), value.clone()))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_retried_get_is_an_internal_call_span_holding_one_client_span_per_attempt() {
     let server = Scripted::sequence(vec![
@@ -132,13 +144,7 @@ async fn a_retried_get_is_an_internal_call_span_holding_one_client_span_per_atte
         ("truemed.operation", string("get_qualification_session")),
         ("truemed.idempotency_key.present", Value::Bool(false)),
     ];
-    let expected = |extra: &[(&str, Value)]| -> BTreeMap<String, Value> {
-        common
-            .iter()
-            .chain(extra)
-            .map(|(key, value)| ((*key).to_owned(), value.clone()))
-            .collect()
-    };
+    let expected = |extra: &[(&str, Value)]| expected_attributes(&common, extra);
     let (first, second) = (attempts[0], attempts[1]);
     for attempt in [first, second] {
         assert_eq!(attempt.span_kind, SpanKind::Client);
@@ -462,13 +468,7 @@ async fn each_request_records_its_duration_with_the_conventions_attributes() {
         ("server.port", Value::I64(port)),
         ("url.template", string(GET_TEMPLATE)),
     ];
-    let expected = |extra: &[(&str, Value)]| -> BTreeMap<String, Value> {
-        common
-            .iter()
-            .chain(extra)
-            .map(|(key, value)| ((*key).to_owned(), value.clone()))
-            .collect()
-    };
+    let expected = |extra: &[(&str, Value)]| expected_attributes(&common, extra);
     assert_eq!(points.len(), 3, "{points:#?}");
     assert_eq!(
         points[0].attributes,

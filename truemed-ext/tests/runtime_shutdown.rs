@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use truemed_ext::{Client, ClientBuilder, Error, RetryPolicy, Sleeper};
+use truemed_ext::{Client, ClientBuilder, Error, RetryPolicy, Sleeper, UpdateOutcome};
 
 /// A server on 127.0.0.1 that reads requests and never answers (or answers each with one
 /// fixed response), on threads of its own (no runtime of the test's): it counts the
@@ -263,17 +263,20 @@ fn a_listing_in_flight_when_the_runtime_shuts_down_ends_with_an_error() {
     }
 }
 
+/// The update the shutdown tests send: one that may have been applied when it fails.
+async fn update_qs_1(client: Client) -> Result<UpdateOutcome, Error> {
+    client
+        .qualification_sessions()
+        .update("qs_1")
+        .user_id("user_42")
+        .send()
+        .await
+}
+
 #[test]
 fn an_update_in_flight_when_the_runtime_shuts_down_may_have_been_applied() {
     for flavor in FLAVORS {
-        let (outcome, server) = shut_down_while_in_flight(flavor, 1, |client| async move {
-            client
-                .qualification_sessions()
-                .update("qs_1")
-                .user_id("user_42")
-                .send()
-                .await
-        });
+        let (outcome, server) = shut_down_while_in_flight(flavor, 1, update_qs_1);
         let error = assert_shutdown_error("update", flavor, outcome);
         assert!(
             error.may_have_been_applied(),
@@ -315,14 +318,7 @@ fn a_call_waiting_to_retry_when_the_runtime_shuts_down_returns_an_error() {
                 // Answered at once on loopback: by then the call is waiting out the 5 s.
                 false => server.requests() == 1 && started.elapsed() >= Duration::from_millis(500),
             };
-            let outcome = shut_down_once(flavor, client, ready, |client| async move {
-                client
-                    .qualification_sessions()
-                    .update("qs_1")
-                    .user_id("user_42")
-                    .send()
-                    .await
-            });
+            let outcome = shut_down_once(flavor, client, ready, update_qs_1);
             let what = format!("an update waiting to retry (sleeper announced: {announced})");
             let error = assert_shutdown_error(&what, flavor, outcome);
             assert!(
