@@ -136,121 +136,81 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
 #[tokio::test]
 async fn a_wrong_value_anywhere_names_its_field() {
     let fake = seeded().await;
-    let cases: Vec<(&str, &str, Value, &str)> = vec![
-        ("POST", "/_fake/sessions", json!({"status": 5}), "status: "),
+    // By endpoint: each body refused, and the start of its message.
+    let cases: Vec<(&str, &str, Vec<(Value, &str)>)> = vec![
         (
             "POST",
             "/_fake/sessions",
-            json!({"created_at": 5}),
-            "created_at: ",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"email": false}),
-            "email: ",
-        ),
-        ("POST", "/_fake/sessions", json!({"fee": "cheap"}), "fee: "),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"metadata": "x".repeat(4097)}),
-            "metadata: ",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"success_url": "x".repeat(2049)}),
-            "success_url: ",
+            vec![
+                (json!({"status": 5}), "status: "),
+                (json!({"created_at": 5}), "created_at: "),
+                (json!({"email": false}), "email: "),
+                (json!({"fee": "cheap"}), "fee: "),
+                (json!({"metadata": "x".repeat(4097)}), "metadata: "),
+                (json!({"success_url": "x".repeat(2049)}), "success_url: "),
+            ],
         ),
         (
             "POST",
             "/_fake/sessions/qs_1/status",
-            json!({"status": null}),
-            "status: ",
+            vec![(json!({"status": null}), "status: ")],
         ),
         (
             "POST",
             "/_fake/faults",
-            json!({"kind": "status", "status": "503"}),
-            "status: ",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "delay", "delay_ms": 1.5}),
-            "delay_ms: ",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "drop_connection", "times": "twice"}),
-            "times: ",
+            vec![
+                (json!({"kind": "status", "status": "503"}), "status: "),
+                (json!({"kind": "delay", "delay_ms": 1.5}), "delay_ms: "),
+                (
+                    json!({"kind": "drop_connection", "times": "twice"}),
+                    "times: ",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/chaos",
-            json!({"probability": "half"}),
-            "probability: ",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": {}}),
-            "faults: ",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [7]}),
-            "faults[0]: ",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": "heavy", "fault": {"kind": "delay", "delay_ms": 1}}]}),
-            "faults[0].weight: ",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "drop_connection", "delay_ms": 1}}]}),
-            "faults[0].fault.delay_ms: not allowed",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "delay"}}]}),
-            "faults[0].fault.delay_ms: this field is required",
+            vec![
+                (json!({"probability": "half"}), "probability: "),
+                (json!({"probability": 0.5, "faults": {}}), "faults: "),
+                (json!({"probability": 0.5, "faults": [7]}), "faults[0]: "),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": "heavy", "fault": {"kind": "delay", "delay_ms": 1}}]}),
+                    "faults[0].weight: ",
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "drop_connection", "delay_ms": 1}}]}),
+                    "faults[0].fault.delay_ms: not allowed",
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "delay"}}]}),
+                    "faults[0].fault.delay_ms: this field is required",
+                ),
+            ],
         ),
         (
             "PUT",
             "/_fake/webhook_endpoint",
-            json!({"url": 7, "secret": "s"}),
-            "url: ",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": 7}),
-            "secret: ",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": "3"}),
-            "attempts: ",
+            vec![
+                (json!({"url": 7, "secret": "s"}), "url: "),
+                (json!({"url": "http://127.0.0.1/", "secret": 7}), "secret: "),
+                (
+                    json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": "3"}),
+                    "attempts: ",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/webhooks/flush",
-            json!({"timeout_ms": "soon"}),
-            "timeout_ms: ",
+            vec![(json!({"timeout_ms": "soon"}), "timeout_ms: ")],
         ),
     ];
-    for (method, path, body, prefix) in cases {
-        let answer = send(&fake, method, path, body.clone()).await;
-        assert_refused(&format!("{method} {path} {body}"), &answer, prefix);
+    for (method, path, bodies) in cases {
+        for (body, prefix) in bodies {
+            let answer = send(&fake, method, path, body.clone()).await;
+            assert_refused(&format!("{method} {path} {body}"), &answer, prefix);
+        }
     }
 }
 
@@ -683,259 +643,155 @@ async fn every_control_operation_needs_the_key() {
 async fn bad_input_is_a_400_naming_the_field() {
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
-    let cases: Vec<(&str, &str, Value, &str)> = vec![
+    // By endpoint: each body refused, and the field its message names.
+    let cases: Vec<(&str, &str, Vec<(Value, &str)>)> = vec![
         (
             "POST",
             "/_fake/sessions",
-            json!({"colour": "red"}),
-            "colour",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"qualification_session_id": ""}),
-            "qualification_session_id",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"qualification_session_id": 7}),
-            "qualification_session_id",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"status": "Approved"}),
-            "status",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"created_at": "yesterday"}),
-            "created_at",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"expires_at": "2025-06-01"}),
-            "expires_at",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"eligible_amount": "a lot"}),
-            "eligible_amount",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"user_id": "u".repeat(256)}),
-            "user_id",
-        ),
-        (
-            "POST",
-            "/_fake/sessions",
-            json!({"metadata": {"crm_id": 7}}),
-            "metadata",
+            vec![
+                (json!({"colour": "red"}), "colour"),
+                (
+                    json!({"qualification_session_id": ""}),
+                    "qualification_session_id",
+                ),
+                (
+                    json!({"qualification_session_id": 7}),
+                    "qualification_session_id",
+                ),
+                (json!({"status": "Approved"}), "status"),
+                (json!({"created_at": "yesterday"}), "created_at"),
+                (json!({"expires_at": "2025-06-01"}), "expires_at"),
+                (json!({"eligible_amount": "a lot"}), "eligible_amount"),
+                (json!({"user_id": "u".repeat(256)}), "user_id"),
+                (json!({"metadata": {"crm_id": 7}}), "metadata"),
+            ],
         ),
         (
             "POST",
             "/_fake/sessions/qs_1/approve",
-            json!({"expires_at": "x"}),
-            "expires_at",
+            vec![(json!({"expires_at": "x"}), "expires_at")],
         ),
         (
             "POST",
             "/_fake/sessions/qs_1/reject",
-            json!({"why": "x"}),
-            "why",
+            vec![(json!({"why": "x"}), "why")],
         ),
-        ("POST", "/_fake/sessions/qs_1/status", json!({}), "status"),
         (
             "POST",
             "/_fake/sessions/qs_1/status",
-            json!({"status": "APPROVED"}),
-            "status",
-        ),
-        ("POST", "/_fake/faults", json!({}), "kind"),
-        ("POST", "/_fake/faults", json!({"kind": "explode"}), "kind"),
-        ("POST", "/_fake/faults", json!({"kind": "status"}), "status"),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "status", "status": 200}),
-            "status",
+            vec![
+                (json!({}), "status"),
+                (json!({"status": "APPROVED"}), "status"),
+            ],
         ),
         (
             "POST",
             "/_fake/faults",
-            json!({"kind": "status", "status": 70000}),
-            "status",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "status", "status": 503, "retry_after_ms": -1}),
-            "retry_after_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "drop_connection", "status": 503}),
-            "status",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "drop_connection", "delay_ms": null}),
-            "delay_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "delay"}),
-            "delay_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "delay", "delay_ms": 600001}),
-            "delay_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "lose_response", "times": 0}),
-            "times",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "lose_response", "operation": "delete_everything"}),
-            "operation",
-        ),
-        ("POST", "/_fake/chaos", json!({}), "probability"),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 1.5}),
-            "probability",
+            vec![
+                (json!({}), "kind"),
+                (json!({"kind": "explode"}), "kind"),
+                (json!({"kind": "status"}), "status"),
+                (json!({"kind": "status", "status": 200}), "status"),
+                (json!({"kind": "status", "status": 70000}), "status"),
+                (
+                    json!({"kind": "status", "status": 503, "retry_after_ms": -1}),
+                    "retry_after_ms",
+                ),
+                (json!({"kind": "drop_connection", "status": 503}), "status"),
+                (
+                    json!({"kind": "drop_connection", "delay_ms": null}),
+                    "delay_ms",
+                ),
+                (json!({"kind": "delay"}), "delay_ms"),
+                (json!({"kind": "delay", "delay_ms": 600001}), "delay_ms"),
+                (json!({"kind": "lose_response", "times": 0}), "times"),
+                (
+                    json!({"kind": "lose_response", "operation": "delete_everything"}),
+                    "operation",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/chaos",
-            json!({"probability": 0.5, "seed": -1}),
-            "seed",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": []}),
-            "faults",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 0, "fault": {"kind": "drop_connection"}}]}),
-            "faults[0].weight",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "status"}}]}),
-            "faults[0].fault.status",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 1}]}),
-            "faults[0].fault",
+            vec![
+                (json!({}), "probability"),
+                (json!({"probability": 1.5}), "probability"),
+                (json!({"probability": 0.5, "seed": -1}), "seed"),
+                (json!({"probability": 0.5, "faults": []}), "faults"),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 0, "fault": {"kind": "drop_connection"}}]}),
+                    "faults[0].weight",
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "status"}}]}),
+                    "faults[0].fault.status",
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 1}]}),
+                    "faults[0].fault",
+                ),
+            ],
         ),
         (
             "PUT",
             "/_fake/latency",
-            json!({"latency_ms": "slow"}),
-            "latency_ms",
-        ),
-        (
-            "PUT",
-            "/_fake/latency",
-            json!({"latency_ms": 600001}),
-            "latency_ms",
+            vec![
+                (json!({"latency_ms": "slow"}), "latency_ms"),
+                (json!({"latency_ms": 600001}), "latency_ms"),
+            ],
         ),
         (
             "PUT",
             "/_fake/webhook_endpoint",
-            json!({"secret": "s"}),
-            "url",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "ftp://x", "secret": "s"}),
-            "url",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://user@host/", "secret": "s"}),
-            "url",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/"}),
-            "secret",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": "has space"}),
-            "secret",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": 21}),
-            "attempts",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": "s", "timeout_ms": 0}),
-            "timeout_ms",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            json!({"url": "http://127.0.0.1/", "secret": "s", "signed": "yes"}),
-            "signed",
+            vec![
+                (json!({"secret": "s"}), "url"),
+                (json!({"url": "ftp://x", "secret": "s"}), "url"),
+                (json!({"url": "http://user@host/", "secret": "s"}), "url"),
+                (json!({"url": "http://127.0.0.1/"}), "secret"),
+                (
+                    json!({"url": "http://127.0.0.1/", "secret": "has space"}),
+                    "secret",
+                ),
+                (
+                    json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": 21}),
+                    "attempts",
+                ),
+                (
+                    json!({"url": "http://127.0.0.1/", "secret": "s", "timeout_ms": 0}),
+                    "timeout_ms",
+                ),
+                (
+                    json!({"url": "http://127.0.0.1/", "secret": "s", "signed": "yes"}),
+                    "signed",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/webhooks/flush",
-            json!({"timeout_ms": 60001}),
-            "timeout_ms",
+            vec![(json!({"timeout_ms": 60001}), "timeout_ms")],
         ),
         (
             "POST",
             "/_fake/reset",
-            json!({"sessions": "some"}),
-            "sessions",
+            vec![(json!({"sessions": "some"}), "sessions")],
         ),
     ];
-    for (method, path, body, field) in cases {
-        let (status, refused) = call(&fake, method, path, Some(body.clone())).await;
-        assert_eq!(status, 400, "{method} {path} {body}: {refused}");
-        assert_eq!(
-            refused["error"], "ValidationError",
-            "{method} {path} {body}"
-        );
-        let message = refused["message"].as_str().unwrap();
-        assert!(
-            message.starts_with(&format!("{field}: ")),
-            "{method} {path} {body}: {message:?} should start with {field:?}"
-        );
+    for (method, path, bodies) in cases {
+        for (body, field) in bodies {
+            let (status, refused) = call(&fake, method, path, Some(body.clone())).await;
+            assert_eq!(status, 400, "{method} {path} {body}: {refused}");
+            assert_eq!(
+                refused["error"], "ValidationError",
+                "{method} {path} {body}"
+            );
+            let message = refused["message"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!("{field}: ")),
+                "{method} {path} {body}: {message:?} should start with {field:?}"
+            );
+        }
     }
     // Bodies that are not JSON objects.
     for (method, path) in [

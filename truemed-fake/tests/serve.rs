@@ -70,6 +70,22 @@ async fn serve_answers_the_api_and_the_control_api() {
     assert_eq!(response.status(), 401);
 }
 
+/// `serve --empty` delivering its webhooks to `url`, signed with `whsec_cli`, in
+/// `attempts` attempts each, the first `backoff_ms` apart.
+fn serve_webhooks_to(url: &str, attempts: &str, backoff_ms: &str) -> Served {
+    serve(&[
+        "--empty",
+        "--webhook-url",
+        url,
+        "--webhook-secret",
+        "whsec_cli",
+        "--webhook-attempts",
+        attempts,
+        "--webhook-backoff-ms",
+        backoff_ms,
+    ])
+}
+
 /// Creates the pending session `id` through the control API.
 async fn create_session(served: &Served, id: &str) {
     let body = json!({ "qualification_session_id": id });
@@ -111,17 +127,7 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
         // A receiver that always fails: each delivery is retried, 20 ms doubling, 20 times.
         let receiver = Scripted::sequence(vec![Reply::raw(500, "no")]).await;
         let url = format!("{}/hooks/truemed", receiver.base_url);
-        let mut served = serve(&[
-            "--empty",
-            "--webhook-url",
-            &url,
-            "--webhook-secret",
-            "whsec_cli",
-            "--webhook-attempts",
-            "20",
-            "--webhook-backoff-ms",
-            "20",
-        ]);
+        let mut served = serve_webhooks_to(&url, "20", "20");
         for id in ["qs_1", "qs_2"] {
             create_session(&served, id).await;
             let path = format!("/_fake/sessions/{id}/approve");
@@ -151,17 +157,7 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
 async fn serve_delivers_webhooks_to_the_url_of_its_flags() {
     let receiver = Scripted::sequence(vec![Reply::raw(500, "not yet"), Reply::raw(204, "")]).await;
     let url = format!("{}/hooks/truemed", receiver.base_url);
-    let served = serve(&[
-        "--empty",
-        "--webhook-url",
-        &url,
-        "--webhook-secret",
-        "whsec_cli",
-        "--webhook-attempts",
-        "3",
-        "--webhook-backoff-ms",
-        "10",
-    ]);
+    let served = serve_webhooks_to(&url, "3", "10");
     let (_, endpoint) = call(&served, "GET", "/_fake/webhook_endpoint", None).await;
     assert_eq!(endpoint["url"], url);
     assert_eq!(endpoint["attempts"], 3);
