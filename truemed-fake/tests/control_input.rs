@@ -44,6 +44,10 @@ fn assert_refused(what: &str, (status, body): &(u16, Value), prefix: &str) {
     );
 }
 
+/// Refusal cases by endpoint: a method, a path, and each body refused with what its
+/// message starts with or names.
+type ByEndpoint = Vec<(&'static str, &'static str, Vec<(Value, &'static str)>)>;
+
 #[tokio::test]
 async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words() {
     let fake = seeded().await;
@@ -137,7 +141,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
 async fn a_wrong_value_anywhere_names_its_field() {
     let fake = seeded().await;
     // By endpoint: each body refused, and the start of its message.
-    let cases: Vec<(&str, &str, Vec<(Value, &str)>)> = vec![
+    let cases: ByEndpoint = vec![
         (
             "POST",
             "/_fake/sessions",
@@ -644,7 +648,7 @@ async fn bad_input_is_a_400_naming_the_field() {
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
     // By endpoint: each body refused, and the field its message names.
-    let cases: Vec<(&str, &str, Vec<(Value, &str)>)> = vec![
+    let cases: ByEndpoint = vec![
         (
             "POST",
             "/_fake/sessions",
