@@ -358,9 +358,7 @@ fn a_file_without_the_id_column_or_with_an_unknown_one_is_refused() {
     ] {
         let input = dir.join("bad.csv");
         std::fs::write(&input, header).unwrap();
-        let output = run(support::truemed()
-            .env("TRUEMED_API_KEY", KEY)
-            .env("TRUEMED_BASE_URL", "http://127.0.0.1:9")
+        let output = run(truemed_at("http://127.0.0.1:9")
             .args(["sessions", "backfill"])
             .arg(&input));
         assert_eq!(code(&output), 1, "{}", stderr(&output));

@@ -116,9 +116,7 @@ fn a_failed_export_keeps_the_partial_file_under_its_own_name_and_says_how_far_it
     let dir = temp_dir("export-fails");
     let out = dir.join("approved.csv");
     std::fs::write(&out, "an earlier export\n").unwrap();
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", server.base_url())
+    let output = run(truemed_at(&server.base_url())
         .args([
             "sessions",
             "export",

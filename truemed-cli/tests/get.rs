@@ -121,10 +121,7 @@ fn a_key_echoed_by_a_server_is_redacted() {
                 r#"{{"error":"ServerError","message":"bad key {KEY}"}}"#
             ));
     });
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", server.base_url())
-        .args(["sessions", "get", "qs_1"]));
+    let output = run(truemed_at(&server.base_url()).args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     assert!(
         stderr(&output).contains("[redacted]"),
@@ -140,10 +137,7 @@ fn a_garbage_body_exits_1_naming_what_cannot_be_decoded() {
     server.mock(|_, then| {
         then.status(200).body("<html>not json</html>");
     });
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", server.base_url())
-        .args(["sessions", "get", "qs_1"]));
+    let output = run(truemed_at(&server.base_url()).args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1);
     assert!(
         stderr(&output).contains("cannot be decoded"),
@@ -160,10 +154,7 @@ fn usage_errors_exit_2_and_help_exits_0() {
         .env("TRUEMED_API_KEY", KEY)
         .args(["sessions", "list", "--status", "aproved"]));
     assert_eq!(code(&bad_status), 2, "{}", stderr(&bad_status));
-    let refused_id = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", "http://127.0.0.1:9")
-        .args(["sessions", "get", ".."]));
+    let refused_id = run(truemed_at("http://127.0.0.1:9").args(["sessions", "get", ".."]));
     assert_eq!(code(&refused_id), 2, "{}", stderr(&refused_id));
     let help = run(support::truemed().arg("--help"));
     assert_eq!(code(&help), 0);
@@ -172,10 +163,7 @@ fn usage_errors_exit_2_and_help_exits_0() {
 
 #[test]
 fn a_server_that_cannot_be_reached_exits_1() {
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", "http://127.0.0.1:9")
-        .args(["sessions", "get", "qs_1"]));
+    let output = run(truemed_at("http://127.0.0.1:9").args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1);
     assert!(
         stderr(&output).contains("could not connect"),

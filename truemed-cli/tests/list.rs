@@ -104,10 +104,7 @@ fn a_server_error_exits_1_after_the_retries() {
             .header("x-request-id", "req_list_500")
             .body("{}");
     });
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", server.base_url())
-        .args(["sessions", "list"]));
+    let output = run(truemed_at(&server.base_url()).args(["sessions", "list"]));
     assert_eq!(code(&output), 1);
     let text = stderr(&output);
     assert!(
@@ -136,12 +133,8 @@ fn odd_values_from_a_server_are_written_normalised() {
             "pagination": null
         }));
     });
-    let run_as = |format: &str| {
-        run(support::truemed()
-            .env("TRUEMED_API_KEY", KEY)
-            .env("TRUEMED_BASE_URL", server.base_url())
-            .args(["-o", format, "sessions", "list"]))
-    };
+    let run_as =
+        |format: &str| run(truemed_at(&server.base_url()).args(["-o", format, "sessions", "list"]));
     let jsonl = run_as("jsonl");
     let session = &json_lines(&stdout(&jsonl))[0];
     assert_eq!(session["created_at"], "2024-05-01T12:30:00Z");

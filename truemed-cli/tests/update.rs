@@ -66,18 +66,15 @@ fn a_failure_that_may_have_applied_prints_the_key_to_resend_with() {
     let mock = server.mock(|_, then| {
         then.status(502).body("bad gateway");
     });
-    let output = run(support::truemed()
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", server.base_url())
-        .args([
-            "sessions",
-            "update",
-            "qs_1",
-            "--user-id",
-            "u",
-            "--idempotency-key",
-            "attach-qs_1",
-        ]));
+    let output = run(truemed_at(&server.base_url()).args([
+        "sessions",
+        "update",
+        "qs_1",
+        "--user-id",
+        "u",
+        "--idempotency-key",
+        "attach-qs_1",
+    ]));
     assert_eq!(code(&output), 1);
     let text = stderr(&output);
     assert!(text.contains("may have been applied"), "{text}");

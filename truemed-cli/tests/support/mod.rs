@@ -36,12 +36,17 @@ impl Fake {
 
     /// The binary, with the key and the base URL in its environment.
     pub fn truemed(&self) -> Command {
-        let mut command = truemed();
-        command
-            .env("TRUEMED_API_KEY", KEY)
-            .env("TRUEMED_BASE_URL", self.fake.base_url());
-        command
+        truemed_at(&self.fake.base_url())
     }
+}
+
+/// The binary with the key in its environment, and `base_url` as its base URL.
+pub fn truemed_at(base_url: &str) -> Command {
+    let mut command = truemed();
+    command
+        .env("TRUEMED_API_KEY", KEY)
+        .env("TRUEMED_BASE_URL", base_url);
+    command
 }
 
 /// The binary with a clean environment (no key, no base URL), stdin closed.
