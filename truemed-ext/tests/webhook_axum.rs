@@ -106,6 +106,16 @@ struct Receiver {
 }
 
 impl Receiver {
+    /// The head of a raw POST to this receiver, with `extra` header lines.
+    fn raw_head(&self, extra: &[String]) -> Vec<u8> {
+        raw_head(&self.addr, extra)
+    }
+
+    /// Sends `request` as it is and reads the answer, which the test expects.
+    async fn exchange(&self, request: &[u8]) -> RawAnswer {
+        raw_exchange(&self.addr, request).await.unwrap()
+    }
+
     async fn start(webhooks: WebhookConfig) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = AppState {
@@ -235,6 +245,20 @@ struct RawAnswer {
 }
 
 impl RawAnswer {
+    /// An answer with this `status` and this whole `body`.
+    #[track_caller]
+    fn assert_is(&self, status: u16, body: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.body, body, "{self:?}");
+    }
+
+    /// An answer with this `status` whose body begins with `start`.
+    #[track_caller]
+    fn assert_begins(&self, status: u16, start: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(self.body.starts_with(start), "{self:?}");
+    }
+
     fn parse(bytes: &[u8]) -> Option<Self> {
         let text = String::from_utf8_lossy(bytes).into_owned();
         let (head, rest) = text.split_once("\r\n\r\n")?;
@@ -254,6 +278,14 @@ impl RawAnswer {
 
 /// The head of a raw POST to [`PATH`] that asks the server to close the connection after
 /// answering; `extra` are more header lines.
+/// The header line of a valid signature of `body`, for a raw request.
+fn signature_line(body: &[u8]) -> String {
+    format!(
+        "{SIGNATURE_HEADER}: {}",
+        signature_value(SECRET, now(), body)
+    )
+}
+
 fn raw_head(addr: &str, extra: &[String]) -> Vec<u8> {
     let mut head = format!("POST {PATH} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     for line in extra {
@@ -664,20 +696,11 @@ async fn a_request_without_a_body_or_with_an_empty_one_is_refused() {
     let signature = signature_value(SECRET, now(), b"");
 
     // No body at all: no Content-Length, no Transfer-Encoding.
-    let head = raw_head(
-        &receiver.addr,
-        &[format!("{SIGNATURE_HEADER}: {signature}")],
-    );
-    let answer = raw_exchange(&receiver.addr, &head).await.unwrap();
-    assert_eq!(answer.status, 400, "{answer:?}");
-    assert!(answer
-        .body
-        .starts_with("body is not a Truemed webhook delivery"));
-    let unsigned = raw_exchange(&receiver.addr, &raw_head(&receiver.addr, &[]))
-        .await
-        .unwrap();
-    assert_eq!(unsigned.status, 401, "{unsigned:?}");
-    assert_eq!(unsigned.body, "missing `x-truemed-signature` header");
+    let head = receiver.raw_head(&[signature_line(b"")]);
+    let answer = receiver.exchange(&head).await;
+    answer.assert_begins(400, "body is not a Truemed webhook delivery");
+    let unsigned = receiver.exchange(&receiver.raw_head(&[])).await;
+    unsigned.assert_is(401, "missing `x-truemed-signature` header");
 
     // An empty body, signed or not.
     receiver
@@ -696,17 +719,13 @@ async fn a_10_mb_body_announced_by_its_content_length_is_refused_before_it_is_se
     let receiver = Receiver::start(signed_config()).await;
     let body_length = 10 * 1024 * 1024;
     let body = vec![b'x'; body_length];
-    let signature = signature_value(SECRET, now(), &body);
     // The head only: an answer proves the server did not wait for (or read) the body.
-    let head = raw_head(
-        &receiver.addr,
-        &[
-            format!("{SIGNATURE_HEADER}: {signature}"),
-            "content-type: application/json".to_owned(),
-            format!("content-length: {body_length}"),
-        ],
-    );
-    let answer = raw_exchange(&receiver.addr, &head).await.unwrap();
+    let head = receiver.raw_head(&[
+        signature_line(&body),
+        "content-type: application/json".to_owned(),
+        format!("content-length: {body_length}"),
+    ]);
+    let answer = receiver.exchange(&head).await;
     assert_eq!(answer.status, 413, "{answer:?}");
     assert!(answer
         .head
@@ -730,14 +749,10 @@ async fn a_10_mb_body_sent_whole_is_refused_with_413() {
 async fn a_chunked_body_is_refused_once_past_the_limit_without_reading_the_rest() {
     let receiver = Receiver::start(signed_config()).await;
     let mut socket = TcpStream::connect(&receiver.addr).await.unwrap();
-    let signature = signature_value(SECRET, now(), b"{}");
-    let head = raw_head(
-        &receiver.addr,
-        &[
-            format!("{SIGNATURE_HEADER}: {signature}"),
-            "transfer-encoding: chunked".to_owned(),
-        ],
-    );
+    let head = receiver.raw_head(&[
+        signature_line(b"{}"),
+        "transfer-encoding: chunked".to_owned(),
+    ]);
     socket.write_all(&head).await.unwrap();
     // Twice the limit in 8 KiB chunks, then nothing: the body never ends, so an answer
     // proves the server stopped reading at the limit.
@@ -751,8 +766,7 @@ async fn a_chunked_body_is_refused_once_past_the_limit_without_reading_the_rest(
         }
     }
     let answer = read_answer(&mut socket).await.unwrap();
-    assert_eq!(answer.status, 413, "{answer:?}");
-    assert_eq!(answer.body, "webhook body is over the limit of 65536 bytes");
+    answer.assert_is(413, "webhook body is over the limit of 65536 bytes");
     assert!(receiver.seen().is_empty());
 }
 
@@ -778,18 +792,13 @@ async fn the_body_limit_is_configurable_and_a_body_at_the_limit_is_read() {
 async fn a_content_length_shorter_than_the_body_leaves_the_signature_unmatched() {
     let receiver = Receiver::start(signed_config()).await;
     let body = complete_body("whd_cl", "qs_cl", "approved");
-    let signature = signature_value(SECRET, now(), &body);
-    let mut request = raw_head(
-        &receiver.addr,
-        &[
-            format!("{SIGNATURE_HEADER}: {signature}"),
-            format!("content-length: {}", body.len() - 10),
-        ],
-    );
+    let mut request = receiver.raw_head(&[
+        signature_line(&body),
+        format!("content-length: {}", body.len() - 10),
+    ]);
     request.extend_from_slice(&body);
-    let answer = raw_exchange(&receiver.addr, &request).await.unwrap();
-    assert_eq!(answer.status, 401, "{answer:?}");
-    assert_eq!(answer.body, "no valid signature in `x-truemed-signature`");
+    let answer = receiver.exchange(&request).await;
+    answer.assert_is(401, "no valid signature in `x-truemed-signature`");
     assert!(receiver.seen().is_empty());
 }
 
@@ -797,23 +806,18 @@ async fn a_content_length_shorter_than_the_body_leaves_the_signature_unmatched()
 async fn a_content_length_longer_than_the_body_never_reaches_the_handler() {
     let receiver = Receiver::start(signed_config()).await;
     let body = complete_body("whd_cl", "qs_cl", "approved");
-    let signature = signature_value(SECRET, now(), &body);
     let mut socket = TcpStream::connect(&receiver.addr).await.unwrap();
-    let mut request = raw_head(
-        &receiver.addr,
-        &[
-            format!("{SIGNATURE_HEADER}: {signature}"),
-            format!("content-length: {}", body.len() + 10),
-        ],
-    );
+    let mut request = receiver.raw_head(&[
+        signature_line(&body),
+        format!("content-length: {}", body.len() + 10),
+    ]);
     request.extend_from_slice(&body);
     socket.write_all(&request).await.unwrap();
     // The client stops sending: the body ends 10 bytes short of its Content-Length.
     socket.shutdown().await.unwrap();
     // The server answers 400 or closes the connection without an answer: never 2xx.
     if let Some(answer) = read_answer(&mut socket).await {
-        assert_eq!(answer.status, 400, "{answer:?}");
-        assert_eq!(answer.body, "webhook body could not be read");
+        answer.assert_is(400, "webhook body could not be read");
     }
     assert!(receiver.seen().is_empty());
 }
@@ -908,20 +912,14 @@ async fn malformed_signature_headers_are_refused_with_401() {
     }
 
     // Bytes that are not visible ASCII, sent raw.
-    let mut request = raw_head(&receiver.addr, &[format!("content-length: {}", body.len())]);
+    let mut request = receiver.raw_head(&[format!("content-length: {}", body.len())]);
     let at = request.len() - 2; // before the blank line
     let mut line = format!("{SIGNATURE_HEADER}: t={t},v1=").into_bytes();
     line.extend_from_slice(b"\xff\xfe\r\n");
     request.splice(at..at, line);
     request.extend_from_slice(&body);
-    let answer = raw_exchange(&receiver.addr, &request).await.unwrap();
-    assert_eq!(answer.status, 401, "{answer:?}");
-    assert!(
-        answer
-            .body
-            .starts_with("malformed `x-truemed-signature` header"),
-        "{answer:?}"
-    );
+    let answer = receiver.exchange(&request).await;
+    answer.assert_begins(401, "malformed `x-truemed-signature` header");
     assert!(receiver.seen().is_empty());
 }
 
