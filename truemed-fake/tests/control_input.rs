@@ -44,9 +44,9 @@ fn assert_refused(what: &str, (status, body): &(u16, Value), prefix: &str) {
     );
 }
 
-/// Refusal cases by endpoint: a method, a path, and each body refused with what its
-/// message starts with or names.
-type ByEndpoint = Vec<(&'static str, &'static str, Vec<(Value, &'static str)>)>;
+/// Cases by endpoint: a method, a path, and each case sent there (the bodies, and what
+/// the refusal's message starts with or names).
+type ByEndpoint<Case> = Vec<(&'static str, &'static str, Vec<Case>)>;
 
 #[tokio::test]
 async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words() {
@@ -55,82 +55,62 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
     let kind =
         r#"kind: expected one of "status", "drop_connection", "lose_response", "delay", got "#;
     let operation = r#"operation: expected one of "get_qualification_session", "list_qualification_sessions", "update_qualification_session", got "#;
-    let cases: Vec<(&str, &str, Value, String)> = vec![
+    let cases: ByEndpoint<(Value, String)> = vec![
         (
             "POST",
             "/_fake/reset",
-            json!({"sessions": 1}),
-            sessions.into(),
-        ),
-        (
-            "POST",
-            "/_fake/reset",
-            json!({"sessions": true}),
-            sessions.into(),
-        ),
-        (
-            "POST",
-            "/_fake/reset",
-            json!({"sessions": ["none"]}),
-            sessions.into(),
-        ),
-        (
-            "POST",
-            "/_fake/reset",
-            json!({"sessions": "some"}),
-            sessions.into(),
-        ),
-        ("POST", "/_fake/faults", json!({"kind": 5}), kind.into()),
-        ("POST", "/_fake/faults", json!({"kind": null}), kind.into()),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": {"status": 503}}),
-            kind.into(),
+            vec![
+                (json!({"sessions": 1}), sessions.into()),
+                (json!({"sessions": true}), sessions.into()),
+                (json!({"sessions": ["none"]}), sessions.into()),
+                (json!({"sessions": "some"}), sessions.into()),
+            ],
         ),
         (
             "POST",
             "/_fake/faults",
-            json!({"kind": "explode"}),
-            kind.into(),
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "lose_response", "operation": true}),
-            operation.into(),
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            json!({"kind": "lose_response", "operation": "delete_everything"}),
-            operation.into(),
+            vec![
+                (json!({"kind": 5}), kind.into()),
+                (json!({"kind": null}), kind.into()),
+                (json!({"kind": {"status": 503}}), kind.into()),
+                (json!({"kind": "explode"}), kind.into()),
+                (
+                    json!({"kind": "lose_response", "operation": true}),
+                    operation.into(),
+                ),
+                (
+                    json!({"kind": "lose_response", "operation": "delete_everything"}),
+                    operation.into(),
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/chaos",
-            json!({"probability": 0.5, "operation": []}),
-            operation.into(),
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": 7}}]}),
-            format!("faults[0].fault.{kind}"),
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.5, "faults": [
-                {"weight": 1, "fault": {"kind": "drop_connection"}},
-                {"weight": 1, "fault": {"kind": "delay", "delay_ms": 1, "operation": 2.5}},
-            ]}),
-            format!("faults[1].fault.{operation}"),
+            vec![
+                (
+                    json!({"probability": 0.5, "operation": []}),
+                    operation.into(),
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": 7}}]}),
+                    format!("faults[0].fault.{kind}"),
+                ),
+                (
+                    json!({"probability": 0.5, "faults": [
+                        {"weight": 1, "fault": {"kind": "drop_connection"}},
+                        {"weight": 1, "fault": {"kind": "delay", "delay_ms": 1, "operation": 2.5}},
+                    ]}),
+                    format!("faults[1].fault.{operation}"),
+                ),
+            ],
         ),
     ];
-    for (method, path, body, prefix) in cases {
-        let answer = send(&fake, method, path, body.clone()).await;
-        assert_refused(&format!("{method} {path} {body}"), &answer, &prefix);
+    for (method, path, bodies) in cases {
+        for (body, prefix) in bodies {
+            let answer = send(&fake, method, path, body.clone()).await;
+            assert_refused(&format!("{method} {path} {body}"), &answer, &prefix);
+        }
     }
     // Nothing was changed by any of it.
     assert_eq!(fake.pending_faults(), 0);
@@ -141,7 +121,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
 async fn a_wrong_value_anywhere_names_its_field() {
     let fake = seeded().await;
     // By endpoint: each body refused, and the start of its message.
-    let cases: ByEndpoint = vec![
+    let cases: ByEndpoint<(Value, &str)> = vec![
         (
             "POST",
             "/_fake/sessions",
@@ -245,155 +225,141 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
     let (min_timeout, max_timeout) = (ms(MIN_WEBHOOK_TIMEOUT), ms(MAX_WEBHOOK_TIMEOUT));
     let flush = ms(MAX_FLUSH_TIMEOUT);
     // (method, path, taken, refused, field)
-    let cases: Vec<(&str, &str, Value, Value, &str)> = vec![
+    let cases: ByEndpoint<(Value, Value, &str)> = vec![
         (
             "PUT",
             "/_fake/latency",
-            json!({"latency_ms": latency}),
-            json!({"latency_ms": latency + 1}),
-            "latency_ms",
+            vec![(
+                json!({"latency_ms": latency}),
+                json!({"latency_ms": latency + 1}),
+                "latency_ms",
+            )],
         ),
         (
             "POST",
             "/_fake/faults",
-            json!({"kind": "delay", "delay_ms": latency}),
-            json!({"kind": "delay", "delay_ms": latency + 1}),
-            "delay_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            status_fault(json!({"retry_after_ms": retry_after})),
-            status_fault(json!({"retry_after_ms": retry_after + 1})),
-            "retry_after_ms",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            status_fault(json!({"times": MAX_FAULT_TIMES})),
-            status_fault(json!({"times": u64::from(MAX_FAULT_TIMES) + 1})),
-            "times",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            status_fault(json!({"times": 1})),
-            status_fault(json!({"times": 0})),
-            "times",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            status_fault(json!({"status": 599})),
-            status_fault(json!({"status": 600})),
-            "status",
-        ),
-        (
-            "POST",
-            "/_fake/faults",
-            status_fault(json!({"status": 300})),
-            status_fault(json!({"status": 299})),
-            "status",
+            vec![
+                (
+                    json!({"kind": "delay", "delay_ms": latency}),
+                    json!({"kind": "delay", "delay_ms": latency + 1}),
+                    "delay_ms",
+                ),
+                (
+                    status_fault(json!({"retry_after_ms": retry_after})),
+                    status_fault(json!({"retry_after_ms": retry_after + 1})),
+                    "retry_after_ms",
+                ),
+                (
+                    status_fault(json!({"times": MAX_FAULT_TIMES})),
+                    status_fault(json!({"times": u64::from(MAX_FAULT_TIMES) + 1})),
+                    "times",
+                ),
+                (
+                    status_fault(json!({"times": 1})),
+                    status_fault(json!({"times": 0})),
+                    "times",
+                ),
+                (
+                    status_fault(json!({"status": 599})),
+                    status_fault(json!({"status": 600})),
+                    "status",
+                ),
+                (
+                    status_fault(json!({"status": 300})),
+                    status_fault(json!({"status": 299})),
+                    "status",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/chaos",
-            json!({"probability": CHAOS_PROBABILITY.end()}),
-            json!({"probability": CHAOS_PROBABILITY.end() + 0.001}),
-            "probability",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": CHAOS_PROBABILITY.start()}),
-            json!({"probability": CHAOS_PROBABILITY.start() - 0.001}),
-            "probability",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.1, "seed": MAX_CHAOS_SEED}),
-            json!({"probability": 0.1, "seed": MAX_CHAOS_SEED + 1}),
-            "seed",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            json!({"probability": 0.1, "faults": [{"weight": MAX_CHAOS_WEIGHT, "fault": {"kind": "drop_connection"}}]}),
-            json!({"probability": 0.1, "faults": [{"weight": MAX_CHAOS_WEIGHT * 1.01, "fault": {"kind": "drop_connection"}}]}),
-            "faults[0].weight",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            chaos_faults(MAX_CHAOS_FAULTS),
-            chaos_faults(MAX_CHAOS_FAULTS + 1),
-            "faults",
-        ),
-        (
-            "POST",
-            "/_fake/chaos",
-            chaos_faults(1),
-            chaos_faults(0),
-            "faults",
+            vec![
+                (
+                    json!({"probability": CHAOS_PROBABILITY.end()}),
+                    json!({"probability": CHAOS_PROBABILITY.end() + 0.001}),
+                    "probability",
+                ),
+                (
+                    json!({"probability": CHAOS_PROBABILITY.start()}),
+                    json!({"probability": CHAOS_PROBABILITY.start() - 0.001}),
+                    "probability",
+                ),
+                (
+                    json!({"probability": 0.1, "seed": MAX_CHAOS_SEED}),
+                    json!({"probability": 0.1, "seed": MAX_CHAOS_SEED + 1}),
+                    "seed",
+                ),
+                (
+                    json!({"probability": 0.1, "faults": [{"weight": MAX_CHAOS_WEIGHT, "fault": {"kind": "drop_connection"}}]}),
+                    json!({"probability": 0.1, "faults": [{"weight": MAX_CHAOS_WEIGHT * 1.01, "fault": {"kind": "drop_connection"}}]}),
+                    "faults[0].weight",
+                ),
+                (
+                    chaos_faults(MAX_CHAOS_FAULTS),
+                    chaos_faults(MAX_CHAOS_FAULTS + 1),
+                    "faults",
+                ),
+                (chaos_faults(1), chaos_faults(0), "faults"),
+            ],
         ),
         (
             "PUT",
             "/_fake/webhook_endpoint",
-            endpoint(json!({"attempts": MAX_WEBHOOK_ATTEMPTS})),
-            endpoint(json!({"attempts": MAX_WEBHOOK_ATTEMPTS + 1})),
-            "attempts",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            endpoint(json!({"attempts": 1})),
-            endpoint(json!({"attempts": 0})),
-            "attempts",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            endpoint(json!({"backoff_ms": backoff})),
-            endpoint(json!({"backoff_ms": backoff + 1})),
-            "backoff_ms",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            endpoint(json!({"timeout_ms": max_timeout})),
-            endpoint(json!({"timeout_ms": max_timeout + 1})),
-            "timeout_ms",
-        ),
-        (
-            "PUT",
-            "/_fake/webhook_endpoint",
-            endpoint(json!({"timeout_ms": min_timeout})),
-            endpoint(json!({"timeout_ms": min_timeout - 1})),
-            "timeout_ms",
+            vec![
+                (
+                    endpoint(json!({"attempts": MAX_WEBHOOK_ATTEMPTS})),
+                    endpoint(json!({"attempts": MAX_WEBHOOK_ATTEMPTS + 1})),
+                    "attempts",
+                ),
+                (
+                    endpoint(json!({"attempts": 1})),
+                    endpoint(json!({"attempts": 0})),
+                    "attempts",
+                ),
+                (
+                    endpoint(json!({"backoff_ms": backoff})),
+                    endpoint(json!({"backoff_ms": backoff + 1})),
+                    "backoff_ms",
+                ),
+                (
+                    endpoint(json!({"timeout_ms": max_timeout})),
+                    endpoint(json!({"timeout_ms": max_timeout + 1})),
+                    "timeout_ms",
+                ),
+                (
+                    endpoint(json!({"timeout_ms": min_timeout})),
+                    endpoint(json!({"timeout_ms": min_timeout - 1})),
+                    "timeout_ms",
+                ),
+            ],
         ),
         (
             "POST",
             "/_fake/webhooks/flush",
-            json!({"timeout_ms": flush}),
-            json!({"timeout_ms": flush + 1}),
-            "timeout_ms",
+            vec![(
+                json!({"timeout_ms": flush}),
+                json!({"timeout_ms": flush + 1}),
+                "timeout_ms",
+            )],
         ),
     ];
-    for (method, path, taken, refused, field) in cases {
-        let answer = send(&fake, method, path, taken.clone()).await;
-        assert!(
-            (200..300).contains(&answer.0),
-            "{method} {path} {taken}: {answer:?}"
-        );
-        let answer = send(&fake, method, path, refused.clone()).await;
-        assert_refused(
-            &format!("{method} {path} {refused}"),
-            &answer,
-            &format!("{field}: "),
-        );
-        // Flushing waits for nothing here (port 9 refuses at once), but clear between cases.
-        fake.clear_faults();
+    for (method, path, bodies) in cases {
+        for (taken, refused, field) in bodies {
+            let answer = send(&fake, method, path, taken.clone()).await;
+            assert!(
+                (200..300).contains(&answer.0),
+                "{method} {path} {taken}: {answer:?}"
+            );
+            let answer = send(&fake, method, path, refused.clone()).await;
+            assert_refused(
+                &format!("{method} {path} {refused}"),
+                &answer,
+                &format!("{field}: "),
+            );
+            // Flushing waits for nothing here (port 9 refuses at once), but clear between cases.
+            fake.clear_faults();
+        }
     }
     // The listings' limit, in the query string.
     for path in ["/_fake/ledger", "/_fake/webhooks"] {
@@ -648,7 +614,7 @@ async fn bad_input_is_a_400_naming_the_field() {
     let fake = fake().await;
     fake.seed(SessionSeed::new("qs_1"));
     // By endpoint: each body refused, and the field its message names.
-    let cases: ByEndpoint = vec![
+    let cases: ByEndpoint<(Value, &str)> = vec![
         (
             "POST",
             "/_fake/sessions",
