@@ -59,6 +59,20 @@ async fn collect_ids(server: &Scripted, page_size: u64) -> Result<Vec<String>, E
     collect_ids_with(server, page_size, 1).await
 }
 
+/// The first `limit` items of an unfiltered listing, by a client for `server`.
+async fn first_items(server: &Scripted, limit: usize) -> Vec<truemed_ext::QualificationSession> {
+    let (client, _) = server.client();
+    client
+        .qualification_sessions()
+        .list()
+        .paginate()
+        .limit(limit)
+        .items()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
 async fn collect_ids_with(
     server: &Scripted,
     page_size: u64,
@@ -470,30 +484,12 @@ async fn limit_caps_items_and_requests() {
     assert_eq!(server.count(), 1);
 
     let server = listing(100, Meta::Full).await;
-    let (client, _) = server.client();
-    let none: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .paginate()
-        .limit(0)
-        .items()
-        .try_collect()
-        .await
-        .unwrap();
+    let none = first_items(&server, 0).await;
     assert!(none.is_empty());
     assert_eq!(server.count(), 0);
 
     let server = listing(7, Meta::Full).await;
-    let (client, _) = server.client();
-    let few: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .paginate()
-        .limit(1000)
-        .items()
-        .try_collect()
-        .await
-        .unwrap();
+    let few = first_items(&server, 1000).await;
     assert_eq!(few.len(), 7);
 }
 
@@ -798,16 +794,7 @@ async fn a_listing_ends_at_the_last_page_the_api_can_have() {
     }
     // From the first page, a `last_page` at int64's maximum is followed as far as asked.
     let server = Scripted::start(|_, request| endless_pages(Meta::Full, request)).await;
-    let (client, _) = server.client();
-    let items: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .paginate()
-        .limit(5)
-        .items()
-        .try_collect()
-        .await
-        .unwrap();
+    let items = first_items(&server, 5).await;
     assert_eq!(items.len(), 5);
 }
 
