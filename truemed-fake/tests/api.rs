@@ -153,32 +153,15 @@ async fn an_unknown_id_is_404() {
 async fn a_wrong_method_is_405() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
+    let one = "/api/v1/qualification_session/qs_1";
+    let list = "/api/v1/qualification_sessions";
+    let update = "/api/v1/qualification_session/qs_1/update";
     for (method, path, allow) in [
-        (
-            reqwest::Method::DELETE,
-            "/api/v1/qualification_session/qs_1",
-            "GET, HEAD",
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/qualification_session/qs_1",
-            "GET, HEAD",
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/qualification_sessions",
-            "GET, HEAD",
-        ),
-        (
-            reqwest::Method::GET,
-            "/api/v1/qualification_session/qs_1/update",
-            "POST",
-        ),
-        (
-            reqwest::Method::PATCH,
-            "/api/v1/qualification_session/qs_1/update",
-            "POST",
-        ),
+        (reqwest::Method::DELETE, one, "GET, HEAD"),
+        (reqwest::Method::POST, one, "GET, HEAD"),
+        (reqwest::Method::PUT, list, "GET, HEAD"),
+        (reqwest::Method::GET, update, "POST"),
+        (reqwest::Method::PATCH, update, "POST"),
     ] {
         let response = raw(&fake, method.clone(), path).await;
         assert_eq!(response.status(), 405, "{method} {path}");

@@ -8,12 +8,17 @@ use futures::TryStreamExt as _;
 use truemed_ext::{ApiErrorKind, Error, Status};
 use truemed_fake::{demo_sessions, FakeTruemed, DEMO_SESSION_ID};
 
-#[tokio::test]
-async fn approve_and_reject_move_sessions_to_terminal_statuses() {
-    let fake = FakeTruemed::builder()
+/// A fake seeded with the demo sessions.
+async fn with_demo_sessions() -> FakeTruemed {
+    FakeTruemed::builder()
         .seed_all(demo_sessions())
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn approve_and_reject_move_sessions_to_terminal_statuses() {
+    let fake = with_demo_sessions().await;
     let sessions = fake.client().qualification_sessions();
     assert_eq!(
         sessions.get(DEMO_SESSION_ID).await.unwrap().status,
@@ -69,10 +74,7 @@ async fn approve_and_reject_move_sessions_to_terminal_statuses() {
 
 #[tokio::test]
 async fn demo_sessions_are_realistic_and_listable() {
-    let fake = FakeTruemed::builder()
-        .seed_all(demo_sessions())
-        .start()
-        .await;
+    let fake = with_demo_sessions().await;
     let sessions = fake.client().qualification_sessions();
     let all: Vec<_> = sessions.list().stream().try_collect().await.unwrap();
     assert_eq!(all.len(), 50);
