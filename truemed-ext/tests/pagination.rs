@@ -648,22 +648,23 @@ async fn a_huge_concurrency_is_clamped_to_the_maximum() {
 /// The largest page the API can have.
 const LAST_PAGE: u64 = truemed_ext::ListRequest::MAX_PAGE;
 
+/// Has `server` answer any request with a page of one session; the mock counts the requests.
+async fn one_session_for_any_request(server: &httpmock::MockServer) -> httpmock::Mock<'_> {
+    server
+        .mock_async(|_, then| {
+            then.status(200)
+                .json_body(json!({"qualification_sessions": [session("qs_1", "approved")]}));
+        })
+        .await
+}
+
 /// A page the API cannot have (0, or past `int64`) is refused before sending, by one
 /// page's `send` and by a listing alike: nothing reaches the server.
 #[tokio::test]
 async fn a_page_the_api_cannot_have_is_refused_before_sending() {
     let server = httpmock::MockServer::start_async().await;
-    let mock = server
-        .mock_async(|_, then| {
-            then.status(200)
-                .json_body(json!({"qualification_sessions": [session("qs_1", "approved")]}));
-        })
-        .await;
-    let client = truemed_ext::Client::builder()
-        .api_key(support::API_KEY)
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
+    let mock = one_session_for_any_request(&server).await;
+    let client = client_to(&server.base_url());
     let list = || client.qualification_sessions().list();
     assert_eq!(LAST_PAGE, i64::MAX as u64, "the API's pages are int64");
     for page in [0, LAST_PAGE + 1, u64::MAX - 1, u64::MAX] {
@@ -708,17 +709,8 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
 #[tokio::test]
 async fn a_page_size_the_api_cannot_take_is_refused_before_sending() {
     let server = httpmock::MockServer::start_async().await;
-    let mock = server
-        .mock_async(|_, then| {
-            then.status(200)
-                .json_body(json!({"qualification_sessions": [session("qs_1", "approved")]}));
-        })
-        .await;
-    let client = truemed_ext::Client::builder()
-        .api_key(support::API_KEY)
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
+    let mock = one_session_for_any_request(&server).await;
+    let client = client_to(&server.base_url());
     let list = || client.qualification_sessions().list();
     for size in [0, i64::MAX as u64 + 1, u64::MAX] {
         let refused_as_out_of_range = |result: &Result<_, Error>| {
