@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{call, fake, hmac_hex, Reply, Scripted};
+use support::{call, fake, verify_both_ways, Reply, Scripted};
 use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
 use truemed_ext::Status;
 use truemed_fake::{DeliveryState, SessionSeed};
@@ -15,6 +15,12 @@ use truemed_fake::{DeliveryState, SessionSeed};
 /// Points the fake's webhooks at `endpoint` (its URL, secret and retry settings).
 async fn set_webhook_endpoint(fake: &truemed_fake::FakeTruemed, endpoint: Value) -> (u16, Value) {
     call(fake, "PUT", "/_fake/webhook_endpoint", Some(endpoint)).await
+}
+
+/// Approves session `id` through the control API and waits for its delivery to settle.
+async fn approve_and_flush(fake: &truemed_fake::FakeTruemed, id: &str) {
+    call(fake, "POST", &format!("/_fake/sessions/{id}/approve"), None).await;
+    fake.flush_webhooks().await;
 }
 
 /// The control path listing the webhook deliveries of session `id`.
@@ -65,19 +71,7 @@ async fn approving_delivers_a_webhook_that_verifies_both_ways() {
     assert_eq!(payload.user_id.as_deref(), Some("user_42"));
 
     // With an HMAC computed here, from the header as sent.
-    let header = request.headers["x-truemed-signature"].to_str().unwrap();
-    let timestamp = header
-        .split(',')
-        .find_map(|part| part.strip_prefix("t="))
-        .unwrap();
-    let signature = header
-        .split(',')
-        .find_map(|part| part.strip_prefix("v1="))
-        .unwrap();
-    assert_eq!(
-        signature,
-        hmac_hex("whsec_control", timestamp, &request.body)
-    );
+    verify_both_ways("whsec_control", request);
     let envelope: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(envelope["event_type"], "qualification_session.complete");
     assert_eq!(envelope["data"]["email"], "ada@example.com");
@@ -165,8 +159,7 @@ async fn a_receiver_that_never_answers_2xx_fails_after_the_attempts() {
         json!({"url": receiver.base_url, "secret": "s", "attempts": 2, "backoff_ms": 1}),
     )
     .await;
-    call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
-    fake.flush_webhooks().await;
+    approve_and_flush(&fake, "qs_1").await;
     let (_, list) = call(&fake, "GET", &deliveries_of("qs_1"), None).await;
     let delivery = &list["deliveries"][0];
     assert_eq!(delivery["state"], "failed");
@@ -183,8 +176,7 @@ async fn a_receiver_that_never_answers_2xx_fails_after_the_attempts() {
     )
     .await;
     fake.seed(SessionSeed::new("qs_2"));
-    call(&fake, "POST", "/_fake/sessions/qs_2/approve", None).await;
-    fake.flush_webhooks().await;
+    approve_and_flush(&fake, "qs_2").await;
     let (_, list) = call(&fake, "GET", &deliveries_of("qs_2"), None).await;
     let attempt = &list["deliveries"][0]["attempts"][0];
     assert!(attempt["status"].is_null());
@@ -204,8 +196,7 @@ async fn unsigned_endpoints_send_the_shared_secret() {
         json!({"url": receiver.base_url, "secret": "shared_secret", "signed": false}),
     )
     .await;
-    call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
-    fake.flush_webhooks().await;
+    approve_and_flush(&fake, "qs_1").await;
     let request = &receiver.requests()[0];
     assert_eq!(request.headers["x-truemed-api-key"], "shared_secret");
     let payload = WebhookVerifier::new("shared_secret")
