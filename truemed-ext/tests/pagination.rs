@@ -306,14 +306,23 @@ async fn last_page_that_keeps_growing_stops_with_an_error() {
     assert_eq!(server.count(), 2 + 5, "the documented 5 extensions");
 }
 
+/// A full listing of `before` sessions that holds `from_page_3` once page 3 is asked for.
+async fn listing_changing_at_page_3(before: usize, from_page_3: usize) -> Scripted {
+    Scripted::start(move |_, request| {
+        let total = if request.page() >= 3 {
+            from_page_3
+        } else {
+            before
+        };
+        page_reply(total, Meta::Full, request)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn sessions_added_while_paging_are_followed_to_the_new_end() {
     // 30 sessions when paging starts; 5 more exist by the time page 3 is served.
-    let server = Scripted::start(|_, request| {
-        let total = if request.page() >= 3 { 35 } else { 30 };
-        page_reply(total, Meta::Full, request)
-    })
-    .await;
+    let server = listing_changing_at_page_3(30, 35).await;
     let ids = collect_ids(&server, 10).await.unwrap();
     assert_eq!(ids, expected(35));
     assert_eq!(server.count(), 4);
@@ -321,11 +330,7 @@ async fn sessions_added_while_paging_are_followed_to_the_new_end() {
 
 #[tokio::test]
 async fn list_shrinking_while_paging_ends_at_the_empty_page() {
-    let server = Scripted::start(|_, request| {
-        let total = if request.page() >= 3 { 20 } else { 50 };
-        page_reply(total, Meta::Full, request)
-    })
-    .await;
+    let server = listing_changing_at_page_3(50, 20).await;
     let ids = collect_ids(&server, 10).await.unwrap();
     assert_eq!(ids, expected(20));
 }
