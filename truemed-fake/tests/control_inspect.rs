@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::{call, fake, Reply, Scripted};
-use truemed_fake::{FakeTruemed, SessionSeed};
+use truemed_fake::SessionSeed;
 
 #[tokio::test]
 async fn the_ledger_lists_each_applied_update_once() {
@@ -121,8 +121,7 @@ async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
 async fn the_deliveries_answer_the_newest_up_to_a_limit() {
     use truemed_fake::{WebhookRetries, DEFAULT_CONTROL_LIMIT};
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = FakeTruemed::builder()
-        .api_key("sk_test_control")
+    let fake = support::builder()
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_limit")
         .webhook_retries(WebhookRetries::default().with_max_attempts(1))
         .start()
@@ -168,8 +167,7 @@ async fn the_deliveries_answer_the_newest_up_to_a_limit() {
 #[tokio::test]
 async fn reset_returns_to_how_the_fake_started() {
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = FakeTruemed::builder()
-        .api_key("sk_test_control")
+    let fake = support::builder()
         .seed(SessionSeed::new("qs_initial"))
         .start()
         .await;

@@ -5,7 +5,6 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{Reply, Scripted};
-use truemed_fake::FakeTruemed;
 
 /// What one racing request got: its status and body.
 type Answer = (u16, Value);
@@ -37,8 +36,7 @@ async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed
 
     const ITERATIONS: usize = 500;
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = FakeTruemed::builder()
-        .api_key("sk_test_control")
+    let fake = support::builder()
         .webhook(format!("{}/hooks", receiver.base_url), "whsec_race")
         .webhook_retries(WebhookRetries::default().with_max_attempts(1))
         .start()

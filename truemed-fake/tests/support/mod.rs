@@ -78,10 +78,12 @@ pub async fn call_with_key(
 
 /// A fake that starts empty, with a key of its own.
 pub async fn fake() -> truemed_fake::FakeTruemed {
-    truemed_fake::FakeTruemed::builder()
-        .api_key("sk_test_control")
-        .start()
-        .await
+    builder().start().await
+}
+
+/// The builder of [`fake`], for a test that configures more before it starts.
+pub fn builder() -> truemed_fake::FakeTruemedBuilder {
+    truemed_fake::FakeTruemed::builder().api_key("sk_test_control")
 }
 
 // Not every test file uses each of them.
