@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use support::{unreachable_url, CompletionHandler, WebhookEndpoint};
-use truemed_ext::reconcile::{ReconcileEvent, ReconcileStream};
+use truemed_ext::reconcile::{ReconcileEvent, ReconcileStream, Reconciliation};
 use truemed_ext::{
     ApiErrorKind, CompletionKey, CompletionSource, Error, Operation, RetryPolicy, Status,
 };
@@ -174,17 +174,36 @@ fn assert_exactly_once(events: &[ReconcileEvent], decided: &BTreeMap<String, Sta
     assert_eq!(&yielded, decided);
 }
 
+/// A reconciliation of `fake`'s sessions, polling every [`INTERVAL`].
+fn reconciliation(fake: &FakeTruemed) -> Reconciliation {
+    fake.client()
+        .qualification_sessions()
+        .reconcile()
+        .interval(INTERVAL)
+}
+
+/// The ids of every session `fake` holds.
+fn session_ids(fake: &FakeTruemed) -> Vec<String> {
+    fake.sessions()
+        .into_iter()
+        .map(|s| s.qualification_session_id)
+        .collect()
+}
+
+/// Webhook deliveries tried twice, 1 ms apart: a failing endpoint fails fast.
+fn two_quick_attempts() -> WebhookRetries {
+    WebhookRetries::default()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(1))
+}
+
 #[tokio::test]
 async fn with_ids_each_session_is_yielded_once_as_it_completes_and_the_stream_then_ends() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a", "qs_b", "qs_c", "qs_d"]));
     fake.approve("qs_a"); // already terminal: waited on by id, so yielded at once
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .sessions(["qs_a", "qs_b", "qs_c", "qs_d"])
-        .interval(INTERVAL)
         .stream();
     assert_eq!(stream.watched(), 4);
 
@@ -234,13 +253,9 @@ async fn an_id_given_more_than_once_is_watched_and_read_once() {
     fake.seed_all(pending(["qs_a", "qs_b"]));
     fake.approve("qs_a");
     fake.reject("qs_b");
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .sessions(["qs_a", "qs_a"])
         .sessions(vec!["qs_b".to_owned(), "qs_a".to_owned()])
-        .interval(INTERVAL)
         .stream();
     assert_eq!(stream.watched(), 2);
     let events: Vec<_> = tokio::time::timeout(DEADLINE, (&mut stream).collect())
@@ -281,12 +296,8 @@ async fn an_empty_list_of_ids_is_an_empty_stream_that_sends_nothing() {
 async fn an_id_truemed_does_not_know_is_reported_gone_once_and_never_read_again() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_p"]));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .sessions(["qs_p", "qs_missing", ".."])
-        .interval(INTERVAL)
         .stream();
     let (events, _) = drive_until(&mut stream, "two gone", |_, e| e.len() >= 2).await;
     let mut gone = BTreeMap::new();
@@ -329,12 +340,7 @@ async fn without_ids_the_sessions_listed_waiting_are_watched_and_only_their_comp
         SessionSeed::new("qs_t1").status(Status::Approved),
         SessionSeed::new("qs_x"),
     ]);
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .interval(INTERVAL)
-        .stream();
+    let mut stream = reconciliation(&fake).stream();
     let (mut all, _) = drive_until(&mut stream, "the first poll", |s, _| s.watched() == 3).await;
 
     // A new waiting session joins; one that never waited is never watched.
@@ -375,12 +381,7 @@ async fn without_ids_the_sessions_listed_waiting_are_watched_and_only_their_comp
 async fn without_ids_a_watched_session_that_disappears_is_gone_and_not_yielded() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a", "qs_b"]));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .interval(INTERVAL)
-        .stream();
+    let mut stream = reconciliation(&fake).stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 2).await;
     fake.remove("qs_a");
     let (events, _) = drive_until(&mut stream, "qs_a gone", |_, e| !e.is_empty()).await;
@@ -402,13 +403,9 @@ async fn a_poll_whose_requests_fail_after_the_retries_is_an_item_and_the_next_po
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a", "qs_b"]));
     fake.inject(Fault::status(503).on(Operation::Get).times(2));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .sessions(["qs_a", "qs_b"])
         .retry_policy(RetryPolicy::none())
-        .interval(INTERVAL)
         .stream();
     let (events, _) = drive_until(&mut stream, "a failed poll", |_, e| !e.is_empty()).await;
     let [ReconcileEvent::PollFailed(failure)] = events.as_slice() else {
@@ -462,13 +459,7 @@ async fn the_clients_retries_and_retry_after_absorb_a_passing_outage_without_an_
     );
     let events: Vec<_> = tokio::time::timeout(
         DEADLINE,
-        fake.client()
-            .qualification_sessions()
-            .reconcile()
-            .sessions(["qs_a"])
-            .interval(INTERVAL)
-            .stream()
-            .collect(),
+        reconciliation(&fake).sessions(["qs_a"]).stream().collect(),
     )
     .await
     .unwrap();
@@ -481,12 +472,8 @@ async fn the_clients_retries_and_retry_after_absorb_a_passing_outage_without_an_
 async fn without_ids_a_failed_listing_is_an_item_and_nothing_is_read_until_a_listing_succeeds() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a"]));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .retry_policy(RetryPolicy::none())
-        .interval(INTERVAL)
         .stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 1).await;
     fake.inject(Fault::status(503).on(Operation::List));
@@ -507,26 +494,12 @@ async fn with_the_webhook_endpoint_answering_500_reconciliation_finds_every_comp
     let endpoint = WebhookEndpoint::start(SECRET, handler.clone(), false).await;
     let fake = FakeTruemed::builder()
         .webhook(&endpoint.url, SECRET)
-        .webhook_retries(
-            WebhookRetries::default()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
+        .webhook_retries(two_quick_attempts())
         .seed_all(many(40))
         .start()
         .await;
-    let ids: Vec<String> = fake
-        .sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect();
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .page_size(9)
-        .interval(INTERVAL)
-        .stream();
+    let ids = session_ids(&fake);
+    let mut stream = reconciliation(&fake).page_size(9).stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 40).await;
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 11).await;
     let (more, _) = drive_until(&mut stream, "40 completions", |_, e| {
@@ -564,27 +537,12 @@ async fn with_nothing_listening_at_the_webhook_url_reconciliation_by_id_finds_ev
 ) {
     let fake = FakeTruemed::builder()
         .webhook(unreachable_url(), SECRET)
-        .webhook_retries(
-            WebhookRetries::default()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
+        .webhook_retries(two_quick_attempts())
         .seed_all(many(25))
         .start()
         .await;
-    let ids: Vec<String> = fake
-        .sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect();
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .sessions(&ids)
-        .concurrency(5)
-        .interval(INTERVAL)
-        .stream();
+    let ids = session_ids(&fake);
+    let mut stream = reconciliation(&fake).sessions(&ids).concurrency(5).stream();
     drive_polls(&mut stream, 1).await;
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 5).await;
     let (more, ended) = drive_until(&mut stream, "the end", |_, _| false).await;
@@ -607,18 +565,8 @@ async fn with_webhooks_working_both_paths_see_each_completion_and_one_handler_ap
         .seed_all(many(30))
         .start()
         .await;
-    let ids: Vec<String> = fake
-        .sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect();
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .sessions(&ids)
-        .interval(INTERVAL)
-        .stream();
+    let ids = session_ids(&fake);
+    let mut stream = reconciliation(&fake).sessions(&ids).stream();
     // Half complete while the endpoint is down (only reconciliation sees those), half
     // while it is up (both paths do, in either order).
     endpoint.set_up(false);
@@ -681,21 +629,13 @@ async fn exactly_once_over_300_sessions_completing_in_random_order_over_pages_an
         .seed_all(many(300))
         .start()
         .await;
-    let ids: Vec<String> = fake
-        .sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect();
+    let ids = session_ids(&fake);
     // Some requests fail on the way (retried by the client, or reported as failed polls).
     fake.set_chaos(Chaos::seeded(20).mixed(0.05));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .page_size(7)
         .prefetch(3)
         .concurrency(8)
-        .interval(INTERVAL)
         .stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 300).await;
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 300).await;
@@ -723,19 +663,11 @@ async fn exactly_once_over_300_ids_with_webhooks_working_and_chaos() {
         .seed_all(many(300))
         .start()
         .await;
-    let ids: Vec<String> = fake
-        .sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect();
+    let ids = session_ids(&fake);
     fake.set_chaos(Chaos::seeded(21).mixed(0.05).on(Operation::Get));
-    let mut stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
+    let mut stream = reconciliation(&fake)
         .sessions(ids.iter().rev())
         .concurrency(16)
-        .interval(INTERVAL)
         .stream();
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 301).await;
     let (more, ended) = drive_until(&mut stream, "the end", |_, _| false).await;
