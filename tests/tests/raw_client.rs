@@ -407,45 +407,26 @@ fn length_limits_are_enforced_by_generated_types() {
         .is_err());
 }
 
+/// An error body as Truemed documents it: an `error` name and a `message`.
+fn error_body(error: &str, message: &str) -> serde_json::Value {
+    json!({"error": error, "message": message})
+}
+
 /// Every documented error status decodes into the typed `ApiError` body.
 #[tokio::test]
 async fn each_documented_error_status_decodes_into_api_error() {
     let cases: [(u16, &str, serde_json::Value); 7] = [
-        (
-            400,
-            "get",
-            json!({"error": "ValidationError", "message": "bad page"}),
-        ),
-        (
-            401,
-            "get",
-            json!({"error": "Unauthorized", "message": "missing key"}),
-        ),
-        (
-            404,
-            "get",
-            json!({"error": "NotFound", "message": "no such session"}),
-        ),
-        (
-            405,
-            "get",
-            json!({"error": "MethodNotAllowed", "message": "nope"}),
-        ),
+        (400, "get", error_body("ValidationError", "bad page")),
+        (401, "get", error_body("Unauthorized", "missing key")),
+        (404, "get", error_body("NotFound", "no such session")),
+        (405, "get", error_body("MethodNotAllowed", "nope")),
         (
             409,
             "update",
             json!({"code": "user_id_already_set", "message": "already set"}),
         ),
-        (
-            500,
-            "update",
-            json!({"error": "InternalServerError", "message": "boom"}),
-        ),
-        (
-            501,
-            "list",
-            json!({"error": "NotImplemented", "message": "later"}),
-        ),
+        (500, "update", error_body("InternalServerError", "boom")),
+        (501, "list", error_body("NotImplemented", "later")),
     ];
     for (status, operation, body) in cases {
         let server = MockServer::start_async().await;
