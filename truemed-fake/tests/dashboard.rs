@@ -440,6 +440,15 @@ async fn fill(client: &Client, label: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// Chooses the option of value `value` in the select labelled `label`.
+async fn choose(client: &Client, label: &str, value: &str) {
+    control(client, label)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
 /// Clicks the button named `name` inside the element `scope` finds.
 async fn click_in(client: &Client, scope: &str, name: &str) {
     let xpath = format!("{scope}//button[normalize-space()={}]", literal(name));
@@ -550,18 +559,10 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
 
     // Filtered by status, then searched as the API searches (case-insensitive, by email,
     // name or business id).
-    control(&client, "Status")
-        .await
-        .select_by_value("rejected")
-        .await
-        .unwrap();
+    choose(&client, "Status", "rejected").await;
     wait_gone(&client, &row("qs_seed_ada")).await;
     wait_for(&client, &row("qs_seed_cy")).await;
-    control(&client, "Status")
-        .await
-        .select_by_value("")
-        .await
-        .unwrap();
+    choose(&client, "Status", "").await;
     fill(&client, "Search", "LOVELACE").await;
     wait_gone(&client, &row("qs_seed_bob")).await;
     wait_for(&client, &row("qs_seed_ada")).await;
@@ -694,11 +695,7 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
 
     // A fault queued from the page meets the next API request.
     let faults = section("Faults");
-    control(&client, "Kind")
-        .await
-        .select_by_value("status")
-        .await
-        .unwrap();
+    choose(&client, "Kind", "status").await;
     fill(&client, "HTTP status", "503").await;
     fill(&client, "Retry-After (ms)", "2000").await;
     fill(&client, "Times", "1").await;
