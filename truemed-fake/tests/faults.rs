@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{assert_api_kind, client_without_retries, raw};
+use support::{assert_api_kind, client_without_retries, patient_client, raw};
 use truemed_ext::Operation;
 use truemed_ext::{ApiErrorKind, Error, RetryPolicy, Status, UpdateOutcome};
 use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
@@ -237,16 +237,7 @@ async fn chaos_is_survived_with_retries() {
         .start()
         .await;
     fake.seed(SessionSeed::new("qs_1"));
-    let patient = fake
-        .client_builder()
-        .retry_policy(
-            RetryPolicy::default()
-                .with_max_retries(20)
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(2)),
-        )
-        .build()
-        .unwrap();
+    let patient = patient_client(&fake, 20, Duration::from_millis(2));
     for _ in 0..20 {
         patient.qualification_sessions().get("qs_1").await.unwrap();
     }

@@ -2,12 +2,15 @@
 //! 503/429 plus dropped connections and lost responses (seeded). Every update must succeed,
 //! and the fake's records must show each applied exactly once: nothing lost, no duplicate.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use support::patient_client;
+use truemed_ext::IdempotencyKey;
 use truemed_ext::Operation;
-use truemed_ext::{IdempotencyKey, RetryPolicy};
 use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
 
 const SESSIONS: usize = 100;
@@ -27,16 +30,7 @@ async fn a_thousand_updates_through_faults_are_each_applied_exactly_once() {
         .chaos(chaos)
         .start()
         .await;
-    let client = fake
-        .client_builder()
-        .retry_policy(
-            RetryPolicy::default()
-                .with_max_retries(15)
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(5)),
-        )
-        .build()
-        .unwrap();
+    let client = patient_client(&fake, 15, Duration::from_millis(5));
 
     let started = Instant::now();
     let results: Vec<_> = futures::stream::iter(0..UPDATES)

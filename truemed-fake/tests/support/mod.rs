@@ -222,3 +222,21 @@ pub fn client_without_retries(fake: &truemed_fake::FakeTruemed) -> truemed_ext::
         .build()
         .unwrap()
 }
+
+/// A client of `fake` that retries up to `max_retries` times, backing off from 1 ms to
+/// `max_backoff`: patient, yet quick, against injected faults.
+pub fn patient_client(
+    fake: &truemed_fake::FakeTruemed,
+    max_retries: u32,
+    max_backoff: Duration,
+) -> truemed_ext::Client {
+    fake.client_builder()
+        .retry_policy(
+            truemed_ext::RetryPolicy::default()
+                .with_max_retries(max_retries)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(max_backoff),
+        )
+        .build()
+        .unwrap()
+}
