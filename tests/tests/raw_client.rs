@@ -34,6 +34,14 @@ fn full_session() -> serde_json::Value {
     })
 }
 
+/// An update's body with its idempotency key, the one field it requires, set to `key`.
+fn update_body_keyed(key: &str) -> types::builder::UpdateQualificationSessionRequest {
+    types::UpdateQualificationSessionRequest::builder().idempotency_key(
+        key.parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
+            .unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn get_decodes_all_nineteen_fields() {
     let server = MockServer::start_async().await;
@@ -310,12 +318,7 @@ async fn update_sends_json_body_and_decodes_response() {
                 .json_body(json!({"qualification_session_id": "qs_1", "status": "pending"}));
         })
         .await;
-    let body = types::UpdateQualificationSessionRequest::builder()
-        .idempotency_key(
-            "update-session-20240601-001"
-                .parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
-                .unwrap(),
-        )
+    let body = update_body_keyed("update-session-20240601-001")
         .user_id(Some("user_42".parse().unwrap()))
         .metadata(Some("{\"crm_id\":7}".parse().unwrap()))
         .success_url(Some("https://shop.example/ok".parse().unwrap()))
@@ -347,12 +350,7 @@ async fn update_omits_fields_not_set() {
     Client::new(&server.base_url(), CallContext::new())
         .update_qualification_session()
         .qualification_session_id("qs_1")
-        .body(
-            types::UpdateQualificationSessionRequest::builder().idempotency_key(
-                "k1".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
-                    .unwrap(),
-            ),
-        )
+        .body(update_body_keyed("k1"))
         .send()
         .await
         .unwrap();
@@ -451,12 +449,7 @@ async fn each_documented_error_status_decodes_into_api_error() {
             _ => client
                 .update_qualification_session()
                 .qualification_session_id("qs_1")
-                .body(
-                    types::UpdateQualificationSessionRequest::builder().idempotency_key(
-                        "k".parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
-                            .unwrap(),
-                    ),
-                )
+                .body(update_body_keyed("k"))
                 .send()
                 .await
                 .map(|_| ()),
