@@ -95,28 +95,37 @@ async fn get_decodes_all_nineteen_fields() {
     }
 }
 
-#[tokio::test]
-async fn get_decodes_only_required_fields_and_nulls() {
+/// The session the raw client decodes from `body`, served as the answer to a GET of `id`.
+async fn served_and_got(id: &str, body: serde_json::Value) -> types::QualificationSession {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(format!("{SESSION_PATH}/qs_min"));
-            then.status(200).json_body(json!({
-                "qualification_session_id": "qs_min",
-                "status": "pending",
-                "email": null,
-                "user_name": null,
-                "expires_at": null
-            }));
+            when.method(GET).path(format!("{SESSION_PATH}/{id}"));
+            then.status(200).json_body(body);
         })
         .await;
-    let session = Client::new(&server.base_url(), CallContext::new())
+    Client::new(&server.base_url(), CallContext::new())
         .get_qualification_session()
-        .qualification_session_id("qs_min")
+        .qualification_session_id(id)
         .send()
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+}
+
+#[tokio::test]
+async fn get_decodes_only_required_fields_and_nulls() {
+    let session = served_and_got(
+        "qs_min",
+        json!({
+            "qualification_session_id": "qs_min",
+            "status": "pending",
+            "email": null,
+            "user_name": null,
+            "expires_at": null
+        }),
+    )
+    .await;
     assert_eq!(session.qualification_session_id, "qs_min");
     assert_eq!(session.status, QualificationSessionStatus::Pending);
     assert!(session.email.is_none() && session.user_name.is_none() && session.expires_at.is_none());
@@ -124,25 +133,16 @@ async fn get_decodes_only_required_fields_and_nulls() {
 
 #[tokio::test]
 async fn unknown_status_and_unknown_fields_decode() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path(format!("{SESSION_PATH}/qs_new"));
-            then.status(200).json_body(json!({
-                "qualification_session_id": "qs_new",
-                "status": "awaiting_documents",
-                "a_field_added_next_year": {"nested": [1, 2, 3]},
-                "another": "value"
-            }));
-        })
-        .await;
-    let session = Client::new(&server.base_url(), CallContext::new())
-        .get_qualification_session()
-        .qualification_session_id("qs_new")
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let session = served_and_got(
+        "qs_new",
+        json!({
+            "qualification_session_id": "qs_new",
+            "status": "awaiting_documents",
+            "a_field_added_next_year": {"nested": [1, 2, 3]},
+            "another": "value"
+        }),
+    )
+    .await;
     assert_eq!(
         session.status,
         QualificationSessionStatus::Unknown("awaiting_documents".to_owned())
