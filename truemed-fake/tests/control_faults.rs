@@ -15,6 +15,11 @@ async fn inject(fake: &truemed_fake::FakeTruemed, fault: Value) -> (u16, Value) 
     call(fake, "POST", "/_fake/faults", Some(fault)).await
 }
 
+/// Turns chaos on through the control API: the status and the answer.
+async fn set_chaos(fake: &truemed_fake::FakeTruemed, chaos: Value) -> (u16, Value) {
+    call(fake, "POST", "/_fake/chaos", Some(chaos)).await
+}
+
 #[tokio::test]
 async fn faults_injected_over_http_reach_the_client() {
     let fake = fake().await;
@@ -90,11 +95,9 @@ async fn seeded_chaos_over_http_is_deterministic() {
     async fn run(seed: u64) -> Vec<u16> {
         let fake = fake().await;
         fake.seed(SessionSeed::new("qs_1"));
-        let (status, body) = call(
+        let (status, body) = set_chaos(
             &fake,
-            "POST",
-            "/_fake/chaos",
-            Some(json!({
+            json!({
                 "probability": 0.5,
                 "seed": seed,
                 "operation": "get_qualification_session",
@@ -102,7 +105,7 @@ async fn seeded_chaos_over_http_is_deterministic() {
                     {"weight": 3, "fault": {"kind": "status", "status": 503}},
                     {"weight": 1, "fault": {"kind": "status", "status": 500}},
                 ],
-            })),
+            }),
         )
         .await;
         assert_eq!(status, 204, "{body}");
@@ -128,13 +131,7 @@ async fn seeded_chaos_over_http_is_deterministic() {
 
     // The default mix.
     let fake = fake().await;
-    let (status, _) = call(
-        &fake,
-        "POST",
-        "/_fake/chaos",
-        Some(json!({"probability": 1})),
-    )
-    .await;
+    let (status, _) = set_chaos(&fake, json!({"probability": 1})).await;
     assert_eq!(status, 204);
     let error = client_without_retries(&fake)
         .qualification_sessions()
