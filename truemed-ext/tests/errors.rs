@@ -22,36 +22,26 @@ async fn error_for(reply: Reply) -> Error {
     error
 }
 
+/// A reply with the documented error body: an `error` name and a `message`.
+fn error_reply(status: u16, error: &str, message: &str) -> Reply {
+    Reply::json(status, json!({"error": error, "message": message}))
+}
+
 #[tokio::test]
 async fn each_api_error_maps_to_its_variant() {
     let cases: Vec<(Reply, &str)> = vec![
         (
-            Reply::json(
-                400,
-                json!({"error": "ValidationError", "message": "page must be an integer"}),
-            ),
+            error_reply(400, "ValidationError", "page must be an integer"),
             "validation",
         ),
-        (
-            Reply::json(401, json!({"error": "Unauthorized", "message": "bad key"})),
-            "unauthorized",
-        ),
-        (
-            Reply::json(
-                404,
-                json!({"error": "NotFound", "message": "no such session"}),
-            ),
-            "not_found",
-        ),
+        (error_reply(401, "Unauthorized", "bad key"), "unauthorized"),
+        (error_reply(404, "NotFound", "no such session"), "not_found"),
         (
             Reply::json(405, json!({"error": "MethodNotAllowed"})),
             "method_not_allowed",
         ),
         (
-            Reply::json(
-                409,
-                json!({"error": "user_id_already_set", "message": "set"}),
-            ),
+            error_reply(409, "user_id_already_set", "set"),
             "user_id_already_set",
         ),
         (
@@ -110,11 +100,7 @@ async fn each_api_error_maps_to_its_variant() {
 #[tokio::test]
 async fn an_api_errors_accessors_and_display_show_what_the_server_said() {
     let error = error_for(
-        Reply::json(
-            404,
-            json!({"error": "NotFound", "message": "no such session"}),
-        )
-        .header("x-request-id", "req_abc"),
+        error_reply(404, "NotFound", "no such session").header("x-request-id", "req_abc"),
     )
     .await;
     let Error::Api(response) = &error else {
