@@ -12,14 +12,25 @@ use truemed_ext::{ApiErrorKind, Error, RetryPolicy};
 
 static HTML: &[u8] = &[b'<'; 64 * 1024];
 
+/// A server answering `status` with `copies` of [`HTML`] (64 KiB each) as `content_type`,
+/// streamed with or without a content-length.
+async fn html_streamed(
+    status: u16,
+    content_type: &'static str,
+    copies: usize,
+    with_length: bool,
+) -> RawServer {
+    RawServer::start(move |_, _| {
+        RawReply::streamed(status, content_type, HTML, copies, with_length)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_huge_error_body_is_read_to_the_bound_only() {
     // 20 MB of HTML answering 500, with and without a content-length.
     for with_length in [true, false] {
-        let server = RawServer::start(move |_, _| {
-            RawReply::streamed(500, "text/html", HTML, 320, with_length)
-        })
-        .await;
+        let server = html_streamed(500, "text/html", 320, with_length).await;
         let client = server
             .client_builder()
             .retry_policy(RetryPolicy::none())
@@ -44,10 +55,7 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
 #[tokio::test]
 async fn a_success_body_over_the_cap_is_refused() {
     for with_length in [true, false] {
-        let server = RawServer::start(move |_, _| {
-            RawReply::streamed(200, "application/json", HTML, 80, with_length)
-        })
-        .await;
+        let server = html_streamed(200, "application/json", 80, with_length).await;
         let client = server
             .client_builder()
             .max_response_body(1024 * 1024)
