@@ -352,19 +352,35 @@ fn leave_before_reply(in_flight: Arc<AtomicUsize>, delay: Duration) {
     });
 }
 
+/// The requests a server is answering at once, and the most it ever answered at once.
+#[derive(Clone, Default)]
+struct InFlight {
+    now: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl InFlight {
+    /// Counts a request in, and out again as [`leave_before_reply`] says for `reply_delay`.
+    fn arrive(&self, reply_delay: Duration) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        leave_before_reply(self.now.clone(), reply_delay);
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
 #[tokio::test]
 async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (flight, top) = (in_flight.clone(), peak.clone());
+    let in_flight = InFlight::default();
+    let counted = in_flight.clone();
     // Later pages answer faster, so completions arrive out of order.
     let server = Scripted::start(move |_, request| {
-        let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
-        top.fetch_max(now, Ordering::SeqCst);
         let page = request.page();
-        let flight = flight.clone();
         let delay = Duration::from_millis(if page == 1 { 0 } else { 20 * (12 - page) });
-        leave_before_reply(flight, delay);
+        counted.arrive(delay);
         page_reply(100, Meta::Full, request).delay(delay)
     })
     .await;
@@ -383,7 +399,7 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
         .map(|s| s.qualification_session_id)
         .collect();
     assert_eq!(ids, expected(100));
-    let peak = peak.load(Ordering::SeqCst);
+    let peak = in_flight.peak();
     assert!(
         (2..=4).contains(&peak),
         "peak in-flight {peak}, expected 2..=4"
@@ -417,19 +433,16 @@ async fn a_slow_page_holds_one_turn_and_memory_stays_within_twice_the_concurrenc
 
 #[tokio::test]
 async fn concurrency_one_is_sequential() {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (flight, top) = (in_flight.clone(), peak.clone());
+    let in_flight = InFlight::default();
+    let counted = in_flight.clone();
     let server = Scripted::start(move |_, request| {
-        let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
-        top.fetch_max(now, Ordering::SeqCst);
-        leave_before_reply(flight.clone(), Duration::from_millis(10));
+        counted.arrive(Duration::from_millis(10));
         page_reply(50, Meta::Full, request).delay(Duration::from_millis(10))
     })
     .await;
     let n = paginate(&server, 10, 1).items().count().await;
     assert_eq!(n, 50);
-    assert_eq!(peak.load(Ordering::SeqCst), 1);
+    assert_eq!(in_flight.peak(), 1);
 }
 
 /// With concurrency 1, once the first page has told the plan, the next page's request goes
