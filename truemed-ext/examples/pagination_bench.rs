@@ -46,6 +46,9 @@
 //! or `--listings` after one to warm up), and prints its time and CPU per listing: for a
 //! profiler (`perf record`, `valgrind --tool=callgrind`) to watch one method alone.
 //!
+//! `--in-task` runs every measurement in a task spawned on the runtime (as a service's
+//! handlers run) instead of on the main thread's `block_on` (as a CLI's `main` runs).
+//!
 //! `--help` lists the flags and their defaults.
 
 use std::collections::HashMap;
@@ -517,6 +520,11 @@ struct Args {
     /// prefetch and prints its peak RSS in KiB).
     #[arg(long = "memory-run")]
     memory_run: bool,
+    /// Runs every measurement in a task spawned on the runtime, as a service's handler or
+    /// job runs, instead of on the main thread's `block_on` (where a CLI's `main` runs).
+    /// With glibc's allocator the two differ at concurrency 1: see BENCHMARKS.md.
+    #[arg(long = "in-task")]
+    in_task: bool,
     /// For profiling: list at zero latency with this method only, over and over for
     /// `--seconds`, then exit (stream-1, stream-N, plain-overlap-1, plain-N, where N is
     /// `--concurrency`).
@@ -596,6 +604,15 @@ async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<
 #[tokio::main]
 async fn main() {
     let (settings, args) = parse_args();
+    if args.in_task {
+        let bench = tokio::spawn(bench(settings, args));
+        return bench.await.expect("the benchmark's task");
+    }
+    bench(settings, args).await
+}
+
+/// The benchmark, on whatever task polls it.
+async fn bench(settings: Settings, args: Args) {
     if args.memory_run {
         return memory_run(settings).await;
     }
