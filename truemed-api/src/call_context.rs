@@ -361,6 +361,46 @@ impl Body {
     }
 }
 
+/// The request an exchange's task sends.
+///
+/// When the request's body, if any, is bytes, the caller keeps the request it built and the
+/// task sends a copy it makes itself, so each is freed on the thread that allocated it.
+/// glibc's allocator gives each thread an arena, and a block freed by another thread goes
+/// back to its own arena under that arena's lock: a request built by the caller and freed
+/// in the task returned its blocks to the caller's arena while the caller allocated (a
+/// listing's consumer decoding the page before), and the two threads took turns on the
+/// lock. A listing at concurrency 1 took 1.4x as long as with the request freed where it
+/// was built (BENCHMARKS.md, "The plan and scheduler against plain reqwest").
+enum HandedRequest {
+    /// Shared with the caller; the task sends a copy.
+    Copy(Arc<reqwest::Request>),
+    /// A request whose body is a stream, which cannot be copied: the task takes it.
+    Whole(Box<reqwest::Request>),
+}
+
+impl HandedRequest {
+    /// What the task sends, and what the caller keeps until the exchange is over.
+    fn hand_over(request: reqwest::Request) -> (Self, Option<Arc<reqwest::Request>>) {
+        if request.body().is_some_and(|body| body.as_bytes().is_none()) {
+            return (Self::Whole(Box::new(request)), None);
+        }
+        let kept = Arc::new(request);
+        (Self::Copy(Arc::clone(&kept)), Some(kept))
+    }
+
+    /// The request to send, made in the task.
+    fn into_request(self) -> reqwest::Request {
+        match self {
+            Self::Copy(shared) => match shared.try_clone() {
+                Some(copy) => copy,
+                // `hand_over` shares only requests whose body is bytes, which copy.
+                None => unreachable!("a request without a streamed body copies"),
+            },
+            Self::Whole(request) => *request,
+        }
+    }
+}
+
 impl progenitor_client::ClientHooks<CallContext> for crate::Client {
     async fn pre<E>(
         &self,
@@ -377,8 +417,7 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let (client, context) = (self.client().clone(), self.inner().clone());
-        let url = request.url().clone();
-        let exchange = async move {
+        let exchange = |request: reqwest::Request| async move {
             let requested = request.url().clone();
             let response = client.execute(request).await?;
             context.receive(&requested, response).await
@@ -389,12 +428,18 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         // task; a runtime shutting down under it is an error, as in reqwest. A call made in
         // a task spawned for it already has that.
         if crate::task::calls_inline() {
-            return exchange.await;
+            return exchange(request).await;
         }
-        match Spawned::spawn(exchange).await {
-            Ok(response) => response,
-            Err(shutdown) => Err(reqwest::Error::from(shutdown).with_url(url)),
-        }
+        let url = request.url().clone();
+        let (handed, kept) = HandedRequest::hand_over(request);
+        let result =
+            match Spawned::spawn(async move { exchange(handed.into_request()).await }).await {
+                Ok(response) => response,
+                Err(shutdown) => Err(reqwest::Error::from(shutdown).with_url(url)),
+            };
+        // Freed here, where it was built, after the task let go of its share.
+        drop(kept);
+        result
     }
 
     async fn post<E>(
@@ -405,6 +450,44 @@ impl progenitor_client::ClientHooks<CallContext> for crate::Client {
         match self.inner().refusal() {
             Some(refusal) => Err(progenitor_client::Error::Custom(refusal.to_string())),
             None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Option<&'static str>) -> reqwest::Request {
+        let url = "http://127.0.0.1:9/api/v1/qualification_session/qs_1"
+            .parse()
+            .unwrap();
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        request
+            .headers_mut()
+            .insert("idempotency-key", "key-1".parse().unwrap());
+        *request.timeout_mut() = Some(Duration::from_secs(7));
+        *request.body_mut() = body.map(reqwest::Body::from);
+        request
+    }
+
+    /// The task sends a copy equal to the request built, and the caller keeps the original
+    /// (the only holder once the task has its copy).
+    #[test]
+    fn a_request_with_a_body_of_bytes_or_none_is_copied_in_the_task_and_kept_by_the_caller() {
+        for body in [Some(r#"{"user_id":"user_42"}"#), None] {
+            let (handed, kept) = HandedRequest::hand_over(request(body));
+            let kept = kept.expect("the caller keeps the request");
+            let sent = handed.into_request();
+            assert_eq!(Arc::strong_count(&kept), 1, "the task let go of its share");
+            assert_eq!(sent.method(), kept.method());
+            assert_eq!(sent.url(), kept.url());
+            assert_eq!(sent.headers(), kept.headers());
+            assert_eq!(sent.timeout(), kept.timeout());
+            assert_eq!(
+                sent.body().and_then(reqwest::Body::as_bytes),
+                body.map(str::as_bytes)
+            );
         }
     }
 }
