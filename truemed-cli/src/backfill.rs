@@ -35,7 +35,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt as _;
 use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey};
 
-use crate::cli::{BackfillArgs, OutputFormat};
+use crate::cli::{BackfillArgs, OutputFormat, UpdateFields};
 use crate::fail::{code, redact, Failure};
 use crate::interrupt::Interrupt;
 use crate::output::{Cell, Row, RowWriter, TableColumns};
@@ -111,10 +111,7 @@ impl Outcome {
 #[derive(Clone, Debug, Default)]
 struct Update {
     id: String,
-    user_id: Option<String>,
-    metadata: Option<String>,
-    success_url: Option<String>,
-    failure_url: Option<String>,
+    fields: UpdateFields,
     key: Option<String>,
 }
 
@@ -169,10 +166,10 @@ fn row_key(update: &Update) -> IdempotencyKey {
     IdempotencyKey::derived([
         "truemed-cli backfill v1".to_owned(),
         update.id.clone(),
-        field(&update.user_id),
-        field(&update.metadata),
-        field(&update.success_url),
-        field(&update.failure_url),
+        field(&update.fields.user_id),
+        field(&update.fields.metadata),
+        field(&update.fields.success_url),
+        field(&update.fields.failure_url),
     ])
 }
 
@@ -192,21 +189,18 @@ fn check(update: &Update) -> Result<(), String> {
         )),
         _ => Ok(()),
     };
-    too_long("user_id", &update.user_id, USER_ID_LIMIT)?;
-    too_long("metadata", &update.metadata, METADATA_LIMIT)?;
-    too_long("success_url", &update.success_url, URL_LIMIT)?;
-    too_long("failure_url", &update.failure_url, URL_LIMIT)?;
-    if let Some(metadata) = &update.metadata {
+    let fields = &update.fields;
+    too_long("user_id", &fields.user_id, USER_ID_LIMIT)?;
+    too_long("metadata", &fields.metadata, METADATA_LIMIT)?;
+    too_long("success_url", &fields.success_url, URL_LIMIT)?;
+    too_long("failure_url", &fields.failure_url, URL_LIMIT)?;
+    if let Some(metadata) = &fields.metadata {
         check_metadata(metadata)?;
     }
     if let Some(key) = &update.key {
         IdempotencyKey::new(key.as_str()).map_err(|e| format!("idempotency_key: {e}"))?;
     }
-    if update.user_id.is_none()
-        && update.metadata.is_none()
-        && update.success_url.is_none()
-        && update.failure_url.is_none()
-    {
+    if fields.is_empty() {
         return Err(
             "nothing to update: the row has no user_id, metadata, success_url or failure_url"
                 .to_owned(),
@@ -371,10 +365,12 @@ impl Input {
                 };
                 Some(Ok(Ok(Update {
                     id: cell(0).unwrap_or_default(),
-                    user_id: cell(1),
-                    metadata: cell(2),
-                    success_url: cell(3),
-                    failure_url: cell(4),
+                    fields: UpdateFields {
+                        user_id: cell(1),
+                        metadata: cell(2),
+                        success_url: cell(3),
+                        failure_url: cell(4),
+                    },
                     key: cell(5),
                 })))
             }
@@ -393,17 +389,7 @@ type Pending = Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
 
 /// Sends one row's update.
 async fn send(client: Client, row: u64, update: Update, key: IdempotencyKey) -> Done {
-    let request = crate::update::request(
-        &client,
-        &update.id,
-        key.clone(),
-        [
-            &update.user_id,
-            &update.metadata,
-            &update.success_url,
-            &update.failure_url,
-        ],
-    );
+    let request = crate::update::request(&client, &update.id, key.clone(), &update.fields);
     let result = request.send().await;
     let failed = |outcome: Outcome, error: &Error| Done {
         row,

@@ -185,6 +185,18 @@ pub enum ExportFormat {
 pub struct UpdateArgs {
     /// The qualification session id.
     pub id: String,
+    #[command(flatten)]
+    pub fields: UpdateFields,
+    /// The idempotency key (default: a new random one, printed); resend a failed update
+    /// with the key it printed to have it applied at most once.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+/// What an update sets, each field when given: `sessions update`'s flags, and the cells of
+/// a `sessions backfill` row.
+#[derive(Clone, Debug, Default, Args)]
+pub struct UpdateFields {
     /// Your stable id for the shopper (set only while the session has none).
     #[arg(long, value_name = "U")]
     pub user_id: Option<String>,
@@ -197,10 +209,16 @@ pub struct UpdateArgs {
     /// Where the shopper goes after failing to qualify.
     #[arg(long, value_name = "URL")]
     pub failure_url: Option<String>,
-    /// The idempotency key (default: a new random one, printed); resend a failed update
-    /// with the key it printed to have it applied at most once.
-    #[arg(long, value_name = "KEY")]
-    pub idempotency_key: Option<String>,
+}
+
+impl UpdateFields {
+    /// Whether no field is given: nothing to update.
+    pub fn is_empty(&self) -> bool {
+        self.user_id.is_none()
+            && self.metadata.is_none()
+            && self.success_url.is_none()
+            && self.failure_url.is_none()
+    }
 }
 
 /// `sessions backfill`.

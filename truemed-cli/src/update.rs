@@ -4,7 +4,7 @@ use std::io::{self, Write as _};
 
 use truemed_ext::{Client, IdempotencyKey, UpdateRequest};
 
-use crate::cli::{OutputFormat, UpdateArgs};
+use crate::cli::{OutputFormat, UpdateArgs, UpdateFields};
 use crate::fail::{exit_code, redact, Failure};
 use crate::interrupt::Interrupt;
 use crate::output::{Cell, Row, RowWriter, TableColumns};
@@ -44,29 +44,28 @@ impl ClassifyText for serde_json::Error {
     }
 }
 
-/// `client`'s update of `id` under `key`, setting each of `[user_id, metadata (JSON text),
-/// success_url, failure_url]` that is given: one builder for `sessions update` and for
-/// each row of `sessions backfill`.
+/// `client`'s update of `id` under `key`, setting each of `fields` that is given (metadata
+/// as JSON text): one builder for `sessions update` and for each row of `sessions backfill`.
 pub fn request(
     client: &Client,
     id: &str,
     key: IdempotencyKey,
-    [user_id, metadata, success_url, failure_url]: [&Option<String>; 4],
+    fields: &UpdateFields,
 ) -> UpdateRequest {
     let mut request = client
         .qualification_sessions()
         .update(id)
         .idempotency_key(key);
-    if let Some(user_id) = user_id {
+    if let Some(user_id) = &fields.user_id {
         request = request.user_id(user_id);
     }
-    if let Some(metadata) = metadata {
+    if let Some(metadata) = &fields.metadata {
         request = request.metadata_raw(metadata);
     }
-    if let Some(url) = success_url {
+    if let Some(url) = &fields.success_url {
         request = request.success_url(url);
     }
-    if let Some(url) = failure_url {
+    if let Some(url) = &fields.failure_url {
         request = request.failure_url(url);
     }
     request
@@ -79,14 +78,10 @@ pub async fn update(
     args: &UpdateArgs,
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
-    if let Some(metadata) = &args.metadata {
+    if let Some(metadata) = &args.fields.metadata {
         check_metadata(metadata).map_err(|why| Failure::usage(format!("--metadata: {why}")))?;
     }
-    if args.user_id.is_none()
-        && args.metadata.is_none()
-        && args.success_url.is_none()
-        && args.failure_url.is_none()
-    {
+    if args.fields.is_empty() {
         return Err(Failure::usage(
             "nothing to update: give --user-id, --metadata, --success-url or --failure-url",
         ));
@@ -98,17 +93,7 @@ pub async fn update(
             .map_err(|e| Failure::usage(format!("--idempotency-key: {e}")))?,
         None => IdempotencyKey::random(),
     };
-    let request = request(
-        client,
-        &args.id,
-        key.clone(),
-        [
-            &args.user_id,
-            &args.metadata,
-            &args.success_url,
-            &args.failure_url,
-        ],
-    );
+    let request = request(client, &args.id, key.clone(), &args.fields);
     let id = redact(&args.id).into_owned();
     let result = tokio::select! {
         result = request.send() => result,
