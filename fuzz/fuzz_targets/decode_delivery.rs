@@ -24,17 +24,12 @@ fuzz_target!(|body: &[u8]| {
     match verifier.verify_signature_at(sign(body), body, T) {
         Ok(delivery) => {
             if let WebhookEvent::QualificationSessionComplete(session) = &delivery.event {
-                let envelope = delivery
-                    .event
-                    .to_envelope(delivery.webhook_delivery_id.clone());
+                let envelope = delivery.event.to_envelope(delivery.webhook_delivery_id.clone());
                 let again = serde_json::to_vec(&envelope).expect("an envelope encodes");
                 let redelivered = verifier
                     .verify_signature_at(sign(&again), &again, T)
                     .expect("a re-encoded envelope verifies and decodes");
-                assert_eq!(
-                    redelivered.webhook_delivery_id,
-                    delivery.webhook_delivery_id
-                );
+                assert_eq!(redelivered.webhook_delivery_id, delivery.webhook_delivery_id);
                 match redelivered.event {
                     WebhookEvent::QualificationSessionComplete(other) => {
                         assert_eq!(

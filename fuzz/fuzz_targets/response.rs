@@ -28,10 +28,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name),
-            http::HeaderValue::from_bytes(value),
-        ) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(name), http::HeaderValue::from_bytes(value))
+        {
             headers.append(name, value);
         }
     }
@@ -39,11 +38,7 @@ fuzz_target!(|data: &[u8]| {
         body = &rest[consumed..];
     }
     let text = truemed_ext::fuzzing::read_response(status, &headers, body);
-    assert!(
-        text.len() < 4 * 1024,
-        "error text is bounded: {} bytes",
-        text.len()
-    );
+    assert!(text.len() < 4 * 1024, "error text is bounded: {} bytes", text.len());
 
     let _ = serde_json::from_slice::<truemed_ext::QualificationSession>(body);
     let _ = serde_json::from_slice::<truemed_ext::Timestamp>(body);

@@ -81,12 +81,7 @@ impl Reply {
 
     /// A body as given, with no content type.
     pub fn raw(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            headers: vec![],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
+        Self { status, headers: vec![], body: body.into(), delay: Duration::ZERO }
     }
 
     /// One more header.
@@ -123,12 +118,7 @@ impl Scripted {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let (log, counter, script) = (log.clone(), counter.clone(), script.clone());
                 async move {
-                    let recorded = Recorded {
-                        method,
-                        uri,
-                        headers,
-                        body,
-                    };
+                    let recorded = Recorded { method, uri, headers, body };
                     let n = counter.fetch_add(1, Ordering::SeqCst);
                     let reply = script(n, &recorded);
                     log.lock().unwrap().push(recorded);

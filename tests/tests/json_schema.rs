@@ -11,12 +11,7 @@ fn a_session_schema_names_its_fields_and_their_types() {
     let root = schemars::schema_for!(QualificationSession);
     let object = root.schema.object.as_ref().expect("an object schema");
     assert!(object.required.contains("qualification_session_id"));
-    for field in [
-        "qualification_session_id",
-        "status",
-        "created_at",
-        "eligible_amount",
-    ] {
+    for field in ["qualification_session_id", "status", "created_at", "eligible_amount"] {
         assert!(object.properties.contains_key(field), "no `{field}`");
     }
     let json = serde_json::to_value(&root).unwrap();
@@ -25,13 +20,8 @@ fn a_session_schema_names_its_fields_and_their_types() {
     assert_eq!(definitions["Amount"]["type"], "number", "{json:#}");
     // The status is open: any string decodes, so the schema says string, not an enum.
     let status = root.definitions.get("QualificationSessionStatus").unwrap();
-    let Schema::Object(status) = status else {
-        panic!("status: {status:?}")
-    };
-    assert_eq!(
-        status.instance_type,
-        Some(SingleOrVec::Single(Box::new(InstanceType::String)))
-    );
+    let Schema::Object(status) = status else { panic!("status: {status:?}") };
+    assert_eq!(status.instance_type, Some(SingleOrVec::Single(Box::new(InstanceType::String))));
     assert!(status.enum_values.is_none(), "{status:?}");
 }
 

@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
 fn read(path: &str) -> String {
@@ -53,14 +50,8 @@ fn features_table(text: &str, what: &str) -> BTreeMap<String, Row> {
             "no" => false,
             other => panic!("{what}: default of {name} is {other:?}, not yes/no"),
         };
-        let row = Row {
-            default,
-            text: (*line).to_owned(),
-        };
-        assert!(
-            rows.insert(name.to_owned(), row).is_none(),
-            "{what}: {name} twice"
-        );
+        let row = Row { default, text: (*line).to_owned() };
+        assert!(rows.insert(name.to_owned(), row).is_none(), "{what}: {name} twice");
     }
     rows
 }
@@ -89,10 +80,8 @@ fn check_table(manifest_path: &str, table: &BTreeMap<String, Row>, what: &str) {
             "{what}: `{name}` default column disagrees with {manifest_path}"
         );
         let enables = features[name.as_str()].as_array().unwrap();
-        let reqwest: Vec<&str> = enables
-            .iter()
-            .filter_map(|f| f.as_str()?.strip_prefix("reqwest/"))
-            .collect();
+        let reqwest: Vec<&str> =
+            enables.iter().filter_map(|f| f.as_str()?.strip_prefix("reqwest/")).collect();
         for feature in &reqwest {
             assert!(
                 row.text.contains(&format!("reqwest's `{feature}`")),
@@ -157,9 +146,7 @@ fn the_tls_and_http2_features_are_the_same_in_both_crates() {
 #[test]
 fn readmes_state_the_msrv_and_the_spec_version() {
     let workspace = manifest("Cargo.toml");
-    let msrv = workspace["workspace"]["package"]["rust-version"]
-        .as_str()
-        .unwrap();
+    let msrv = workspace["workspace"]["package"]["rust-version"].as_str().unwrap();
     for readme in [
         "truemed-ext/README.md",
         "truemed-api/README.md",
@@ -184,10 +171,7 @@ fn readmes_state_the_msrv_and_the_spec_version() {
 #[test]
 fn each_published_crate_ships_both_licenses() {
     let workspace = manifest("Cargo.toml");
-    assert_eq!(
-        workspace["workspace"]["package"]["license"].as_str(),
-        Some("MIT OR Apache-2.0")
-    );
+    assert_eq!(workspace["workspace"]["package"]["license"].as_str(), Some("MIT OR Apache-2.0"));
     for krate in ["truemed-api", "truemed-ext", "truemed-fake", "truemed-cli"] {
         for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
             assert_eq!(
@@ -214,9 +198,7 @@ fn tools_are_not_published() {
 fn changelog_has_unreleased_and_the_current_version() {
     let changelog = read("CHANGELOG.md");
     let workspace = manifest("Cargo.toml");
-    let version = workspace["workspace"]["package"]["version"]
-        .as_str()
-        .unwrap();
+    let version = workspace["workspace"]["package"]["version"].as_str().unwrap();
     assert!(changelog.contains("## [Unreleased]"), "CHANGELOG.md");
     assert!(
         changelog.contains(&format!("## [{version}] - ")),

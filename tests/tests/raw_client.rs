@@ -37,8 +37,7 @@ fn full_session() -> serde_json::Value {
 /// An update's body with its idempotency key, the one field it requires, set to `key`.
 fn update_body_keyed(key: &str) -> types::builder::UpdateQualificationSessionRequest {
     types::UpdateQualificationSessionRequest::builder().idempotency_key(
-        key.parse::<types::UpdateQualificationSessionRequestIdempotencyKey>()
-            .unwrap(),
+        key.parse::<types::UpdateQualificationSessionRequestIdempotencyKey>().unwrap(),
     )
 }
 
@@ -48,9 +47,7 @@ async fn get_decodes_all_nineteen_fields() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!(
-                    "{SESSION_PATH}/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b"
-                ))
+                .path(format!("{SESSION_PATH}/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b"))
                 .header("accept", "application/json");
             then.status(200).json_body(full_session());
         })
@@ -77,14 +74,8 @@ async fn get_decodes_all_nineteen_fields() {
     assert_eq!(session.source.as_deref(), Some("newsletter"));
     assert_eq!(session.stripe_invoice_id.as_deref(), Some("in_123"));
     assert_eq!(session.stripe_invoice_number.as_deref(), Some("INV-0001"));
-    assert_eq!(
-        session.created_at.unwrap().to_rfc3339(),
-        "2024-06-13T16:03:07.473+00:00"
-    );
-    assert_eq!(
-        session.charge_group_created_at.unwrap().to_rfc3339(),
-        "2024-01-15T09:30:00+00:00"
-    );
+    assert_eq!(session.created_at.unwrap().to_rfc3339(), "2024-06-13T16:03:07.473+00:00");
+    assert_eq!(session.charge_group_created_at.unwrap().to_rfc3339(), "2024-01-15T09:30:00+00:00");
     assert!(session.expires_at.is_some());
     assert!(session.lmn_reviewed_at.is_some());
     assert!(session.stripe_invoice_paid_at.is_some());
@@ -148,10 +139,7 @@ async fn unknown_status_and_unknown_fields_decode() {
         QualificationSessionStatus::Unknown("awaiting_documents".to_owned())
     );
     assert_eq!(session.status.to_string(), "awaiting_documents");
-    assert_eq!(
-        serde_json::to_value(&session.status).unwrap(),
-        json!("awaiting_documents")
-    );
+    assert_eq!(serde_json::to_value(&session.status).unwrap(), json!("awaiting_documents"));
 }
 
 #[tokio::test]
@@ -159,8 +147,7 @@ async fn id_is_percent_encoded_in_the_path() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(GET)
-                .path(format!("{SESSION_PATH}/qs%2F1%20a%3Fb%23c"));
+            when.method(GET).path(format!("{SESSION_PATH}/qs%2F1%20a%3Fb%23c"));
             then.status(200)
                 .json_body(json!({"qualification_session_id": "qs/1 a?b#c", "status": "pending"}));
         })
@@ -234,12 +221,7 @@ async fn list_sends_every_query_parameter() {
     assert_eq!(page.qualification_sessions.len(), 2);
     let pagination = page.pagination.unwrap();
     assert_eq!(
-        (
-            pagination.count,
-            pagination.current_page,
-            pagination.last_page,
-            pagination.page_size
-        ),
+        (pagination.count, pagination.current_page, pagination.last_page, pagination.page_size),
         (Some(102), Some(3), Some(3), Some(50))
     );
 }
@@ -254,8 +236,7 @@ async fn list_sends_no_query_when_no_filter() {
                 .query_param_missing("page")
                 .query_param_missing("status")
                 .query_param_missing("search");
-            then.status(200)
-                .json_body(json!({"qualification_sessions": []}));
+            then.status(200).json_body(json!({"qualification_sessions": []}));
         })
         .await;
     let page = Client::new(&server.base_url(), CallContext::new())
@@ -265,10 +246,7 @@ async fn list_sends_no_query_when_no_filter() {
         .unwrap();
     mock.assert_async().await;
     assert!(page.qualification_sessions.is_empty());
-    assert!(
-        page.pagination.is_none(),
-        "missing pagination decodes as None"
-    );
+    assert!(page.pagination.is_none(), "missing pagination decodes as None");
 }
 
 #[tokio::test]
@@ -360,49 +338,17 @@ async fn update_omits_fields_not_set() {
 #[test]
 fn length_limits_are_enforced_by_generated_types() {
     use types::*;
-    assert!(""
-        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
-        .is_err());
-    assert!("k"
-        .repeat(255)
-        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
-        .is_ok());
-    assert!("k"
-        .repeat(256)
-        .parse::<UpdateQualificationSessionRequestIdempotencyKey>()
-        .is_err());
-    assert!("u"
-        .repeat(255)
-        .parse::<UpdateQualificationSessionRequestUserId>()
-        .is_ok());
-    assert!("u"
-        .repeat(256)
-        .parse::<UpdateQualificationSessionRequestUserId>()
-        .is_err());
-    assert!("m"
-        .repeat(4096)
-        .parse::<UpdateQualificationSessionRequestMetadata>()
-        .is_ok());
-    assert!("m"
-        .repeat(4097)
-        .parse::<UpdateQualificationSessionRequestMetadata>()
-        .is_err());
-    assert!("s"
-        .repeat(2048)
-        .parse::<UpdateQualificationSessionRequestSuccessUrl>()
-        .is_ok());
-    assert!("s"
-        .repeat(2049)
-        .parse::<UpdateQualificationSessionRequestSuccessUrl>()
-        .is_err());
-    assert!("f"
-        .repeat(2048)
-        .parse::<UpdateQualificationSessionRequestFailureUrl>()
-        .is_ok());
-    assert!("f"
-        .repeat(2049)
-        .parse::<UpdateQualificationSessionRequestFailureUrl>()
-        .is_err());
+    assert!("".parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
+    assert!("k".repeat(255).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_ok());
+    assert!("k".repeat(256).parse::<UpdateQualificationSessionRequestIdempotencyKey>().is_err());
+    assert!("u".repeat(255).parse::<UpdateQualificationSessionRequestUserId>().is_ok());
+    assert!("u".repeat(256).parse::<UpdateQualificationSessionRequestUserId>().is_err());
+    assert!("m".repeat(4096).parse::<UpdateQualificationSessionRequestMetadata>().is_ok());
+    assert!("m".repeat(4097).parse::<UpdateQualificationSessionRequestMetadata>().is_err());
+    assert!("s".repeat(2048).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_ok());
+    assert!("s".repeat(2049).parse::<UpdateQualificationSessionRequestSuccessUrl>().is_err());
+    assert!("f".repeat(2048).parse::<UpdateQualificationSessionRequestFailureUrl>().is_ok());
+    assert!("f".repeat(2049).parse::<UpdateQualificationSessionRequestFailureUrl>().is_err());
 }
 
 /// An error body as Truemed documents it: an `error` name and a `message`.
@@ -418,11 +364,7 @@ async fn each_documented_error_status_decodes_into_api_error() {
         (401, "get", error_body("Unauthorized", "missing key")),
         (404, "get", error_body("NotFound", "no such session")),
         (405, "get", error_body("MethodNotAllowed", "nope")),
-        (
-            409,
-            "update",
-            json!({"code": "user_id_already_set", "message": "already set"}),
-        ),
+        (409, "update", json!({"code": "user_id_already_set", "message": "already set"})),
         (500, "update", error_body("InternalServerError", "boom")),
         (501, "list", error_body("NotImplemented", "later")),
     ];
@@ -441,11 +383,7 @@ async fn each_documented_error_status_decodes_into_api_error() {
                 .send()
                 .await
                 .map(|_| ()),
-            "list" => client
-                .list_qualification_sessions()
-                .send()
-                .await
-                .map(|_| ()),
+            "list" => client.list_qualification_sessions().send().await.map(|_| ()),
             _ => client
                 .update_qualification_session()
                 .qualification_session_id("qs_1")
@@ -492,9 +430,7 @@ async fn undecodable_error_body_keeps_status_and_headers_in_response_head() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|_when, then| {
-            then.status(500)
-                .header("x-request-id", "req_123")
-                .body("<html>Bad Gateway</html>");
+            then.status(500).header("x-request-id", "req_123").body("<html>Bad Gateway</html>");
         })
         .await;
     let context = CallContext::new();
@@ -536,12 +472,8 @@ async fn bodies_decode_as_utf8_text_and_other_bytes_get_serde_jsons_error() {
         })
         .await;
     let client = Client::new(&server.base_url(), CallContext::new());
-    let get = |id: &'static str| {
-        client
-            .get_qualification_session()
-            .qualification_session_id(id)
-            .send()
-    };
+    let get =
+        |id: &'static str| client.get_qualification_session().qualification_session_id(id).send();
 
     let session = get("qs_text").await.unwrap().into_inner();
     assert_eq!(session.user_name.as_deref(), Some("Zoë Ångström 日本"));
@@ -561,27 +493,18 @@ async fn call_context_adds_headers_without_overriding_the_request() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.header("x-truemed-api-key", "sk_test")
-                .header("accept", "application/json");
-            then.status(200)
-                .json_body(json!({"qualification_sessions": []}));
+            when.header("x-truemed-api-key", "sk_test").header("accept", "application/json");
+            then.status(200).json_body(json!({"qualification_sessions": []}));
         })
         .await;
     let mut headers = reqwest::header::HeaderMap::new();
     let mut key = reqwest::header::HeaderValue::from_static("sk_test");
     key.set_sensitive(true);
     headers.insert("x-truemed-api-key", key);
-    headers.insert(
-        "accept",
-        reqwest::header::HeaderValue::from_static("text/plain"),
-    );
-    let context = CallContext::new()
-        .with_headers(headers)
-        .with_timeout(std::time::Duration::from_secs(5));
-    assert!(
-        !format!("{context:?}").contains("sk_test"),
-        "sensitive header printed"
-    );
+    headers.insert("accept", reqwest::header::HeaderValue::from_static("text/plain"));
+    let context =
+        CallContext::new().with_headers(headers).with_timeout(std::time::Duration::from_secs(5));
+    assert!(!format!("{context:?}").contains("sk_test"), "sensitive header printed");
     Client::new_with_client(&server.base_url(), reqwest::Client::new(), context)
         .list_qualification_sessions()
         .send()
@@ -615,10 +538,7 @@ async fn raw_client_bounds_bodies_and_records_what_it_read() {
         .send()
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, Error::InvalidResponsePayload(..)),
-        "{error:?}"
-    );
+    assert!(matches!(error, Error::InvalidResponsePayload(..)), "{error:?}");
     let head = context.last_response().unwrap();
     assert_eq!(head.body.len(), truemed_api::DEFAULT_MAX_ERROR_BODY);
     assert!(head.truncated);
@@ -633,10 +553,7 @@ async fn raw_client_bounds_bodies_and_records_what_it_read() {
     assert!(matches!(error, Error::Custom(_)), "{error:?}");
     assert_eq!(
         context.refusal(),
-        Some(truemed_api::Refusal::BodyTooLarge {
-            status: reqwest::StatusCode::OK,
-            limit: 1024
-        })
+        Some(truemed_api::Refusal::BodyTooLarge { status: reqwest::StatusCode::OK, limit: 1024 })
     );
 }
 
@@ -665,10 +582,7 @@ async fn raw_client_refuses_a_response_from_a_followed_redirect() {
             .await
             .unwrap_err();
     assert!(matches!(error, Error::Custom(_)), "{error:?}");
-    assert!(matches!(
-        context.refusal(),
-        Some(truemed_api::Refusal::RedirectFollowed { .. })
-    ));
+    assert!(matches!(context.refusal(), Some(truemed_api::Refusal::RedirectFollowed { .. })));
 }
 
 /// Odd-but-readable timestamps and amounts decode in the generated types themselves.
@@ -680,14 +594,8 @@ fn generated_types_decode_lenient_values() {
         "eligible_amount": "12.50", "fee": 1
     }))
     .unwrap();
-    assert_eq!(
-        session.expires_at.unwrap().to_string(),
-        "2026-01-31T00:00:00Z"
-    );
-    assert_eq!(
-        session.created_at.unwrap().to_string(),
-        "2025-06-13T16:03:07Z"
-    );
+    assert_eq!(session.expires_at.unwrap().to_string(), "2026-01-31T00:00:00Z");
+    assert_eq!(session.created_at.unwrap().to_string(), "2025-06-13T16:03:07Z");
     assert_eq!(session.eligible_amount.unwrap(), 12.5);
     let back = serde_json::to_value(&session).unwrap();
     assert_eq!(back["eligible_amount"], json!(12.5));
@@ -723,17 +631,10 @@ async fn on_body_read_reports_each_response_before_decoding() {
         record.lock().unwrap().push(status.as_u16());
     });
     let client = Client::new_with_client(&server.base_url(), reqwest::Client::new(), context);
-    let get = |id: &'static str| {
-        client
-            .get_qualification_session()
-            .qualification_session_id(id)
-            .send()
-    };
+    let get =
+        |id: &'static str| client.get_qualification_session().qualification_session_id(id).send();
     assert!(get("qs_ok").await.is_ok());
-    assert!(matches!(
-        get("qs_garbled").await,
-        Err(Error::InvalidResponsePayload(..))
-    ));
+    assert!(matches!(get("qs_garbled").await, Err(Error::InvalidResponsePayload(..))));
     assert!(get("qs_missing").await.is_err());
     assert_eq!(*seen.lock().unwrap(), vec![200, 200, 404]);
 }
@@ -773,12 +674,8 @@ async fn a_response_is_read_while_the_caller_is_busy() {
     });
 
     let client = Client::new(&base_url, CallContext::new());
-    let mut call = Box::pin(
-        client
-            .get_qualification_session()
-            .qualification_session_id("qs_big")
-            .send(),
-    );
+    let mut call =
+        Box::pin(client.get_qualification_session().qualification_session_id("qs_big").send());
     // Polled once, the request goes out; then the caller is busy elsewhere.
     assert!(futures::poll!(call.as_mut()).is_pending());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -821,13 +718,10 @@ fn a_call_in_flight_when_the_runtime_shuts_down_returns_an_error() {
             }
         });
         let runtime = match multi_thread {
-            true => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build(),
-            false => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build(),
+            true => {
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+            }
+            false => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         }
         .unwrap();
         let handle = runtime.handle().clone();
@@ -835,10 +729,7 @@ fn a_call_in_flight_when_the_runtime_shuts_down_returns_an_error() {
         let caller = std::thread::spawn(move || {
             let client = Client::new(&base_url, CallContext::new());
             let outcome = handle.block_on(
-                client
-                    .get_qualification_session()
-                    .qualification_session_id("qs_1")
-                    .send(),
+                client.get_qualification_session().qualification_session_id("qs_1").send(),
             );
             match outcome {
                 Err(Error::CommunicationError(error)) => Some(error),
@@ -869,9 +760,6 @@ fn a_call_in_flight_when_the_runtime_shuts_down_returns_an_error() {
             source = cause.source();
         }
         assert!(shut_down, "multi-thread {multi_thread}: {error:?}");
-        assert!(
-            !error.is_connect() && !error.is_timeout(),
-            "the request was sent: {error:?}"
-        );
+        assert!(!error.is_connect() && !error.is_timeout(), "the request was sent: {error:?}");
     }
 }

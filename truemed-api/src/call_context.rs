@@ -118,10 +118,9 @@ impl fmt::Display for Refusal {
                 final_url.origin().ascii_serialization(),
                 final_url.path()
             ),
-            Self::BodyTooLarge { status, limit } => write!(
-                f,
-                "the {status} response body is longer than the limit of {limit} bytes"
-            ),
+            Self::BodyTooLarge { status, limit } => {
+                write!(f, "the {status} response body is longer than the limit of {limit} bytes")
+            }
         }
     }
 }
@@ -184,10 +183,7 @@ impl CallContext {
 
     /// The same settings with a fresh, empty record, for another call.
     pub fn fresh(&self) -> Self {
-        Self {
-            record: Default::default(),
-            ..self.clone()
-        }
+        Self { record: Default::default(), ..self.clone() }
     }
 
     /// Adds the headers and the timeout to `request` (the pre hook), and records its URL
@@ -238,19 +234,11 @@ impl CallContext {
         let headers = std::mem::take(response.headers_mut());
         let version = response.version();
         let refusal = if response.url() != requested {
-            Some(Refusal::RedirectFollowed {
-                status,
-                final_url: response.url().clone(),
-            })
+            Some(Refusal::RedirectFollowed { status, final_url: response.url().clone() })
         } else if status.is_success()
-            && response
-                .content_length()
-                .is_some_and(|length| length > self.max_success_body as u64)
+            && response.content_length().is_some_and(|length| length > self.max_success_body as u64)
         {
-            Some(Refusal::BodyTooLarge {
-                status,
-                limit: self.max_success_body,
-            })
+            Some(Refusal::BodyTooLarge { status, limit: self.max_success_body })
         } else {
             None
         };
@@ -265,10 +253,8 @@ impl CallContext {
             }
         };
         let refusal = refusal.or_else(|| {
-            (truncated && status.is_success()).then_some(Refusal::BodyTooLarge {
-                status,
-                limit: self.max_success_body,
-            })
+            (truncated && status.is_success())
+                .then_some(Refusal::BodyTooLarge { status, limit: self.max_success_body })
         });
         {
             let mut record = self.lock();
@@ -459,13 +445,9 @@ mod tests {
     use super::*;
 
     fn request(body: Option<&'static str>) -> reqwest::Request {
-        let url = "http://127.0.0.1:9/api/v1/qualification_session/qs_1"
-            .parse()
-            .unwrap();
+        let url = "http://127.0.0.1:9/api/v1/qualification_session/qs_1".parse().unwrap();
         let mut request = reqwest::Request::new(reqwest::Method::POST, url);
-        request
-            .headers_mut()
-            .insert("idempotency-key", "key-1".parse().unwrap());
+        request.headers_mut().insert("idempotency-key", "key-1".parse().unwrap());
         *request.timeout_mut() = Some(Duration::from_secs(7));
         *request.body_mut() = body.map(reqwest::Body::from);
         request
@@ -484,10 +466,7 @@ mod tests {
             assert_eq!(sent.url(), kept.url());
             assert_eq!(sent.headers(), kept.headers());
             assert_eq!(sent.timeout(), kept.timeout());
-            assert_eq!(
-                sent.body().and_then(reqwest::Body::as_bytes),
-                body.map(str::as_bytes)
-            );
+            assert_eq!(sent.body().and_then(reqwest::Body::as_bytes), body.map(str::as_bytes));
         }
     }
 }

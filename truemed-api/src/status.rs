@@ -27,12 +27,7 @@ pub enum QualificationSessionStatus {
 
 impl QualificationSessionStatus {
     /// The statuses the spec lists, in the order of the flow.
-    pub const KNOWN: [Self; 4] = [
-        Self::Pending,
-        Self::Processing,
-        Self::Approved,
-        Self::Rejected,
-    ];
+    pub const KNOWN: [Self; 4] = [Self::Pending, Self::Processing, Self::Approved, Self::Rejected];
 
     /// The status as it appears on the wire.
     pub fn as_str(&self) -> &str {
@@ -111,10 +106,7 @@ impl schemars::JsonSchema for QualificationSessionStatus {
                 description: Some(
                     "pending | processing | approved | rejected, or a newer status".to_owned(),
                 ),
-                examples: Self::KNOWN
-                    .iter()
-                    .map(|s| serde_json::Value::from(s.as_str()))
-                    .collect(),
+                examples: Self::KNOWN.iter().map(|s| serde_json::Value::from(s.as_str())).collect(),
                 ..Default::default()
             })),
             ..Default::default()

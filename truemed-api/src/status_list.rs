@@ -29,10 +29,7 @@ impl StatusList {
     /// Whether `text` matches `^[a-z_]+(,[a-z_]+)*$`.
     fn is_valid(text: &str) -> bool {
         text.split(',').all(|word| {
-            !word.is_empty()
-                && word
-                    .bytes()
-                    .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
+            !word.is_empty() && word.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'_')
         })
     }
 }
@@ -148,26 +145,18 @@ mod tests {
         ] {
             let error = invalid.parse::<StatusList>().unwrap_err();
             assert_eq!(error, InvalidStatusList(invalid.to_owned()));
-            assert!(error
-                .to_string()
-                .starts_with(&format!("{invalid:?} is not")));
+            assert!(error.to_string().starts_with(&format!("{invalid:?} is not")));
         }
     }
 
     #[test]
     fn serializes_as_its_string_and_deserializes_only_valid_ones() {
         let statuses = StatusList::try_from("approved,rejected").unwrap();
-        assert_eq!(
-            serde_json::to_string(&statuses).unwrap(),
-            r#""approved,rejected""#
-        );
+        assert_eq!(serde_json::to_string(&statuses).unwrap(), r#""approved,rejected""#);
         let back: StatusList = serde_json::from_str(r#""approved,rejected""#).unwrap();
         assert_eq!(back, statuses);
         let error = serde_json::from_str::<StatusList>(r#""APPROVED""#).unwrap_err();
-        assert!(
-            error.to_string().contains("is not a status filter"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("is not a status filter"), "{error}");
         assert_eq!(String::from(statuses), "approved,rejected");
     }
 }

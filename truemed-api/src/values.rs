@@ -224,9 +224,7 @@ impl FromStr for Amount {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Number::parse(text)
-            .map(Self::from)
-            .ok_or_else(not_an_amount)
+        Number::parse(text).map(Self::from).ok_or_else(not_an_amount)
     }
 }
 
@@ -287,10 +285,7 @@ impl Number {
             return Some(Self::Integer(value));
         }
         // Rust reads `inf` and `NaN` too, and overflows to infinity: none is a number here.
-        text.parse::<f64>()
-            .ok()
-            .filter(|value| value.is_finite())
-            .map(Self::Float)
+        text.parse::<f64>().ok().filter(|value| value.is_finite()).map(Self::Float)
     }
 
     /// The number as a float, rounded to the nearest one.
@@ -341,10 +336,7 @@ impl<'de> serde::de::Visitor<'de> for LenientNumber {
     }
 
     fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<Self::Value, E> {
-        Ok(i128::try_from(value)
-            .map(Number::Integer)
-            .unwrap_or(Number::Float(value as f64))
-            .into())
+        Ok(i128::try_from(value).map(Number::Integer).unwrap_or(Number::Float(value as f64)).into())
     }
 
     fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
@@ -394,10 +386,7 @@ impl<'de> serde::de::Visitor<'de> for LenientNumber {
         self,
         mut entries: A,
     ) -> Result<Self::Value, A::Error> {
-        while entries
-            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-            .is_some()
-        {}
+        while entries.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
         Ok(None)
     }
 }
@@ -407,9 +396,7 @@ impl<'de> serde::de::Visitor<'de> for LenientNumber {
 fn whole_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<i64>, D::Error> {
-    Ok(deserializer
-        .deserialize_any(LenientNumber)?
-        .and_then(Number::as_whole))
+    Ok(deserializer.deserialize_any(LenientNumber)?.and_then(Number::as_whole))
 }
 
 /// Where a page sits in the whole list, read leniently.
@@ -446,32 +433,16 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(
 #[non_exhaustive]
 pub struct Pagination {
     /// How many sessions match the filters, on all pages.
-    #[serde(
-        default,
-        deserialize_with = "whole_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     /// The page this is, counting from 1.
-    #[serde(
-        default,
-        deserialize_with = "whole_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub current_page: Option<i64>,
     /// The number of the last page.
-    #[serde(
-        default,
-        deserialize_with = "whole_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub last_page: Option<i64>,
     /// How many sessions a full page holds.
-    #[serde(
-        default,
-        deserialize_with = "whole_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
 }
 
@@ -509,14 +480,8 @@ mod tests {
         ] {
             assert_round_trips(text);
         }
-        assert_eq!(
-            decode("9999-12-31").unwrap().to_string(),
-            "9999-12-31T00:00:00Z"
-        );
-        assert_eq!(
-            decode("0000-01-01").unwrap().to_string(),
-            "0000-01-01T00:00:00Z"
-        );
+        assert_eq!(decode("9999-12-31").unwrap().to_string(), "9999-12-31T00:00:00Z");
+        assert_eq!(decode("0000-01-01").unwrap().to_string(), "0000-01-01T00:00:00Z");
     }
 
     #[test]
@@ -679,24 +644,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            [
-                page.count,
-                page.current_page,
-                page.last_page,
-                page.page_size
-            ],
+            [page.count, page.current_page, page.last_page, page.page_size],
             [Some(250), None, Some(3), None]
         );
         let empty: crate::types::Pagination = serde_json::from_str("{}").unwrap();
-        assert_eq!(
-            [
-                empty.count,
-                empty.current_page,
-                empty.last_page,
-                empty.page_size
-            ],
-            [None; 4]
-        );
+        assert_eq!([empty.count, empty.current_page, empty.last_page, empty.page_size], [None; 4]);
     }
 
     #[test]
@@ -725,22 +677,9 @@ mod tests {
             let amount: Amount = serde_json::from_str(json).unwrap();
             assert_eq!(amount, expected, "{json}");
         }
-        for json in [
-            r#""twelve""#,
-            r#""""#,
-            r#""NaN""#,
-            r#""1e999""#,
-            "true",
-            "{}",
-            "[1]",
-        ] {
-            let error = serde_json::from_str::<Amount>(json)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                error.contains("expected a number or a string holding one"),
-                "{json}: {error}"
-            );
+        for json in [r#""twelve""#, r#""""#, r#""NaN""#, r#""1e999""#, "true", "{}", "[1]"] {
+            let error = serde_json::from_str::<Amount>(json).unwrap_err().to_string();
+            assert!(error.contains("expected a number or a string holding one"), "{json}: {error}");
         }
     }
 }

@@ -152,11 +152,7 @@ async fn export_with_library(addr: SocketAddr) -> (Duration, usize) {
 }
 
 fn lines(path: &std::path::Path) -> usize {
-    std::fs::read(path)
-        .unwrap()
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
+    std::fs::read(path).unwrap().iter().filter(|b| **b == b'\n').count()
 }
 
 fn main() {

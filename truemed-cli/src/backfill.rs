@@ -254,12 +254,8 @@ impl Journal {
                 ),
             )
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(failed)?;
+        let mut file =
+            OpenOptions::new().create(true).read(true).append(true).open(path).map_err(failed)?;
         let length = file.metadata().map_err(failed)?.len();
         if length > 0 {
             use std::io::{Read as _, Seek as _, SeekFrom};
@@ -274,8 +270,7 @@ impl Journal {
     }
 
     fn contains(&self, id: &str, key: &IdempotencyKey) -> bool {
-        self.seen
-            .contains(&(id.to_owned(), key.as_str().to_owned()))
+        self.seen.contains(&(id.to_owned(), key.as_str().to_owned()))
     }
 
     /// Records a success: one `write` of the whole line, so a kill leaves no half line
@@ -311,15 +306,11 @@ struct Input {
 impl Input {
     fn open(path: &Path) -> Result<Self, Failure> {
         let file = File::open(path).map_err(|e| Failure::file("cannot read", path, &e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(file);
+        let mut reader =
+            csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(file);
         let bad = |why: String| Failure::new(code::FAILED, format!("{}: {why}", path.display()));
-        let headers = reader
-            .headers()
-            .map_err(|e| bad(format!("cannot read the header row: {e}")))?
-            .clone();
+        let headers =
+            reader.headers().map_err(|e| bad(format!("cannot read the header row: {e}")))?.clone();
         let mut columns = [None; 6];
         for (i, name) in headers.iter().enumerate() {
             let name = name.trim_start_matches('\u{feff}').trim();
@@ -335,15 +326,9 @@ impl Input {
             }
         }
         if columns[0].is_none() {
-            return Err(bad(
-                "the header row has no qualification_session_id column".to_owned()
-            ));
+            return Err(bad("the header row has no qualification_session_id column".to_owned()));
         }
-        Ok(Self {
-            reader,
-            columns,
-            width: headers.len(),
-        })
+        Ok(Self { reader, columns, width: headers.len() })
     }
 
     /// The next row: `Ok(Err(why))` for a row that cannot be read as one.
@@ -376,10 +361,7 @@ impl Input {
             }
             Err(e) => match e.kind() {
                 csv::ErrorKind::Utf8 { .. } => Some(Ok(Err("the row is not UTF-8".to_owned()))),
-                _ => Some(Err(Failure::new(
-                    code::FAILED,
-                    format!("cannot read the file: {e}"),
-                ))),
+                _ => Some(Err(Failure::new(code::FAILED, format!("cannot read the file: {e}")))),
             },
         }
     }
@@ -471,12 +453,7 @@ impl Tally {
 
 /// The report's format: JSON lines for `.jsonl`/`.ndjson`, else CSV.
 fn report_format(path: &Path) -> OutputFormat {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("jsonl" | "ndjson") => OutputFormat::Jsonl,
         _ => OutputFormat::Csv,
     }
@@ -490,10 +467,7 @@ pub async fn backfill(
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
     let mut input = Input::open(&args.file)?;
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| default_journal(&args.file));
+    let journal_path = args.journal.clone().unwrap_or_else(|| default_journal(&args.file));
     let mut journal = Journal::open(journal_path, !args.dry_run)?;
     let (sink, report_fmt): (Box<dyn Write + Send>, OutputFormat) = match &args.report {
         Some(path) => {
@@ -502,21 +476,11 @@ pub async fn backfill(
         }
         None => (Box::new(io::stdout()), format),
     };
-    let report_name = args
-        .report
-        .as_ref()
-        .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
-    let mut report = RowWriter::new(
-        report_fmt,
-        BufWriter::new(sink),
-        &REPORT_FIELDS,
-        REPORT_TABLE,
-    );
+    let report_name =
+        args.report.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let mut report = RowWriter::new(report_fmt, BufWriter::new(sink), &REPORT_FIELDS, REPORT_TABLE);
     let write_failed = |e: io::Error| {
-        Failure::new(
-            code::FAILED,
-            format!("cannot write the report to {report_name}: {}", e),
-        )
+        Failure::new(code::FAILED, format!("cannot write the report to {report_name}: {}", e))
     };
     let concurrency = usize::from(args.concurrency).max(1);
     let mut in_flight: FuturesOrdered<Pending> = FuturesOrdered::new();
@@ -547,10 +511,7 @@ pub async fn backfill(
                 Ok(Err(why)) => Done::invalid(row, "", why, None),
                 Ok(Ok(update)) => match check(&update) {
                     Err(why) => {
-                        let key = update
-                            .key
-                            .as_deref()
-                            .and_then(|k| IdempotencyKey::new(k).ok());
+                        let key = update.key.as_deref().and_then(|k| IdempotencyKey::new(k).ok());
                         Done::invalid(row, &update.id, why, key)
                     }
                     Ok(()) => {

@@ -38,10 +38,7 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::file(&format!("cannot read the {what} file"), path, &e))?;
     let secret = text.lines().next().unwrap_or("").trim();
     if secret.is_empty() {
-        return Err(Failure::usage(format!(
-            "the {what} file {} is empty",
-            path.display()
-        )));
+        return Err(Failure::usage(format!("the {what} file {} is empty", path.display())));
     }
     Ok(secret.to_owned())
 }

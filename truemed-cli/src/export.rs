@@ -58,10 +58,7 @@ pub async fn export(
     let (sink, partial): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
         Some(out) => {
             if out.file_name().is_none() || out.is_dir() {
-                return Err(Failure::usage(format!(
-                    "--out {}: not a file name",
-                    out.display()
-                )));
+                return Err(Failure::usage(format!("--out {}: not a file name", out.display())));
             }
             let partial = partial_path(out);
             let file =
@@ -77,10 +74,7 @@ pub async fn export(
         SESSION_TABLE,
     );
     let progress = progress_bar();
-    let mut pages = request
-        .paginate()
-        .concurrency(usize::from(args.concurrency))
-        .pages();
+    let mut pages = request.paginate().concurrency(usize::from(args.concurrency)).pages();
     let written_to = partial.as_deref().unwrap_or("stdout".as_ref()).to_owned();
     let stopped = |writer: &RowWriter<_>, why: String, code: u8| {
         let kept = match &partial {
@@ -128,9 +122,8 @@ pub async fn export(
     }
     progress.finish_and_clear();
     let rows = writer.rows();
-    let buffered = writer
-        .finish()
-        .map_err(|e| Failure::file("cannot write to", &written_to, &e))?;
+    let buffered =
+        writer.finish().map_err(|e| Failure::file("cannot write to", &written_to, &e))?;
     let sink = buffered
         .into_inner()
         .map_err(|e| Failure::file("cannot write to", &written_to, e.error()))?;

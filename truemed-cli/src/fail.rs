@@ -36,10 +36,7 @@ pub struct Failure {
 impl Failure {
     /// A failure with this code.
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     /// A usage error (exit 2).
@@ -54,10 +51,7 @@ impl Failure {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             return Self::new(code::BROKEN_PIPE, String::new());
         }
-        Self::new(
-            code::FAILED,
-            format!("{what} {}: {}", path.display(), io_reason(error)),
-        )
+        Self::new(code::FAILED, format!("{what} {}: {}", path.display(), io_reason(error)))
     }
 
     /// An interruption (exit 130), with what was done.

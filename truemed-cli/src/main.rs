@@ -47,10 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             fail::report(&Failure::new(
@@ -82,12 +79,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Shell::Zsh => clap_complete::Shell::Zsh,
                 Shell::Fish => clap_complete::Shell::Fish,
             };
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "truemed",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "truemed", &mut std::io::stdout());
             Ok(())
         }
         Command::Webhook(WebhookCommand::Verify(args)) => webhook::verify(format, args),

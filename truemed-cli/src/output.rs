@@ -103,10 +103,7 @@ impl Row {
 
     /// The value named `name`.
     pub fn get(&self, name: &str) -> &Cell {
-        self.names
-            .iter()
-            .position(|n| *n == name)
-            .map_or(&Cell::Null, |i| &self.cells[i])
+        self.names.iter().position(|n| *n == name).map_or(&Cell::Null, |i| &self.cells[i])
     }
 }
 
@@ -183,14 +180,7 @@ impl<W: Write> RowWriter<W> {
         names: &'static [&'static str],
         table: TableColumns,
     ) -> Self {
-        Self {
-            format,
-            out,
-            table,
-            widths: None,
-            names,
-            rows: 0,
-        }
+        Self { format, out, table, widths: None, names, rows: 0 }
     }
 
     /// How many rows were written.
@@ -258,12 +248,8 @@ impl<W: Write> RowWriter<W> {
                         self.table.0.iter().map(|(_, t, _)| t.to_string()).collect();
                     self.table_line(&titles)?;
                 }
-                let cells: Vec<String> = self
-                    .table
-                    .0
-                    .iter()
-                    .map(|(name, _, _)| table_text(row.get(name)))
-                    .collect();
+                let cells: Vec<String> =
+                    self.table.0.iter().map(|(name, _, _)| table_text(row.get(name))).collect();
                 self.table_line(&cells)
             }
         }
@@ -338,11 +324,7 @@ fn write_csv_field(line: &mut Vec<u8>, field: &str) {
 /// A cell as a table shows it: `-` for none, controls as spaces.
 fn table_text(cell: &Cell) -> String {
     cell.as_text()
-        .map(|t| {
-            t.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect()
-        })
+        .map(|t| t.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
         .unwrap_or_else(|| "-".to_owned())
 }
 

@@ -105,10 +105,7 @@ pub async fn list(client: &Client, format: OutputFormat, args: &ListArgs) -> Res
             }
         }
     } else {
-        let page = request
-            .send()
-            .await
-            .map_err(|e| Failure::api("listing sessions", &e))?;
+        let page = request.send().await.map_err(|e| Failure::api("listing sessions", &e))?;
         let limit = args.limit.unwrap_or(usize::MAX);
         let rows: Vec<_> = page.items.iter().take(limit).map(session_row).collect();
         writer.write_all(&rows).map_err(write_failed)?;

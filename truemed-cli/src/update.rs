@@ -10,12 +10,8 @@ use crate::interrupt::Interrupt;
 use crate::output::{Cell, Row, RowWriter, TableColumns};
 
 /// What `update` prints, in this order.
-const UPDATE_FIELDS: [&str; 4] = [
-    "qualification_session_id",
-    "status",
-    "outcome",
-    "idempotency_key",
-];
+const UPDATE_FIELDS: [&str; 4] =
+    ["qualification_session_id", "status", "outcome", "idempotency_key"];
 
 /// `update` prints a sentence on a terminal, not a table.
 const NO_TABLE: TableColumns = TableColumns(&[]);
@@ -52,10 +48,7 @@ pub fn request(
     key: IdempotencyKey,
     fields: &UpdateFields,
 ) -> UpdateRequest {
-    let mut request = client
-        .qualification_sessions()
-        .update(id)
-        .idempotency_key(key);
+    let mut request = client.qualification_sessions().update(id).idempotency_key(key);
     if let Some(user_id) = &fields.user_id {
         request = request.user_id(user_id);
     }

@@ -23,10 +23,7 @@ pub async fn watch(
         .ok()
         .filter(|i| !i.is_zero())
         .ok_or_else(|| Failure::usage("--interval must be a positive number of seconds"))?;
-    let mut reconciliation = client
-        .qualification_sessions()
-        .reconcile()
-        .interval(interval);
+    let mut reconciliation = client.qualification_sessions().reconcile().interval(interval);
     if !args.ids.is_empty() {
         reconciliation = reconciliation.sessions(args.ids.iter().cloned());
     }
@@ -61,9 +58,8 @@ pub async fn watch(
                     "key": completion.key().to_string(),
                     "session": session,
                 });
-                let text = serde_json::to_string(&line)
-                    .map_err(io::Error::from)
-                    .map_err(write_failed)?;
+                let text =
+                    serde_json::to_string(&line).map_err(io::Error::from).map_err(write_failed)?;
                 let mut out = io::stdout().lock();
                 writeln!(out, "{}", redact(&text))
                     .and_then(|()| out.flush())
@@ -75,17 +71,12 @@ pub async fn watch(
                 }
                 note(&format!("warning: {failure}"));
             }
-            ReconcileEvent::Gone {
-                qualification_session_id,
-                error,
-            } => {
+            ReconcileEvent::Gone { qualification_session_id, error } => {
                 gone += 1;
                 if exit_code(&error) == code::UNAUTHORIZED {
                     return Err(Failure::api("watching", &error));
                 }
-                note(&format!(
-                    "warning: {qualification_session_id} is no longer watched: {error}"
-                ));
+                note(&format!("warning: {qualification_session_id} is no longer watched: {error}"));
             }
             _ => {}
         }

@@ -61,9 +61,7 @@ pub fn parse_headers(text: &str) -> Result<HeaderMap, String> {
 fn read_body(path: &Path) -> Result<Vec<u8>, Failure> {
     if path == Path::new("-") {
         let mut body = Vec::new();
-        io::stdin()
-            .read_to_end(&mut body)
-            .map_err(|e| Failure::file("cannot read", path, &e))?;
+        io::stdin().read_to_end(&mut body).map_err(|e| Failure::file("cannot read", path, &e))?;
         return Ok(body);
     }
     std::fs::read(path).map_err(|e| Failure::file("cannot read the body file", path, &e))
@@ -76,10 +74,7 @@ pub fn verify(format: OutputFormat, args: &VerifyArgs) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.headers)
         .map_err(|e| Failure::file("cannot read the headers file", &args.headers, &e))?;
     let headers = parse_headers(&text).map_err(|why| {
-        Failure::new(
-            code::FAILED,
-            format!("the headers file {}: {why}", args.headers.display()),
-        )
+        Failure::new(code::FAILED, format!("the headers file {}: {why}", args.headers.display()))
     })?;
     let body = read_body(&args.body_file)?;
     let mut verifier = WebhookVerifier::new(secret);
@@ -93,10 +88,7 @@ pub fn verify(format: OutputFormat, args: &VerifyArgs) -> Result<(), Failure> {
             ),
             _ => String::new(),
         };
-        Failure::new(
-            code::FAILED,
-            format!("the delivery does not verify: {error}{hint}"),
-        )
+        Failure::new(code::FAILED, format!("the delivery does not verify: {error}{hint}"))
     };
     let value = if headers.contains_key(SIGNATURE_HEADER) {
         let delivery = match args.now {
@@ -112,10 +104,7 @@ pub fn verify(format: OutputFormat, args: &VerifyArgs) -> Result<(), Failure> {
             WebhookEvent::Unknown { event_type, data } => {
                 (event_type.clone(), serde_json::Value::Object(data.clone()))
             }
-            _ => (
-                delivery.event.event_type().to_owned(),
-                serde_json::Value::Null,
-            ),
+            _ => (delivery.event.event_type().to_owned(), serde_json::Value::Null),
         };
         json!({
             "valid": true,

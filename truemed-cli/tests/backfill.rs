@@ -13,9 +13,7 @@ use support::*;
 fn users_file(dir: &Path, n: usize) -> std::path::PathBuf {
     let mut text = String::from("qualification_session_id,user_id,metadata\n");
     for i in 0..n {
-        text.push_str(&format!(
-            "qs_test_{i:04},user_{i},\"{{\"\"row\"\": {i}}}\"\n"
-        ));
+        text.push_str(&format!("qs_test_{i:04},user_{i},\"{{\"\"row\"\": {i}}}\"\n"));
     }
     let path = dir.join("users.csv");
     std::fs::write(&path, text).unwrap();
@@ -36,28 +34,20 @@ fn report(path: &Path) -> Vec<HashMap<String, String>> {
             "idempotency_key"
         ]
     );
-    rows.into_iter()
-        .map(|r| header.iter().cloned().zip(r).collect())
-        .collect()
+    rows.into_iter().map(|r| header.iter().cloned().zip(r).collect()).collect()
 }
 
 /// Every session of the first `n` has exactly one applied update, with its user id.
 fn assert_each_applied_once(fake: &Fake, n: usize) {
     let mut per_session: HashMap<String, Vec<_>> = HashMap::new();
     for update in fake.fake.applied_updates() {
-        per_session
-            .entry(update.qualification_session_id.clone())
-            .or_default()
-            .push(update);
+        per_session.entry(update.qualification_session_id.clone()).or_default().push(update);
     }
     for i in 0..n {
         let id = format!("qs_test_{i:04}");
         let applied = per_session.remove(&id).unwrap_or_default();
         assert_eq!(applied.len(), 1, "{id}: {applied:?}");
-        assert_eq!(
-            applied[0].user_id.as_deref(),
-            Some(format!("user_{i}").as_str())
-        );
+        assert_eq!(applied[0].user_id.as_deref(), Some(format!("user_{i}").as_str()));
     }
     assert!(per_session.is_empty(), "{per_session:?}");
 }
@@ -88,19 +78,9 @@ fn every_row_is_applied_or_refused_and_reported_and_a_rerun_replays() {
     )
     .unwrap();
     let out = dir.join("report.csv");
-    let first = run(fake
-        .truemed()
-        .arg("sessions")
-        .arg("backfill")
-        .arg(&input)
-        .arg("--report")
-        .arg(&out));
-    assert_eq!(
-        code(&first),
-        1,
-        "invalid and failed rows make exit 1: {}",
-        stderr(&first)
-    );
+    let first =
+        run(fake.truemed().arg("sessions").arg("backfill").arg(&input).arg("--report").arg(&out));
+    assert_eq!(code(&first), 1, "invalid and failed rows make exit 1: {}", stderr(&first));
     let rows = report(&out);
     let outcomes: Vec<_> = rows.iter().map(|r| r["outcome"].as_str()).collect();
     assert_eq!(
@@ -121,25 +101,10 @@ fn every_row_is_applied_or_refused_and_reported_and_a_rerun_replays() {
     let numbers: Vec<_> = rows.iter().map(|r| r["row"].as_str()).collect();
     assert_eq!(numbers, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
     assert_eq!(rows[2]["idempotency_key"], "my-own-key-2");
-    assert!(
-        rows[0]["idempotency_key"].starts_with("tmd-"),
-        "a derived key"
-    );
-    assert!(
-        rows[4]["error_message"].contains("user_id is 256 characters long"),
-        "{:?}",
-        rows[4]
-    );
-    assert!(
-        rows[5]["error_message"].contains("not JSON"),
-        "{:?}",
-        rows[5]
-    );
-    assert!(
-        rows[6]["error_message"].contains("nothing to update"),
-        "{:?}",
-        rows[6]
-    );
+    assert!(rows[0]["idempotency_key"].starts_with("tmd-"), "a derived key");
+    assert!(rows[4]["error_message"].contains("user_id is 256 characters long"), "{:?}", rows[4]);
+    assert!(rows[5]["error_message"].contains("not JSON"), "{:?}", rows[5]);
+    assert!(rows[6]["error_message"].contains("nothing to update"), "{:?}", rows[6]);
     assert!(rows[7]["error_message"].contains("cells"), "{:?}", rows[7]);
     assert_eq!(rows[8]["error_code"], "user_id_already_set");
     assert_eq!(rows[9]["error_code"], "not_found");
@@ -156,38 +121,20 @@ fn every_row_is_applied_or_refused_and_reported_and_a_rerun_replays() {
         Some(r#"{"crm": 1}"#)
     );
     let summary = stderr(&first);
-    assert!(
-        summary.contains("3 applied") && summary.contains("5 invalid"),
-        "{summary}"
-    );
+    assert!(summary.contains("3 applied") && summary.contains("5 invalid"), "{summary}");
     assert_secret_absent(KEY, &first, &[&out]);
 
     // The same file again, reported as JSON lines: the applied rows are replays.
     let jsonl = dir.join("again.jsonl");
-    let second = run(fake
-        .truemed()
-        .arg("sessions")
-        .arg("backfill")
-        .arg(&input)
-        .arg("--report")
-        .arg(&jsonl));
+    let second =
+        run(fake.truemed().arg("sessions").arg("backfill").arg(&input).arg("--report").arg(&jsonl));
     assert_eq!(code(&second), 1);
     let again = json_lines(&std::fs::read_to_string(&jsonl).unwrap());
-    let outcomes: Vec<_> = again
-        .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes: Vec<_> = again.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(&outcomes[..3], ["replayed", "replayed", "replayed"]);
     assert_eq!(again[0]["row"], 1);
-    assert_eq!(
-        again[0]["idempotency_key"],
-        rows[0]["idempotency_key"].as_str()
-    );
-    assert_eq!(
-        fake.fake.applied_updates().len(),
-        3,
-        "nothing applied twice"
-    );
+    assert_eq!(again[0]["idempotency_key"], rows[0]["idempotency_key"].as_str());
+    assert_eq!(fake.fake.applied_updates().len(), 3, "nothing applied twice");
 }
 
 #[test]
@@ -205,10 +152,7 @@ fn a_dry_run_checks_every_row_and_sends_nothing() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["outcome"] == "valid"), "{rows:?}");
     assert_eq!(fake.fake.stats().update_requests, 0);
-    assert!(
-        !dir.join("users.csv.journal").exists(),
-        "a dry run writes no journal"
-    );
+    assert!(!dir.join("users.csv.journal").exists(), "a dry run writes no journal");
 }
 
 #[test]
@@ -242,10 +186,7 @@ fn a_backfill_killed_midway_and_run_again_until_done_applies_every_row_exactly_o
         child.wait().unwrap();
     }
     assert!(killed > 0, "at least one run was killed midway");
-    assert!(
-        !fake.fake.applied_updates().is_empty(),
-        "the killed runs applied some rows"
-    );
+    assert!(!fake.fake.applied_updates().is_empty(), "the killed runs applied some rows");
     // ...then run until done.
     let started = Instant::now();
     let last = loop {
@@ -258,13 +199,8 @@ fn a_backfill_killed_midway_and_run_again_until_done_applies_every_row_exactly_o
     assert_each_applied_once(&fake, ROWS);
     let rows = report(&out);
     assert_eq!(rows.len(), ROWS);
-    assert!(rows
-        .iter()
-        .all(|r| r["outcome"] == "applied" || r["outcome"] == "replayed"));
-    assert!(
-        rows.iter().any(|r| r["outcome"] == "replayed"),
-        "rows the killed runs saw applied"
-    );
+    assert!(rows.iter().all(|r| r["outcome"] == "applied" || r["outcome"] == "replayed"));
+    assert!(rows.iter().any(|r| r["outcome"] == "replayed"), "rows the killed runs saw applied");
     assert_secret_absent(KEY, &last, &[&out, &dir.join("users.csv.journal")]);
 }
 
@@ -297,37 +233,22 @@ fn ctrl_c_lets_the_rows_in_flight_finish_writes_the_report_and_exits_130() {
     assert!(signal.success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(code(&output), 130, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("interrupted"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
     let rows = report(&out);
     assert!(!rows.is_empty() && rows.len() < ROWS, "{} rows", rows.len());
     assert!(rows.iter().all(|r| r["outcome"] == "applied"), "{rows:?}");
     // The rows in flight finished and are reported: the ledger holds exactly the rows
     // the report says were applied.
-    let mut ledger: Vec<_> = fake
-        .fake
-        .applied_updates()
-        .into_iter()
-        .map(|u| u.qualification_session_id)
-        .collect();
-    let mut reported: Vec<_> = rows
-        .iter()
-        .map(|r| r["qualification_session_id"].clone())
-        .collect();
+    let mut ledger: Vec<_> =
+        fake.fake.applied_updates().into_iter().map(|u| u.qualification_session_id).collect();
+    let mut reported: Vec<_> = rows.iter().map(|r| r["qualification_session_id"].clone()).collect();
     ledger.sort();
     reported.sort();
     assert_eq!(ledger, reported);
 
     fake.fake.set_latency(Duration::ZERO);
-    let rest = run(fake
-        .truemed()
-        .args(["sessions", "backfill"])
-        .arg(&input)
-        .arg("--report")
-        .arg(&out));
+    let rest =
+        run(fake.truemed().args(["sessions", "backfill"]).arg(&input).arg("--report").arg(&out));
     assert_eq!(code(&rest), 0, "{}", stderr(&rest));
     assert_each_applied_once(&fake, ROWS);
 }
@@ -352,15 +273,11 @@ fn a_refused_key_stops_the_backfill_with_exit_4() {
 #[test]
 fn a_file_without_the_id_column_or_with_an_unknown_one_is_refused() {
     let dir = temp_dir("backfill-header");
-    for header in [
-        "user_id\nu1\n",
-        "qualification_session_id,userid\nqs_1,u1\n",
-    ] {
+    for header in ["user_id\nu1\n", "qualification_session_id,userid\nqs_1,u1\n"] {
         let input = dir.join("bad.csv");
         std::fs::write(&input, header).unwrap();
-        let output = run(truemed_at("http://127.0.0.1:9")
-            .args(["sessions", "backfill"])
-            .arg(&input));
+        let output =
+            run(truemed_at("http://127.0.0.1:9").args(["sessions", "backfill"]).arg(&input));
         assert_eq!(code(&output), 1, "{}", stderr(&output));
         assert!(stderr(&output).contains("column"), "{}", stderr(&output));
     }

@@ -12,25 +12,16 @@ fn a_session_is_printed_in_every_format_with_the_19_fields_in_order() {
     let jsonl = run(fake.truemed().args(["sessions", "get", id]));
     assert_eq!(code(&jsonl), 0, "{}", stderr(&jsonl));
     let lines = json_lines(&stdout(&jsonl));
-    assert_eq!(
-        lines.len(),
-        1,
-        "jsonl is the default when stdout is not a terminal"
-    );
+    assert_eq!(lines.len(), 1, "jsonl is the default when stdout is not a terminal");
     let object = lines[0].as_object().unwrap();
-    assert_eq!(
-        object.keys().map(String::as_str).collect::<Vec<_>>().len(),
-        19
-    );
+    assert_eq!(object.keys().map(String::as_str).collect::<Vec<_>>().len(), 19);
     assert_eq!(object["qualification_session_id"], id);
     assert_eq!(object["status"], "approved");
     assert_eq!(object["email"], "shopper0@example.com");
     assert_eq!(object["created_at"], "2024-03-01T10:00:00Z");
     assert!(object["user_id"].is_null());
 
-    let json = run(fake
-        .truemed()
-        .args(["--output", "json", "sessions", "get", id]));
+    let json = run(fake.truemed().args(["--output", "json", "sessions", "get", id]));
     let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(value, lines[0]);
 
@@ -57,10 +48,7 @@ fn an_unknown_session_exits_1_with_the_request_id() {
     let output = run(fake.truemed().args(["sessions", "get", "qs_missing"]));
     assert_eq!(code(&output), 1);
     let text = stderr(&output);
-    assert!(
-        text.starts_with("error: getting qs_missing: Truemed answered 404"),
-        "{text}"
-    );
+    assert!(text.starts_with("error: getting qs_missing: Truemed answered 404"), "{text}");
     assert!(text.contains("request id req_"), "{text}");
     assert!(text.lines().count() <= 2, "{text}");
     assert!(output.stdout.is_empty());
@@ -71,10 +59,7 @@ fn a_refused_key_exits_4_and_never_shows_the_key() {
     let fake = Fake::start(seeds(1));
     let wrong = "sk_test_wrong_key_7d1e0b";
     let output =
-        run(fake
-            .truemed()
-            .env("TRUEMED_API_KEY", wrong)
-            .args(["sessions", "get", "qs_test_0000"]));
+        run(fake.truemed().env("TRUEMED_API_KEY", wrong).args(["sessions", "get", "qs_test_0000"]));
     assert_eq!(code(&output), 4, "{}", stderr(&output));
     assert!(stderr(&output).contains("401"), "{}", stderr(&output));
     assert_secret_absent(wrong, &output, &[]);
@@ -93,20 +78,22 @@ fn the_key_is_read_from_a_file_and_never_from_a_flag() {
         .args(["sessions", "get", "qs_test_0000"]));
     assert_eq!(code(&output), 0, "{}", stderr(&output));
 
-    let flag = run(support::truemed()
-        .env("TRUEMED_BASE_URL", fake.fake.base_url())
-        .args(["--api-key", KEY, "sessions", "get", "qs_test_0000"]));
+    let flag = run(support::truemed().env("TRUEMED_BASE_URL", fake.fake.base_url()).args([
+        "--api-key",
+        KEY,
+        "sessions",
+        "get",
+        "qs_test_0000",
+    ]));
     assert_eq!(code(&flag), 2);
-    assert!(
-        stderr(&flag).contains("TRUEMED_API_KEY"),
-        "{}",
-        stderr(&flag)
-    );
+    assert!(stderr(&flag).contains("TRUEMED_API_KEY"), "{}", stderr(&flag));
     assert_secret_absent(KEY, &flag, &[]);
 
-    let none = run(support::truemed()
-        .env("TRUEMED_BASE_URL", fake.fake.base_url())
-        .args(["sessions", "get", "qs_test_0000"]));
+    let none = run(support::truemed().env("TRUEMED_BASE_URL", fake.fake.base_url()).args([
+        "sessions",
+        "get",
+        "qs_test_0000",
+    ]));
     assert_eq!(code(&none), 2);
     assert!(stderr(&none).contains("no API key"), "{}", stderr(&none));
 }
@@ -117,17 +104,11 @@ fn a_key_echoed_by_a_server_is_redacted() {
     server.mock(|_, then| {
         then.status(500)
             .header("x-request-id", format!("req_{KEY}"))
-            .body(format!(
-                r#"{{"error":"ServerError","message":"bad key {KEY}"}}"#
-            ));
+            .body(format!(r#"{{"error":"ServerError","message":"bad key {KEY}"}}"#));
     });
     let output = run(truemed_at(&server.base_url()).args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("[redacted]"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("[redacted]"), "{}", stderr(&output));
     assert_secret_absent(KEY, &output, &[]);
 }
 
@@ -139,11 +120,7 @@ fn a_garbage_body_exits_1_naming_what_cannot_be_decoded() {
     });
     let output = run(truemed_at(&server.base_url()).args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1);
-    assert!(
-        stderr(&output).contains("cannot be decoded"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot be decoded"), "{}", stderr(&output));
 }
 
 #[test]
@@ -165,9 +142,5 @@ fn usage_errors_exit_2_and_help_exits_0() {
 fn a_server_that_cannot_be_reached_exits_1() {
     let output = run(truemed_at("http://127.0.0.1:9").args(["sessions", "get", "qs_1"]));
     assert_eq!(code(&output), 1);
-    assert!(
-        stderr(&output).contains("could not connect"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("could not connect"), "{}", stderr(&output));
 }

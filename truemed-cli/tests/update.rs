@@ -34,11 +34,8 @@ fn an_update_prints_its_outcome_and_key_and_applies_once() {
     assert_eq!(applied[0].metadata.as_deref(), Some(r#"{"crm": 7}"#));
 
     // The same update with the key it printed: a replay, nothing applied again.
-    let again = run(fake
-        .truemed()
-        .args(["-o", "table"])
-        .args(AN_UPDATE)
-        .args(["--idempotency-key", &key]));
+    let again =
+        run(fake.truemed().args(["-o", "table"]).args(AN_UPDATE).args(["--idempotency-key", &key]));
     assert_eq!(code(&again), 0, "{}", stderr(&again));
     assert!(stdout(&again).contains(&key), "{}", stdout(&again));
     assert_eq!(fake.fake.applied_updates().len(), 1);
@@ -47,12 +44,8 @@ fn an_update_prints_its_outcome_and_key_and_applies_once() {
 
 #[test]
 fn a_user_id_already_set_exits_1_and_says_nothing_was_applied() {
-    let fake = Fake::start(vec![
-        truemed_fake::SessionSeed::new("qs_set").user_id("user_1")
-    ]);
-    let output = run(fake
-        .truemed()
-        .args(["sessions", "update", "qs_set", "--user-id", "user_2"]));
+    let fake = Fake::start(vec![truemed_fake::SessionSeed::new("qs_set").user_id("user_1")]);
+    let output = run(fake.truemed().args(["sessions", "update", "qs_set", "--user-id", "user_2"]));
     assert_eq!(code(&output), 1);
     let text = stderr(&output);
     assert!(text.contains("user_id_already_set"), "{text}");
@@ -87,29 +80,9 @@ fn bad_input_is_a_usage_error_and_sends_nothing() {
     let fake = Fake::start(seeds(1));
     for args in [
         vec!["sessions", "update", "qs_test_0000"],
-        vec![
-            "sessions",
-            "update",
-            "qs_test_0000",
-            "--metadata",
-            "{not json",
-        ],
-        vec![
-            "sessions",
-            "update",
-            "qs_test_0000",
-            "--user-id",
-            &"u".repeat(256),
-        ],
-        vec![
-            "sessions",
-            "update",
-            "qs_test_0000",
-            "--user-id",
-            "u",
-            "--idempotency-key",
-            "",
-        ],
+        vec!["sessions", "update", "qs_test_0000", "--metadata", "{not json"],
+        vec!["sessions", "update", "qs_test_0000", "--user-id", &"u".repeat(256)],
+        vec!["sessions", "update", "qs_test_0000", "--user-id", "u", "--idempotency-key", ""],
     ] {
         let output = run(fake.truemed().args(&args));
         assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));

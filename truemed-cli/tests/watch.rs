@@ -35,20 +35,15 @@ fn each_completion_of_the_watched_sessions_is_one_json_line_and_the_watch_ends()
     assert_eq!(first["session"]["email"], "shopper0@example.com");
     fake.fake.approve("qs_test_0001");
     fake.fake.reject("qs_test_0002");
-    let mut rest: Vec<serde_json::Value> = lines
-        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
-        .collect();
+    let mut rest: Vec<serde_json::Value> =
+        lines.map(|line| serde_json::from_str(&line.unwrap()).unwrap()).collect();
     rest.sort_by_key(|v| v["qualification_session_id"].as_str().unwrap().to_owned());
     assert_eq!(rest.len(), 2, "{rest:?}");
     assert_eq!(rest[0]["status"], "approved");
     assert_eq!(rest[1]["qualification_session_id"], "qs_test_0002");
     assert_eq!(rest[1]["status"], "rejected");
     let status = child.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the watch ends once every id is terminal"
-    );
+    assert_eq!(status.code(), Some(0), "the watch ends once every id is terminal");
 }
 
 #[test]
@@ -64,11 +59,7 @@ fn an_unknown_id_is_reported_and_makes_the_watch_exit_1() {
     ]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     assert_eq!(json_lines(&stdout(&output)).len(), 1);
-    assert!(
-        stderr(&output).contains("qs_missing is no longer watched"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("qs_missing is no longer watched"), "{}", stderr(&output));
 }
 
 #[test]
@@ -89,10 +80,7 @@ fn without_ids_the_pending_sessions_are_watched_until_interrupted() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(line["qualification_session_id"], "qs_test_0002");
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
 }
@@ -100,9 +88,11 @@ fn without_ids_the_pending_sessions_are_watched_until_interrupted() {
 #[test]
 fn a_refused_key_stops_the_watch_with_exit_4() {
     let fake = Fake::start(seeds(1));
-    let output = run(fake
-        .truemed()
-        .env("TRUEMED_API_KEY", "sk_test_not_the_key_0000")
-        .args(["sessions", "watch", "--interval", "0.05"]));
+    let output = run(fake.truemed().env("TRUEMED_API_KEY", "sk_test_not_the_key_0000").args([
+        "sessions",
+        "watch",
+        "--interval",
+        "0.05",
+    ]));
     assert_eq!(code(&output), 4, "{}", stderr(&output));
 }

@@ -34,16 +34,8 @@ fn parent() {
                     .env(CHILD, mode)
                     .output()
                     .expect("the child runs");
-                assert!(
-                    output.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                String::from_utf8(output.stdout)
-                    .unwrap()
-                    .trim()
-                    .parse()
-                    .unwrap()
+                assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+                String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
             })
             .collect();
         runs.sort_unstable();
@@ -55,17 +47,11 @@ fn parent() {
     println!("body: {body_kib} KiB of HTML answering 500; peak RSS growth, median of {RUNS}:");
     println!("  truemed-ext Client (error body bounded): {client:>7} KiB");
     println!("  reqwest reading the whole body:          {baseline:>7} KiB");
-    println!(
-        "  ratio client / baseline: {:.3}",
-        client as f64 / baseline.max(1) as f64
-    );
+    println!("  ratio client / baseline: {:.3}", client as f64 / baseline.max(1) as f64);
 }
 
 fn child(mode: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let base_url = serve().await;
         let before = peak_kib();
@@ -77,11 +63,7 @@ fn child(mode: &str) {
                     .retry_policy(truemed_ext::RetryPolicy::none())
                     .build()
                     .unwrap();
-                let error = client
-                    .qualification_sessions()
-                    .get("qs_1")
-                    .await
-                    .unwrap_err();
+                let error = client.qualification_sessions().get("qs_1").await.unwrap_err();
                 assert_eq!(
                     error.body().map(str::len),
                     Some(truemed_ext::raw::DEFAULT_MAX_ERROR_BODY)

@@ -103,9 +103,7 @@ async fn serve(items: u64, latency: Duration, prepared: Option<Prepared>) -> Ser
                 })
                 .await
                 .expect("latency thread");
-                counter
-                    .latency_ns
-                    .fetch_add(added.as_nanos() as u64, Ordering::Relaxed);
+                counter.latency_ns.fetch_add(added.as_nanos() as u64, Ordering::Relaxed);
             }
             let (page, size) = (q.page.unwrap_or(1), q.page_size.unwrap_or(30));
             if let Some(body) = prepared.as_ref().and_then(|p| p.get(&(page, size))) {
@@ -121,10 +119,7 @@ async fn serve(items: u64, latency: Duration, prepared: Option<Prepared>) -> Ser
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, app).await.unwrap()
@@ -377,10 +372,7 @@ fn decode_in_parallel(bodies: &[&bytes::Bytes], threads: usize) -> u64 {
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("decode thread"))
-            .sum()
+        workers.into_iter().map(|w| w.join().expect("decode thread")).sum()
     })
 }
 
@@ -424,11 +416,7 @@ async fn stream_count(client: &Client, page_size: u64, concurrency: usize) -> u6
 }
 
 fn client(base_url: &str) -> Client {
-    Client::builder()
-        .api_key("bench")
-        .base_url(base_url)
-        .build()
-        .unwrap()
+    Client::builder().api_key("bench").base_url(base_url).build().unwrap()
 }
 
 /// The median of `runs` timings of `f`, which must return the item count.
@@ -464,12 +452,8 @@ fn peak_rss_kib() -> u64 {
 /// Child mode: stream `items` with prefetch, print the peak RSS in KiB.
 async fn memory_run(settings: Settings) {
     let server = serve(settings.items, Duration::from_millis(1), None).await;
-    let n = stream_count(
-        &client(&server.base_url()),
-        settings.page_size,
-        settings.concurrency,
-    )
-    .await;
+    let n =
+        stream_count(&client(&server.base_url()), settings.page_size, settings.concurrency).await;
     assert_eq!(n, settings.items);
     println!("{}", peak_rss_kib());
 }
@@ -487,15 +471,8 @@ fn child_peak(items: u64, settings: Settings) -> u64 {
         ])
         .output()
         .expect("child run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .expect("peak RSS")
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("peak RSS")
 }
 
 /// Pagination benchmark: a local server with per-request latency, listed three ways (the
@@ -557,10 +534,8 @@ async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<
     let prepared = prepare(settings.items, settings.page_size);
     let instant = serve_prepared_responses(&prepared);
     let client = client(&instant.base_url());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let (base, pages, c) = (
         instant.base_url(),
         settings.items.div_ceil(settings.page_size).max(1),
@@ -637,14 +612,9 @@ async fn bench(settings: Settings, args: Args) {
     // Built once, as the stream's client is: a client per listing would charge the raw
     // loop for loading TLS roots and opening a connection each time.
     let raw_client = truemed_ext::raw::Client::new(&base, truemed_ext::raw::CallContext::new());
-    let raw = median(runs, settings.items, || {
-        raw_loop(&raw_client, settings.page_size)
-    })
-    .await;
-    let sequential = median(runs, settings.items, || {
-        stream_count(&client, settings.page_size, 1)
-    })
-    .await;
+    let raw = median(runs, settings.items, || raw_loop(&raw_client, settings.page_size)).await;
+    let sequential =
+        median(runs, settings.items, || stream_count(&client, settings.page_size, 1)).await;
     let before = server.requests();
     let prefetch = median(runs, settings.items, || {
         stream_count(&client, settings.page_size, settings.concurrency)
@@ -669,10 +639,7 @@ async fn bench(settings: Settings, args: Args) {
         "{} items, {} per page ({pages} pages), {} ms latency, prefetch concurrency {}, median of {runs}",
         settings.items, settings.page_size, settings.latency.as_millis(), settings.concurrency
     );
-    println!(
-        "{:<28} {:>10} {:>12} {:>16}",
-        "method", "time (ms)", "items/s", "time / ideal"
-    );
+    println!("{:<28} {:>10} {:>12} {:>16}", "method", "time (ms)", "items/s", "time / ideal");
     println!(
         "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
         "raw client loop",
@@ -696,10 +663,7 @@ async fn bench(settings: Settings, args: Args) {
     );
     let seq_vs_raw = sequential.as_secs_f64() / raw.as_secs_f64();
     println!("stream() sequential / raw loop: {seq_vs_raw:.3}x (target <= 1.05)");
-    println!(
-        "prefetch / ideal: {:.3}x (target <= 1.10)",
-        ratio(prefetch, ideal_prefetch)
-    );
+    println!("prefetch / ideal: {:.3}x (target <= 1.10)", ratio(prefetch, ideal_prefetch));
     println!(
         "prefetch requests past the end: {wasted:.1} per listing of {pages} pages; {short_wasted} on a listing of {short_pages} pages (at most {})",
         settings.concurrency - 1
@@ -712,28 +676,18 @@ async fn bench(settings: Settings, args: Args) {
     );
 
     // Decode throughput at zero latency.
-    let bodies: Vec<&bytes::Bytes> = (1..=pages)
-        .map(|page| &prepared[&(page, settings.page_size)])
-        .collect();
+    let bodies: Vec<&bytes::Bytes> =
+        (1..=pages).map(|page| &prepared[&(page, settings.page_size)]).collect();
     let body_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     let instant = serve_prepared_responses(&prepared);
     let instant_client = self::client(&instant.base_url());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let instant_base = instant.base_url();
     let c = settings.concurrency;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plain = |concurrency: usize, mode: Plain| {
-        plain_reqwest(
-            &http,
-            &instant_base,
-            pages,
-            settings.page_size,
-            concurrency,
-            mode,
-        )
+        plain_reqwest(&http, &instant_base, pages, settings.page_size, concurrency, mode)
     };
     let stream =
         |concurrency: usize| stream_count(&instant_client, settings.page_size, concurrency);
@@ -756,10 +710,7 @@ async fn bench(settings: Settings, args: Args) {
                 .await
             }
             BARE_PARALLEL => {
-                second_of_two(settings.items, || async {
-                    decode_in_parallel(bodies, cores)
-                })
-                .await
+                second_of_two(settings.items, || async { decode_in_parallel(bodies, cores) }).await
             }
             TRANSPORT_SEQ => second_of_two(body_bytes, || plain(1, Plain::TransportOnly)).await,
             TRANSPORT_PAR => second_of_two(body_bytes, || plain(c, Plain::TransportOnly)).await,
@@ -807,10 +758,7 @@ async fn bench(settings: Settings, args: Args) {
     println!(
         "zero latency, {cores} cores: throughput as a ratio to the bare decode (higher is better)"
     );
-    println!(
-        "{:<60} {:>10} {:>12} {:>10}",
-        "method", "time (ms)", "items/s", "/ bare"
-    );
+    println!("{:<60} {:>10} {:>12} {:>10}", "method", "time (ms)", "items/s", "/ bare");
     let row = |name: &str, d: Duration, target: &str| {
         println!(
             "{:<60} {:>10.2} {:>12.0} {:>9.3}x {target}",
@@ -821,47 +769,15 @@ async fn bench(settings: Settings, args: Args) {
         )
     };
     row("bare decode, serde_json::from_slice, one thread", bare, "");
-    row(
-        "bare decode as the client does it (UTF-8, then from_str)",
-        bare_text,
-        "",
-    );
-    row(
-        &format!("bare decode on {cores} threads (no transport at all)"),
-        bare_parallel,
-        "",
-    );
-    row(
-        "transport only (plain reqwest, no decoding), 1",
-        transport_seq,
-        "",
-    );
-    row(
-        &format!("transport only (plain reqwest, no decoding), {c}"),
-        transport_par,
-        "",
-    );
-    row(
-        "plain reqwest + serde_json: fetch, then decode, 1",
-        plain_seq,
-        "",
-    );
-    row(
-        "plain reqwest + serde_json: next request, then decode, 1",
-        plain_overlap,
-        "",
-    );
-    row(
-        &format!("plain reqwest + serde_json, {c} (a task per page)"),
-        plain_par,
-        "",
-    );
+    row("bare decode as the client does it (UTF-8, then from_str)", bare_text, "");
+    row(&format!("bare decode on {cores} threads (no transport at all)"), bare_parallel, "");
+    row("transport only (plain reqwest, no decoding), 1", transport_seq, "");
+    row(&format!("transport only (plain reqwest, no decoding), {c}"), transport_par, "");
+    row("plain reqwest + serde_json: fetch, then decode, 1", plain_seq, "");
+    row("plain reqwest + serde_json: next request, then decode, 1", plain_overlap, "");
+    row(&format!("plain reqwest + serde_json, {c} (a task per page)"), plain_par, "");
     row("stream(), concurrency 1", stream_seq, "(target >= 0.8)");
-    row(
-        &format!("stream(), concurrency {c}"),
-        stream_par,
-        "(target >= 1.5)",
-    );
+    row(&format!("stream(), concurrency {c}"), stream_par, "(target >= 1.5)");
     // What the same work costs without the client: the transport shares the cores with
     // the decode, so these are the limits on this machine.
     println!(
@@ -902,9 +818,7 @@ async fn bench(settings: Settings, args: Args) {
                 1 => cpu_per_run(CPU_TURN, || plain(c, Plain::FetchThenDecode)).await,
                 _ => cpu_per_run(CPU_TURN, || stream(c)).await,
             };
-            cpu[method] = cpu[method]
-                .zip(spent)
-                .map(|(sum, turn)| sum + turn / CPU_ROUNDS);
+            cpu[method] = cpu[method].zip(spent).map(|(sum, turn)| sum + turn / CPU_ROUNDS);
         }
     }
     if let [Some(transport_cpu), Some(plain_cpu), Some(stream_cpu)] = cpu {

@@ -42,27 +42,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         truemed_ext::API_KEY_ENV,
         fake.base_url()
     );
-    let client = Client::builder()
-        .api_key(fake.api_key())
-        .base_url(fake.base_url())
-        .build()?;
+    let client = Client::builder().api_key(fake.api_key()).base_url(fake.base_url()).build()?;
 
     read_only(&client).await?;
     let sessions = client.qualification_sessions();
 
     step("3. Update a pending session (an idempotency key is generated once per call)");
-    let pending: Vec<_> = sessions
-        .list()
-        .status(Status::Pending)
-        .paginate()
-        .limit(2)
-        .items()
-        .try_collect()
-        .await?;
-    let (first, second) = (
-        &pending[0].qualification_session_id,
-        &pending[1].qualification_session_id,
-    );
+    let pending: Vec<_> =
+        sessions.list().status(Status::Pending).paginate().limit(2).items().try_collect().await?;
+    let (first, second) =
+        (&pending[0].qualification_session_id, &pending[1].qualification_session_id);
     let out = sessions
         .update(first)
         .user_id("crm-user-1001")
@@ -78,11 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     step("4. A 503 from Truemed is retried with the same key, and applied once");
     fake.inject(Fault::status(503).times(1));
     let before = fake.stats();
-    let out = sessions
-        .update(second)
-        .user_id("crm-user-1002")
-        .send()
-        .await?;
+    let out = sessions.update(second).user_id("crm-user-1002").send().await?;
     let after = fake.stats();
     println!(
         "   updated {} after a retry: {} requests received, {} update applied, key {}",
@@ -117,20 +102,15 @@ async fn read_only(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
         .items()
         .try_collect()
         .await?;
-    let approved = decided
-        .iter()
-        .filter(|s| s.status == Status::Approved)
-        .count();
+    let approved = decided.iter().filter(|s| s.status == Status::Approved).count();
     println!(
         "   {} sessions: {approved} approved, {} rejected",
         decided.len(),
         decided.len() - approved
     );
     for session in decided.iter().take(3) {
-        let expires = session
-            .expires_at
-            .map(|d| d.date_naive().to_string())
-            .unwrap_or_else(|| "-".into());
+        let expires =
+            session.expires_at.map(|d| d.date_naive().to_string()).unwrap_or_else(|| "-".into());
         println!(
             "   {:<44} {:<9} LMN expires {expires}",
             session.qualification_session_id, session.status
@@ -147,12 +127,8 @@ async fn read_only(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
         "   {} is {} (created {}, eligible amount {})",
         one.qualification_session_id,
         one.status,
-        one.created_at
-            .map(|d| d.to_rfc3339())
-            .unwrap_or_else(|| "-".into()),
-        one.eligible_amount
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "-".into()),
+        one.created_at.map(|d| d.to_rfc3339()).unwrap_or_else(|| "-".into()),
+        one.eligible_amount.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
     );
     Ok(())
 }

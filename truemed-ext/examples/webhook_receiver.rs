@@ -63,20 +63,14 @@ async fn receive(State(app): State<App>, webhook: VerifiedWebhook) -> StatusCode
 }
 
 fn app(secret: &str, applied: Arc<Mutex<HashSet<CompletionKey>>>) -> Router {
-    let state = |webhooks| App {
-        webhooks,
-        applied: applied.clone(),
-    };
+    let state = |webhooks| App { webhooks, applied: applied.clone() };
     let signed = WebhookConfig::signed(WebhookVerifier::new(secret));
     let unsigned = WebhookConfig::unsigned(WebhookVerifier::new(secret));
-    Router::new()
-        .route("/webhooks/truemed", post(receive))
-        .with_state(state(signed))
-        .merge(
-            Router::new()
-                .route("/webhooks/truemed/unsigned", post(receive))
-                .with_state(state(unsigned)),
-        )
+    Router::new().route("/webhooks/truemed", post(receive)).with_state(state(signed)).merge(
+        Router::new()
+            .route("/webhooks/truemed/unsigned", post(receive))
+            .with_state(state(unsigned)),
+    )
 }
 
 /// A Truemed webhook receiver on `POST /webhooks/truemed` (signed) and
@@ -134,9 +128,7 @@ async fn announce_a_body_of(
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use truemed_ext::webhook::SIGNATURE_HEADER;
 
-    let addr = base
-        .strip_prefix("http://")
-        .context("an http:// base URL")?;
+    let addr = base.strip_prefix("http://").context("an http:// base URL")?;
     let mut socket = tokio::net::TcpStream::connect(addr).await?;
     let head = format!(
         "POST /webhooks/truemed HTTP/1.1\r\nhost: {addr}\r\n{SIGNATURE_HEADER}: {signature}\r\n\
@@ -169,34 +161,18 @@ async fn self_test(
 
     println!("self-test: receiver listening on {base}");
     let body = br#"{"webhook_delivery_id":"whd_selftest_1","event_type":"qualification_session.complete","data":{"qualification_session_id":"qs_selftest","status":"approved","user_id":"user_42"}}"#;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs()
-        .try_into()?;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs().try_into()?;
     let signature = SignatureHeader::sign(secret, now, body).to_string();
     let tampered = String::from_utf8_lossy(body).replace("approved", "rejected");
     let unsigned_body = r#"{"qualification_session_id":"qs_unsigned","status":"rejected"}"#;
-    let (signed_url, unsigned_url) = (
-        format!("{base}/webhooks/truemed"),
-        format!("{base}/webhooks/truemed/unsigned"),
-    );
+    let (signed_url, unsigned_url) =
+        (format!("{base}/webhooks/truemed"), format!("{base}/webhooks/truemed/unsigned"));
 
     let http = reqwest::Client::new();
     let cases: [Case; 7] = [
-        (
-            "signed delivery",
-            &signed_url,
-            Some((SIGNATURE_HEADER, &signature)),
-            body.to_vec(),
-            204,
-        ),
-        (
-            "its redelivery",
-            &signed_url,
-            Some((SIGNATURE_HEADER, &signature)),
-            body.to_vec(),
-            204,
-        ),
+        ("signed delivery", &signed_url, Some((SIGNATURE_HEADER, &signature)), body.to_vec(), 204),
+        ("its redelivery", &signed_url, Some((SIGNATURE_HEADER, &signature)), body.to_vec(), 204),
         (
             "tampered body",
             &signed_url,
@@ -229,11 +205,7 @@ async fn self_test(
     ];
     let mut failures = 0;
     let mut check = |what: &str, status: u16, reason: &str, expected: u16| {
-        let verdict = if status == expected {
-            "ok"
-        } else {
-            "UNEXPECTED"
-        };
+        let verdict = if status == expected { "ok" } else { "UNEXPECTED" };
         println!("self-test: {what}: {status} {reason:?} (expected {expected}) {verdict}");
         failures += usize::from(status != expected);
     };

@@ -284,9 +284,7 @@ impl ApiError {
     /// `Truemed answered 404 Not Found (code: message) [request id …]`.
     fn write_answer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Truemed answered {}", self.0.status)?;
-        let message = self
-            .message()
-            .map(|message| printable(message, DISPLAY_MESSAGE_LIMIT));
+        let message = self.message().map(|message| printable(message, DISPLAY_MESSAGE_LIMIT));
         match (self.code().map(|code| printable(code, 100)), message) {
             (Some(code), Some(message)) => write!(f, " ({code}: {message})")?,
             (Some(code), None) => write!(f, " ({code})")?,
@@ -345,11 +343,7 @@ impl fmt::Debug for ApiError {
             .field("retry_after", &self.0.retry_after)
             .field(
                 "location",
-                &self
-                    .0
-                    .location
-                    .as_deref()
-                    .map(|location| printable(without_query(location), 200)),
+                &self.0.location.as_deref().map(|location| printable(without_query(location), 200)),
             )
             .field("body_len", &self.0.body.len())
             .field("idempotency_key", &self.0.details.idempotency_key)
@@ -372,9 +366,7 @@ impl ErrorBodyFields {
             return Self::default();
         };
         let text = |map: &serde_json::Map<String, serde_json::Value>, name: &str| {
-            map.get(name)
-                .and_then(|value| value.as_str())
-                .map(str::to_owned)
+            map.get(name).and_then(|value| value.as_str()).map(str::to_owned)
         };
         let nested = object.get("error").and_then(|value| value.as_object());
         let from = nested.unwrap_or(&object);
@@ -488,27 +480,15 @@ mod tests {
     #[test]
     fn error_bodies_are_read_leniently() {
         let read = |status: u16, body: &[u8]| {
-            ApiError::read(
-                StatusCode::from_u16(status).unwrap(),
-                &HeaderMap::new(),
-                body,
-            )
+            ApiError::read(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body)
         };
-        let nested = read(
-            400,
-            br#"{"error":{"type":"invalid_request","code":"bad_id","message":"m"}}"#,
-        );
+        let nested =
+            read(400, br#"{"error":{"type":"invalid_request","code":"bad_id","message":"m"}}"#);
         assert_eq!(nested.code(), Some("bad_id"));
         assert_eq!(nested.error_field(), Some("invalid_request"));
         assert_eq!(nested.message(), Some("m"));
         assert_eq!(read(404, br#"{"detail":"gone"}"#).message(), Some("gone"));
-        for garbage in [
-            &b"\xff\xfe\x00"[..],
-            b"[1,2]",
-            b"<html>",
-            b"",
-            b"{\"error\":7}",
-        ] {
+        for garbage in [&b"\xff\xfe\x00"[..], b"[1,2]", b"<html>", b"", b"{\"error\":7}"] {
             let error = read(502, garbage);
             assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
             assert_eq!(error.kind(), ApiErrorKind::Server);

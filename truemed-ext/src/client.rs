@@ -257,9 +257,7 @@ impl ClientBuilder {
             Ok(key) => self.api_key = Some(key),
             Err(std::env::VarError::NotPresent) => {}
             Err(std::env::VarError::NotUnicode(_)) => {
-                self.env_error = Some(ConfigurationReason::EnvNotUnicode {
-                    variable: API_KEY_ENV,
-                });
+                self.env_error = Some(ConfigurationReason::EnvNotUnicode { variable: API_KEY_ENV });
             }
         }
         if let Ok(url) = std::env::var(BASE_URL_ENV) {
@@ -398,14 +396,9 @@ impl ClientBuilder {
 
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::from_static(API_KEY_HEADER), key_value);
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            HeaderValue::from_static(USER_AGENT),
-        );
+        headers.insert(reqwest::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let mut context = CallContext::new()
-            .with_headers(headers)
-            .with_timeout(timeout);
+        let mut context = CallContext::new().with_headers(headers).with_timeout(timeout);
         if let Some(bytes) = self.max_response_body {
             context = context.with_max_success_body(bytes);
         }
@@ -419,9 +412,7 @@ impl ClientBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| {
-                    Error::from(ConfigurationReason::HttpClient {
-                        reason: e.to_string(),
-                    })
+                    Error::from(ConfigurationReason::HttpClient { reason: e.to_string() })
                 })?,
         };
 
@@ -429,8 +420,7 @@ impl ClientBuilder {
             &base_url,
             self.trace_idempotency_keys,
             #[cfg(feature = "opentelemetry")]
-            self.duration_metric
-                .unwrap_or_else(crate::telemetry::DurationMetric::global),
+            self.duration_metric.unwrap_or_else(crate::telemetry::DurationMetric::global),
         );
         Ok(Client {
             inner: Arc::new(Inner {
@@ -451,26 +441,16 @@ impl ClientBuilder {
 /// credentials, query or fragment.
 fn validate_base_url(raw: &str) -> Result<String, Error> {
     let bad = |problem: BaseUrlProblem| {
-        Error::from(ConfigurationReason::InvalidBaseUrl {
-            url: redact_url(raw),
-            problem,
-        })
+        Error::from(ConfigurationReason::InvalidBaseUrl { url: redact_url(raw), problem })
     };
-    let url = url::Url::parse(raw.trim()).map_err(|e| {
-        bad(BaseUrlProblem::Unparsable {
-            reason: e.to_string(),
-        })
-    })?;
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| bad(BaseUrlProblem::Unparsable { reason: e.to_string() }))?;
     let host = url.host().ok_or_else(|| bad(BaseUrlProblem::NoHost))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
         "http" => return Err(bad(BaseUrlProblem::PlainHttpNotLoopback)),
-        other => {
-            return Err(bad(BaseUrlProblem::UnsupportedScheme {
-                scheme: other.to_owned(),
-            }))
-        }
+        other => return Err(bad(BaseUrlProblem::UnsupportedScheme { scheme: other.to_owned() })),
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad(BaseUrlProblem::QueryOrFragment));
@@ -519,41 +499,19 @@ mod tests {
             validate_base_url("https://proxy.example.com/truemed/").unwrap(),
             "https://proxy.example.com/truemed"
         );
-        assert_eq!(
-            validate_base_url("http://127.0.0.1:8080").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            validate_base_url("http://127.3.4.5").unwrap(),
-            "http://127.3.4.5"
-        );
-        assert_eq!(
-            validate_base_url("http://[::1]:9000").unwrap(),
-            "http://[::1]:9000"
-        );
-        assert_eq!(
-            validate_base_url("http://LOCALHOST:1").unwrap(),
-            "http://localhost:1"
-        );
+        assert_eq!(validate_base_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(validate_base_url("http://127.3.4.5").unwrap(), "http://127.3.4.5");
+        assert_eq!(validate_base_url("http://[::1]:9000").unwrap(), "http://[::1]:9000");
+        assert_eq!(validate_base_url("http://LOCALHOST:1").unwrap(), "http://localhost:1");
         for (bad, expected) in [
-            (
-                "http://api.truemed.com",
-                BaseUrlProblem::PlainHttpNotLoopback,
-            ),
+            ("http://api.truemed.com", BaseUrlProblem::PlainHttpNotLoopback),
             ("http://10.0.0.1", BaseUrlProblem::PlainHttpNotLoopback),
-            (
-                "ftp://127.0.0.1",
-                BaseUrlProblem::UnsupportedScheme {
-                    scheme: "ftp".into(),
-                },
-            ),
+            ("ftp://127.0.0.1", BaseUrlProblem::UnsupportedScheme { scheme: "ftp".into() }),
             ("https://x.com/?a=1", BaseUrlProblem::QueryOrFragment),
             ("https://x.com/#f", BaseUrlProblem::QueryOrFragment),
             ("https://user:pw@x.com", BaseUrlProblem::Credentials),
         ] {
-            let Err(Error::Configuration(error)) = validate_base_url(bad) else {
-                panic!("{bad}")
-            };
+            let Err(Error::Configuration(error)) = validate_base_url(bad) else { panic!("{bad}") };
             let ConfigurationReason::InvalidBaseUrl { problem, .. } = error.reason() else {
                 panic!("{bad}: {error:?}")
             };
@@ -590,10 +548,7 @@ mod tests {
             let shown = format!("{error} {error:?}");
             assert!(!shown.contains("hunter2"), "{raw}: {shown}");
         }
-        assert_eq!(
-            redact_url("https://u:p@h/x?q=1#f"),
-            "https://[redacted]@h/x"
-        );
+        assert_eq!(redact_url("https://u:p@h/x?q=1#f"), "https://[redacted]@h/x");
         assert_eq!(redact_url("https://h/x"), "https://h/x");
     }
 }

@@ -100,9 +100,7 @@ impl Completion {
             status: session.status.clone(),
             user_id: session.user_id.clone(),
             expires_at: session.expires_at,
-            source: CompletionSource::Reconciliation {
-                session: Box::new(session),
-            },
+            source: CompletionSource::Reconciliation { session: Box::new(session) },
         })
     }
 
@@ -141,12 +139,7 @@ impl CompletionKey {
 
 impl fmt::Display for CompletionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}",
-            self.qualification_session_id,
-            self.status.as_str()
-        )
+        write!(f, "{}:{}", self.qualification_session_id, self.status.as_str())
     }
 }
 
@@ -189,11 +182,7 @@ mod tests {
 
     #[test]
     fn sessions_that_are_not_terminal_are_no_completion() {
-        for status in [
-            Status::Pending,
-            Status::Processing,
-            Status::Unknown("on_hold".into()),
-        ] {
+        for status in [Status::Pending, Status::Processing, Status::Unknown("on_hold".into())] {
             assert!(Completion::from_session(session("qs_1", status.clone())).is_none());
             assert!(Completion::from_webhook(&webhook("qs_1", status), None).is_none());
         }
@@ -201,9 +190,7 @@ mod tests {
 
     #[test]
     fn a_key_keeps_an_id_with_colons_apart_from_its_status() {
-        let key = Completion::from_session(session("qs:a:b", Status::Approved))
-            .unwrap()
-            .key();
+        let key = Completion::from_session(session("qs:a:b", Status::Approved)).unwrap().key();
         let text = key.to_string();
         let (id, status) = text.rsplit_once(':').unwrap();
         assert_eq!((id, status), ("qs:a:b", "approved"));

@@ -28,9 +28,8 @@ pub(crate) fn describe_decode_failure<T: DeserializeOwned>(body: &[u8]) -> Strin
     let mut node = value.as_ref();
     let mut id = None;
     for segment in path.iter() {
-        if let Some(found) = node
-            .and_then(|n| n.get("qualification_session_id"))
-            .and_then(|v| v.as_str())
+        if let Some(found) =
+            node.and_then(|n| n.get("qualification_session_id")).and_then(|v| v.as_str())
         {
             id = Some(found);
         }

@@ -162,9 +162,7 @@ impl Error {
     ///   [`Configuration`](Self::Configuration)), a connection that could not be opened,
     ///   and a 4xx answer (the request was refused as it stood).
     pub fn may_have_been_applied(&self) -> bool {
-        let earlier = self
-            .details()
-            .is_some_and(|details| details.earlier_attempt_unresolved);
+        let earlier = self.details().is_some_and(|details| details.earlier_attempt_unresolved);
         earlier || self.outcome_unknown()
     }
 
@@ -291,16 +289,11 @@ impl Error {
             let _ = url.set_password(None);
         }
         if error.is_builder() {
-            return InvalidRequestReason::Unbuildable {
-                reason: error.to_string(),
-            }
-            .into();
+            return InvalidRequestReason::Unbuildable { reason: error.to_string() }.into();
         }
         let timeout = error.is_timeout();
-        let transport = TransportError(Box::new(TransportFields {
-            error,
-            details: CallDetails::default(),
-        }));
+        let transport =
+            TransportError(Box::new(TransportFields { error, details: CallDetails::default() }));
         match timeout {
             true => Self::Timeout(transport),
             false => Self::Connection(transport),
@@ -316,9 +309,9 @@ impl Error {
 
     fn refused(refusal: Refusal, head: &ResponseHead) -> Self {
         match refusal {
-            Refusal::RedirectFollowed { status, final_url } => Self::Api(
-                ApiError::followed_redirect(status, &head.headers, final_url.as_str()),
-            ),
+            Refusal::RedirectFollowed { status, final_url } => {
+                Self::Api(ApiError::followed_redirect(status, &head.headers, final_url.as_str()))
+            }
             Refusal::BodyTooLarge { status, limit } => Self::undecodable(
                 status,
                 &head.headers,
@@ -510,11 +503,7 @@ impl fmt::Debug for UndecodableResponse {
             .field("status", &self.0.status)
             .field(
                 "request_id",
-                &self
-                    .0
-                    .request_id
-                    .as_deref()
-                    .map(|id| printable(id, REQUEST_ID_LIMIT)),
+                &self.0.request_id.as_deref().map(|id| printable(id, REQUEST_ID_LIMIT)),
             )
             .field("reason", &self.0.reason)
             .field("body_len", &self.0.body.len())
@@ -580,9 +569,7 @@ mod tests {
     #[test]
     fn a_success_status_without_a_documented_body_is_undecodable() {
         let error = Error::from_response(StatusCode::ACCEPTED, &HeaderMap::new(), b"{}");
-        let Error::UndecodableResponse(body) = &error else {
-            panic!("{error:?}")
-        };
+        let Error::UndecodableResponse(body) = &error else { panic!("{error:?}") };
         assert_eq!(body.status(), StatusCode::ACCEPTED);
         assert!(error.may_have_been_applied());
         assert_eq!(error.api(), None);
@@ -590,22 +577,17 @@ mod tests {
 
     #[test]
     fn display_says_what_happened_and_what_to_do() {
-        let headers: HeaderMap = [(
-            reqwest::header::RETRY_AFTER,
-            reqwest::header::HeaderValue::from_static("2"),
-        )]
-        .into_iter()
-        .collect();
+        let headers: HeaderMap =
+            [(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static("2"))]
+                .into_iter()
+                .collect();
         let limited = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &headers, b"");
         assert_eq!(
             limited.to_string(),
             "Truemed answered 429 Too Many Requests: rate limited; Truemed asked to wait 2 s before retrying"
         );
         let odd = Error::from_response(StatusCode::from_u16(600).unwrap(), &HeaderMap::new(), b"");
-        assert_eq!(
-            odd.to_string(),
-            "Truemed answered 600 <unknown status code>"
-        );
+        assert_eq!(odd.to_string(), "Truemed answered 600 <unknown status code>");
         let refused = Error::from(InvalidRequestReason::EmptyId);
         assert_eq!(
             refused.to_string(),

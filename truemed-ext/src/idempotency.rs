@@ -42,9 +42,8 @@ impl IdempotencyKey {
     /// returning [`crate::Error`].
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidIdempotencyKey> {
         let key = key.into();
-        WireKey::from_str(&key).map_err(|_| InvalidIdempotencyKey {
-            length: key.chars().count(),
-        })?;
+        WireKey::from_str(&key)
+            .map_err(|_| InvalidIdempotencyKey { length: key.chars().count() })?;
         Ok(Self(key))
     }
 
@@ -147,11 +146,7 @@ impl fmt::Display for InvalidIdempotencyKey {
             0 => "shorter than 1 characters".to_owned(),
             _ => format!("longer than {max} characters"),
         };
-        write!(
-            f,
-            "idempotency key of {} characters: {why} (1 to {max} allowed)",
-            self.length
-        )
+        write!(f, "idempotency key of {} characters: {why} (1 to {max} allowed)", self.length)
     }
 }
 

@@ -59,34 +59,28 @@ impl Listing {
         let number = checked_page(page)?;
         let response = self
             .client
-            .execute(
-                Operation::List,
-                self.retry.as_ref(),
-                None,
-                on_body_read,
-                |raw| {
-                    let query = &query;
-                    async move {
-                        let mut request = raw.list_qualification_sessions().page(number);
-                        if let Some(status) = &query.status {
-                            request = request.status(status.clone());
-                        }
-                        if let Some(size) = query.page_size {
-                            request = request.page_size(size);
-                        }
-                        if let Some(user_id) = &self.filters.user_id {
-                            request = request.user_id(user_id.clone());
-                        }
-                        if let Some(search) = &self.filters.search {
-                            request = request.search(search.clone());
-                        }
-                        if let Some(date) = self.filters.expires_at {
-                            request = request.expires_at(date);
-                        }
-                        request.send().await
+            .execute(Operation::List, self.retry.as_ref(), None, on_body_read, |raw| {
+                let query = &query;
+                async move {
+                    let mut request = raw.list_qualification_sessions().page(number);
+                    if let Some(status) = &query.status {
+                        request = request.status(status.clone());
                     }
-                },
-            )
+                    if let Some(size) = query.page_size {
+                        request = request.page_size(size);
+                    }
+                    if let Some(user_id) = &self.filters.user_id {
+                        request = request.user_id(user_id.clone());
+                    }
+                    if let Some(search) = &self.filters.search {
+                        request = request.search(search.clone());
+                    }
+                    if let Some(date) = self.filters.expires_at {
+                        request = request.expires_at(date);
+                    }
+                    request.send().await
+                }
+            })
             .await?;
         Ok(Page {
             number: page,
@@ -122,12 +116,7 @@ impl ListFilters {
         let status = match self.statuses.is_empty() {
             true => None,
             false => {
-                let joined = self
-                    .statuses
-                    .iter()
-                    .map(Status::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let joined = self.statuses.iter().map(Status::as_str).collect::<Vec<_>>().join(",");
                 // The spec's pattern (lowercase words joined by commas), checked by
                 // `StatusList`; a comma inside one status would pass it as two.
                 let one_word_each = self.statuses.iter().all(|s| !s.as_str().contains(','));
@@ -171,17 +160,11 @@ pub struct Page {
 impl Page {
     /// The last page's number, when the server said.
     pub fn last_page(&self) -> Option<u64> {
-        self.pagination
-            .as_ref()
-            .and_then(|p| p.last_page)
-            .and_then(|n| u64::try_from(n).ok())
+        self.pagination.as_ref().and_then(|p| p.last_page).and_then(|n| u64::try_from(n).ok())
     }
 
     /// How many sessions match on all pages, when the server said.
     pub fn total_count(&self) -> Option<u64> {
-        self.pagination
-            .as_ref()
-            .and_then(|p| p.count)
-            .and_then(|n| u64::try_from(n).ok())
+        self.pagination.as_ref().and_then(|p| p.count).and_then(|n| u64::try_from(n).ok())
     }
 }

@@ -200,9 +200,7 @@ impl Reconciliation {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        self.ids
-            .get_or_insert_with(Vec::new)
-            .extend(ids.into_iter().map(Into::into));
+        self.ids.get_or_insert_with(Vec::new).extend(ids.into_iter().map(Into::into));
         self
     }
 
@@ -439,25 +437,14 @@ impl ReconcileStream {
     fn listing_done(&mut self, listed: HashSet<String>, complete: bool) {
         let mut queue = Vec::new();
         if complete {
-            queue.extend(
-                self.watched
-                    .iter()
-                    .filter(|id| !listed.contains(*id))
-                    .cloned(),
-            );
+            queue.extend(self.watched.iter().filter(|id| !listed.contains(*id)).cloned());
         }
         if let Some(mode) = &self.listing {
             let [now, before] = &mode.retired;
-            self.watched.extend(
-                listed
-                    .into_iter()
-                    .filter(|id| !now.contains(id) && !before.contains(id)),
-            );
+            self.watched
+                .extend(listed.into_iter().filter(|id| !now.contains(id) && !before.contains(id)));
         }
-        self.phase = Phase::Reading {
-            queue,
-            in_flight: FuturesUnordered::new(),
-        };
+        self.phase = Phase::Reading { queue, in_flight: FuturesUnordered::new() };
     }
 
     /// The poll is over: its failure, if any, is the item to yield; then the wait before
@@ -477,11 +464,7 @@ impl ReconcileStream {
             "reconciliation poll done"
         );
         failure.map(|(error, failed_requests)| {
-            ReconcileEvent::PollFailed(PollFailure {
-                poll: self.polls,
-                failed_requests,
-                error,
-            })
+            ReconcileEvent::PollFailed(PollFailure { poll: self.polls, failed_requests, error })
         })
     }
 
@@ -521,10 +504,7 @@ impl ReconcileStream {
                     || error.api_kind() == Some(ApiErrorKind::NotFound) =>
             {
                 self.retire(&id);
-                Some(ReconcileEvent::Gone {
-                    qualification_session_id: id,
-                    error,
-                })
+                Some(ReconcileEvent::Gone { qualification_session_id: id, error })
             }
             Err(error) => {
                 self.record_failure(error);
@@ -616,14 +596,7 @@ impl FusedStream for ReconcileStream {
 impl fmt::Debug for ReconcileStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReconcileStream")
-            .field(
-                "mode",
-                &if self.listing.is_some() {
-                    "listing"
-                } else {
-                    "ids"
-                },
-            )
+            .field("mode", &if self.listing.is_some() { "listing" } else { "ids" })
             .field("watched", &self.watched.len())
             .field("polls", &self.polls)
             .field("interval", &self.interval)

@@ -11,11 +11,8 @@
 /// becomes a space (see [`is_unprintable`]), so a message cannot start a new log line,
 /// reorder the text around it or carry invisible content.
 pub(crate) fn printable(text: &str, limit: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(limit)
-        .map(|c| if is_unprintable(c) { ' ' } else { c })
-        .collect();
+    let mut out: String =
+        text.chars().take(limit).map(|c| if is_unprintable(c) { ' ' } else { c }).collect();
     if text.chars().nth(limit).is_some() {
         out.push('…');
     }
@@ -190,10 +187,7 @@ mod tests {
                 "unknown variant `ada@example.com`, expected one of `pending`, `approved`",
                 "unknown variant `…`, expected one of `…`, `…`",
             ),
-            (
-                "unknown field `5551234567`, expected `status`",
-                "unknown field `…`, expected `…`",
-            ),
+            ("unknown field `5551234567`, expected `status`", "unknown field `…`, expected `…`"),
             (
                 "missing field `qualification_session_id`",
                 "missing field `qualification_session_id`",
@@ -210,10 +204,7 @@ mod tests {
                 "invalid value: -12.5e+3 or +7 or .5, expected 3 of them",
                 "invalid value: … or … or …, expected 3 of them",
             ),
-            (
-                "invalid type: 5551234567 with no expectation",
-                "invalid type: … with no expectation",
-            ),
+            ("invalid type: 5551234567 with no expectation", "invalid type: … with no expectation"),
             ("expected i64 or f32_x9", "expected i64 or f32_x9"),
             (r#"a "b\"c" d"#, r#"a "…" d"#),
             ("open \"quote", "open \"…\""),
@@ -252,15 +243,9 @@ mod tests {
             ("a\r\tb\u{7f}\u{85}\u{9b}c", "a  b   c"),
             ("line\u{2028}para\u{2029}end", "line para end"),
             ("\u{202E}exe.txt\u{202C}", " exe.txt "),
-            (
-                "\u{202A}\u{202B}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}",
-                "       ",
-            ),
+            ("\u{202A}\u{202B}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}", "       "),
             ("\u{61C}\u{200E}\u{200F}", "   "),
-            (
-                "zero\u{200B}width\u{200D}join\u{2060}\u{FEFF}",
-                "zero width join  ",
-            ),
+            ("zero\u{200B}width\u{200D}join\u{2060}\u{FEFF}", "zero width join  "),
             ("soft\u{AD}hyphen\u{E0041}tag", "soft hyphen tag"),
             ("café ünïcode 東京 😀 ok", "café ünïcode 東京 😀 ok"),
         ] {

@@ -429,8 +429,6 @@ mod tests {
             .to_string()
             .starts_with("base URL \"http://10.0.0.1\": plain http is allowed only"));
         let repeated = PaginationError::from(PaginationErrorKind::RepeatedPage { page: 3 });
-        assert!(repeated
-            .to_string()
-            .starts_with("page 3 repeats the sessions of page 2"));
+        assert!(repeated.to_string().starts_with("page 3 repeats the sessions of page 2"));
     }
 }

@@ -227,11 +227,7 @@ impl RetryPolicy {
     /// The share of each wait that is random, from 0 (none) to 1 (full jitter; default
     /// 0.25); values outside are clamped, NaN is 0.
     pub fn with_jitter(mut self, share: f64) -> Self {
-        self.jitter = if share.is_nan() {
-            0.0
-        } else {
-            share.clamp(0.0, 1.0)
-        };
+        self.jitter = if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) };
         self
     }
 
@@ -263,9 +259,7 @@ impl RetryPolicy {
     /// The computed wait before retry `retry` (from 0), before jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.min(31));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 
     /// What to do after `error` on retry number `retry` (from 0): wait this long and
@@ -343,21 +337,14 @@ pub struct RetryBudget {
 
 impl Default for RetryBudget {
     fn default() -> Self {
-        Self {
-            capacity: Some(500),
-            retry_cost: 5,
-            timeout_retry_cost: 10,
-        }
+        Self { capacity: Some(500), retry_cost: 5, timeout_retry_cost: 10 }
     }
 }
 
 impl RetryBudget {
     /// No budget: every retry the [`RetryPolicy`] allows is made.
     pub fn unlimited() -> Self {
-        Self {
-            capacity: None,
-            ..Self::default()
-        }
+        Self { capacity: None, ..Self::default() }
     }
 
     /// The tokens in a full bucket (default 500).
@@ -417,9 +404,7 @@ impl TokenBucket {
 
     /// The tokens left, or `None` without a budget.
     pub(crate) fn available(&self) -> Option<u32> {
-        self.budget
-            .capacity
-            .map(|_| self.tokens.load(Ordering::Relaxed))
+        self.budget.capacity.map(|_| self.tokens.load(Ordering::Relaxed))
     }
 
     /// Takes the cost of a retry for `reason`: the tokens taken, or `None` when the
@@ -430,9 +415,7 @@ impl TokenBucket {
         }
         let cost = self.budget.cost(reason);
         self.tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
-                tokens.checked_sub(cost)
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| tokens.checked_sub(cost))
             .ok()
             .map(|_| cost)
     }
@@ -440,11 +423,9 @@ impl TokenBucket {
     /// Returns tokens after a success, never above the capacity.
     fn deposit(&self, tokens: u32) {
         if let Some(capacity) = self.budget.capacity {
-            let _ = self
-                .tokens
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
-                    Some(current.saturating_add(tokens).min(capacity))
-                });
+            let _ = self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                Some(current.saturating_add(tokens).min(capacity))
+            });
         }
     }
 }
@@ -542,9 +523,7 @@ impl Call<'_> {
     /// requests are): a runtime shutting down meanwhile ends the call with the error of a
     /// call whose request was in flight, instead of panicking in the caller's thread.
     async fn sleep(&self, wait: Duration) -> Result<(), Error> {
-        Spawned::spawn(self.sleeper.sleep(wait))
-            .await
-            .map_err(Error::runtime_shut_down)
+        Spawned::spawn(self.sleeper.sleep(wait)).await.map_err(Error::runtime_shut_down)
     }
 }
 
@@ -558,9 +537,7 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = (Result<T, Error>, Exchange)>,
 {
-    let call_span = call
-        .telemetry
-        .call_span(call.operation, call.idempotency_key);
+    let call_span = call.telemetry.call_span(call.operation, call.idempotency_key);
     async {
         let mut number = 1;
         // Whether an attempt so far may have applied the request, and what the last
@@ -614,12 +591,9 @@ where
     Fut: Future<Output = (Result<T, Error>, Exchange)>,
 {
     let started = Instant::now();
-    let span = call
-        .telemetry
-        .attempt_span(call.operation, number, call.idempotency_key);
+    let span = call.telemetry.attempt_span(call.operation, number, call.idempotency_key);
     let (result, exchange) = attempt(number).instrument(span.clone()).await;
-    call.telemetry
-        .end_attempt(&span, call.operation, &result, &exchange, started.elapsed());
+    call.telemetry.end_attempt(&span, call.operation, &result, &exchange, started.elapsed());
     (result, span)
 }
 
@@ -630,15 +604,9 @@ mod tests {
     use reqwest::StatusCode;
 
     fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Error {
-        let headers: HeaderMap = headers
-            .iter()
-            .map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap()))
-            .collect();
-        Error::from_response(
-            StatusCode::from_u16(status).unwrap(),
-            &headers,
-            body.as_bytes(),
-        )
+        let headers: HeaderMap =
+            headers.iter().map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap())).collect();
+        Error::from_response(StatusCode::from_u16(status).unwrap(), &headers, body.as_bytes())
     }
 
     fn status_error(status: u16, headers: &[(&'static str, &str)]) -> Error {
@@ -650,9 +618,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         drop(listener);
-        let error = reqwest::get(format!("http://{address}/"))
-            .await
-            .unwrap_err();
+        let error = reqwest::get(format!("http://{address}/")).await.unwrap_err();
         Error::from_transport(error)
     }
 
@@ -695,11 +661,7 @@ mod tests {
         ] {
             let error = answer(status, &[], body);
             assert_eq!(classify(&error), action, "{status} {body}");
-            assert_eq!(
-                error.is_retryable(),
-                matches!(action, Retry(_)),
-                "{status} {body}"
-            );
+            assert_eq!(error.is_retryable(), matches!(action, Retry(_)), "{status} {body}");
         }
         let undecodable = answer(200, &[], "");
         assert_eq!(classify(&undecodable), Stop(StopReason::Undecodable));
@@ -740,10 +702,8 @@ mod tests {
         assert_eq!(policy.max_backoff(), Duration::from_secs(4));
         assert_eq!(policy.max_retry_after(), Duration::from_secs(5));
         assert_eq!(policy.jitter(), 0.5);
-        let budget = RetryBudget::default()
-            .with_capacity(9)
-            .with_retry_cost(2)
-            .with_timeout_retry_cost(3);
+        let budget =
+            RetryBudget::default().with_capacity(9).with_retry_cost(2).with_timeout_retry_cost(3);
         assert_eq!(budget.capacity(), Some(9));
         assert_eq!(budget.retry_cost(), 2);
         assert_eq!(budget.timeout_retry_cost(), 3);
@@ -764,10 +724,7 @@ mod tests {
             }
         }
         let no_jitter = policy.clone().with_jitter(0.0);
-        assert_eq!(
-            no_jitter.delay_after(&error, 2),
-            Some(Duration::from_secs(2))
-        );
+        assert_eq!(no_jitter.delay_after(&error, 2), Some(Duration::from_secs(2)));
     }
 
     #[test]
@@ -776,20 +733,12 @@ mod tests {
         assert!(policy.delay_after(&status_error(503, &[]), 1).is_some());
         assert!(policy.delay_after(&status_error(503, &[]), 2).is_none());
         for status in [400, 401, 403, 404, 405, 422, 501, 302] {
-            assert!(
-                policy.delay_after(&status_error(status, &[]), 0).is_none(),
-                "{status}"
-            );
+            assert!(policy.delay_after(&status_error(status, &[]), 0).is_none(), "{status}");
         }
         for status in [408, 409, 429, 500, 502, 503, 504] {
-            assert!(
-                policy.delay_after(&status_error(status, &[]), 0).is_some(),
-                "{status}"
-            );
+            assert!(policy.delay_after(&status_error(status, &[]), 0).is_some(), "{status}");
         }
-        assert!(RetryPolicy::none()
-            .delay_after(&status_error(503, &[]), 0)
-            .is_none());
+        assert!(RetryPolicy::none().delay_after(&status_error(503, &[]), 0).is_none());
     }
 
     #[test]
@@ -800,10 +749,7 @@ mod tests {
         let too_long = status_error(429, &[("retry-after", "61")]);
         assert_eq!(policy.delay_after(&too_long, 0), None);
         let raised = policy.with_max_retry_after(Duration::from_secs(120));
-        assert_eq!(
-            raised.delay_after(&too_long, 0),
-            Some(Duration::from_secs(61))
-        );
+        assert_eq!(raised.delay_after(&too_long, 0), Some(Duration::from_secs(61)));
     }
 
     #[test]
@@ -873,10 +819,7 @@ mod tests {
             .with_initial_backoff(Duration::MAX)
             .with_max_backoff(Duration::MAX);
         let error = status_error(503, &[]);
-        assert_eq!(
-            policy.clone().with_jitter(0.0).delay_after(&error, 0),
-            Some(Duration::MAX)
-        );
+        assert_eq!(policy.clone().with_jitter(0.0).delay_after(&error, 0), Some(Duration::MAX));
         assert!(policy.with_jitter(1.0).delay_after(&error, 1).is_some());
         assert_eq!(millis(Duration::MAX), u64::MAX);
         assert_eq!(millis(Duration::from_millis(7)), 7);

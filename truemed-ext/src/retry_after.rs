@@ -11,12 +11,7 @@ use reqwest::header::HeaderMap;
 /// place these headers are read: any value parses without panicking, a huge one saturates
 /// at `Duration::MAX`, and a negative, NaN or garbage one counts as absent.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-    };
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
     if let Some(ms) = header("retry-after-ms").and_then(|text| wait_of(text, Unit::Millis)) {
         return Some(ms);
     }
@@ -64,10 +59,7 @@ mod tests {
         pairs
             .iter()
             .map(|(k, v)| {
-                (
-                    reqwest::header::HeaderName::from_static(k),
-                    HeaderValue::from_str(v).unwrap(),
-                )
+                (reqwest::header::HeaderName::from_static(k), HeaderValue::from_str(v).unwrap())
             })
             .collect()
     }
@@ -85,15 +77,9 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(retry_after(&headers(&[("retry-after", &past)]), now), Some(Duration::ZERO));
         assert_eq!(
-            retry_after(&headers(&[("retry-after", &past)]), now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            retry_after(
-                &headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]),
-                now
-            ),
+            retry_after(&headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]), now),
             Some(Duration::from_millis(1500))
         );
         assert_eq!(
@@ -115,19 +101,11 @@ mod tests {
         for (name, value, expected) in [
             ("retry-after-ms", "1e30", Some(Duration::MAX)),
             ("retry-after-ms", "inf", Some(Duration::MAX)),
-            (
-                "retry-after-ms",
-                "99999999999999999999999",
-                Some(Duration::MAX),
-            ),
+            ("retry-after-ms", "99999999999999999999999", Some(Duration::MAX)),
             ("retry-after-ms", "NaN", None),
             ("retry-after-ms", "-1", None),
             ("retry-after-ms", "-0", None),
-            (
-                "retry-after",
-                "99999999999999999999999",
-                Some(Duration::MAX),
-            ),
+            ("retry-after", "99999999999999999999999", Some(Duration::MAX)),
             ("retry-after", "1e300", Some(Duration::MAX)),
             ("retry-after", "18446744073709551616", Some(Duration::MAX)),
             ("retry-after", "", None),

@@ -32,9 +32,7 @@ const METADATA_LIMIT: usize = 4096;
 impl Client {
     /// The qualification sessions of the API key's sales channel.
     pub fn qualification_sessions(&self) -> QualificationSessions {
-        QualificationSessions {
-            client: self.clone(),
-        }
+        QualificationSessions { client: self.clone() }
     }
 }
 
@@ -55,22 +53,14 @@ impl QualificationSessions {
     /// # Ok(()) }
     /// ```
     pub fn get(&self, id: impl Into<String>) -> GetRequest {
-        GetRequest {
-            client: self.client.clone(),
-            id: id.into(),
-            retry: None,
-        }
+        GetRequest { client: self.client.clone(), id: id.into(), retry: None }
     }
 
     /// A listing: set filters, then [`send`](ListRequest::send) (or `.await`) for one
     /// page, or [`stream`](ListRequest::stream) / [`pages`](ListRequest::pages) /
     /// [`paginate`](ListRequest::paginate) for all of them.
     pub fn list(&self) -> ListRequest {
-        ListRequest {
-            client: self.client.clone(),
-            filters: ListFilters::default(),
-            retry: None,
-        }
+        ListRequest { client: self.client.clone(), filters: ListFilters::default(), retry: None }
     }
 
     /// An update of one session: set the fields to change, then
@@ -297,11 +287,7 @@ impl ListRequest {
     }
 
     fn into_listing(self) -> Listing {
-        Listing {
-            client: self.client,
-            filters: self.filters,
-            retry: self.retry,
-        }
+        Listing { client: self.client, filters: self.filters, retry: self.retry }
     }
 }
 
@@ -381,16 +367,12 @@ impl UpdateRequest {
 
     /// Where the shopper goes after qualifying. At most 2048 characters.
     pub fn success_url(self, url: impl Into<String>) -> Self {
-        self.set("success_url", URL_LIMIT, url.into(), |b, v| {
-            b.success_url(Some(v))
-        })
+        self.set("success_url", URL_LIMIT, url.into(), |b, v| b.success_url(Some(v)))
     }
 
     /// Where the shopper goes after failing to qualify. At most 2048 characters.
     pub fn failure_url(self, url: impl Into<String>) -> Self {
-        self.set("failure_url", URL_LIMIT, url.into(), |b, v| {
-            b.failure_url(Some(v))
-        })
+        self.set("failure_url", URL_LIMIT, url.into(), |b, v| b.failure_url(Some(v)))
     }
 
     /// Metadata, serialized to the JSON string the API expects. At most 4096 characters
@@ -413,9 +395,7 @@ impl UpdateRequest {
 
     /// Metadata as a string you already encoded. At most 4096 characters.
     pub fn metadata_raw(self, metadata: impl Into<String>) -> Self {
-        self.set("metadata", METADATA_LIMIT, metadata.into(), |b, v| {
-            b.metadata(Some(v))
-        })
+        self.set("metadata", METADATA_LIMIT, metadata.into(), |b, v| b.metadata(Some(v)))
     }
 
     /// The idempotency key; by default one is generated once for this call.
@@ -452,36 +432,25 @@ impl UpdateRequest {
     /// ```
     pub async fn send(self) -> Result<UpdateOutcome, Error> {
         let id: UpdateId = checked_id(&self.id)?;
-        let key = self
-            .key
-            .unwrap_or_else(|| self.client.next_idempotency_key());
-        let body: types::UpdateQualificationSessionRequest = self
-            .body?
-            .idempotency_key(key.to_wire())
-            .try_into()
-            .map_err(|e: types::error::ConversionError| {
-                Error::from(InvalidRequestReason::Unbuildable {
-                    reason: e.to_string(),
-                })
-            })?;
+        let key = self.key.unwrap_or_else(|| self.client.next_idempotency_key());
+        let body: types::UpdateQualificationSessionRequest =
+            self.body?.idempotency_key(key.to_wire()).try_into().map_err(
+                |e: types::error::ConversionError| {
+                    Error::from(InvalidRequestReason::Unbuildable { reason: e.to_string() })
+                },
+            )?;
         let response = self
             .client
-            .execute(
-                Operation::Update,
-                self.retry.as_ref(),
-                Some(&key),
-                None,
-                |raw| {
-                    let (id, body) = (id.clone(), body.clone());
-                    async move {
-                        raw.update_qualification_session()
-                            .qualification_session_id(id)
-                            .body(body)
-                            .send()
-                            .await
-                    }
-                },
-            )
+            .execute(Operation::Update, self.retry.as_ref(), Some(&key), None, |raw| {
+                let (id, body) = (id.clone(), body.clone());
+                async move {
+                    raw.update_qualification_session()
+                        .qualification_session_id(id)
+                        .body(body)
+                        .send()
+                        .await
+                }
+            })
             .await?;
         Ok(UpdateOutcome {
             qualification_session_id: response.qualification_session_id,

@@ -88,10 +88,7 @@ pub(crate) fn redact_url(url: &url::Url) -> String {
     let _ = url.set_password(None);
     url.set_fragment(None);
     if url.query().is_some() {
-        let names: Vec<String> = url
-            .query_pairs()
-            .map(|(name, _)| name.into_owned())
-            .collect();
+        let names: Vec<String> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for name in &names {
             query.append_pair(name, REDACTED);
@@ -133,16 +130,9 @@ impl Target {
         let address = url
             .as_ref()
             .and_then(|url| url.host_str())
-            .map(|host| {
-                host.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned()
-            })
+            .map(|host| host.trim_start_matches('[').trim_end_matches(']').to_owned())
             .unwrap_or_default();
-        let port = url
-            .as_ref()
-            .and_then(url::Url::port_or_known_default)
-            .map_or(0, i64::from);
+        let port = url.as_ref().and_then(url::Url::port_or_known_default).map_or(0, i64::from);
         Self { address, port }
     }
 }
@@ -242,9 +232,8 @@ impl Telemetry {
         if let Some(url) = &exchange.url_full {
             span.record("url.full", url.as_str());
         }
-        let status = exchange
-            .status
-            .or_else(|| result.as_ref().err()?.status().map(|s| s.as_u16()));
+        let status =
+            exchange.status.or_else(|| result.as_ref().err()?.status().map(|s| s.as_u16()));
         if let Some(status) = status {
             span.record("http.response.status_code", i64::from(status));
         }
@@ -254,13 +243,7 @@ impl Telemetry {
             span.record("otel.status_code", "ERROR");
         }
         #[cfg(feature = "opentelemetry")]
-        self.duration.record(
-            operation,
-            &self.target,
-            status,
-            error_type.as_deref(),
-            elapsed,
-        );
+        self.duration.record(operation, &self.target, status, error_type.as_deref(), elapsed);
         #[cfg(not(feature = "opentelemetry"))]
         let _ = (operation, elapsed);
     }
@@ -291,9 +274,8 @@ mod metrics {
     const NAME: &str = "http.client.request.duration";
 
     /// The conventions' bucket boundaries for it, in seconds.
-    const BOUNDARIES: [f64; 14] = [
-        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    ];
+    const BOUNDARIES: [f64; 14] =
+        [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
     /// The histogram of one client, from its meter provider (the global one by default).
     #[derive(Clone, Debug)]
@@ -336,10 +318,7 @@ mod metrics {
                 KeyValue::new("url.template", super::url_template(operation)),
             ];
             if let Some(status) = status {
-                attributes.push(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
+                attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
             }
             if let Some(error_type) = error_type {
                 attributes.push(KeyValue::new("error.type", error_type.to_owned()));
@@ -383,18 +362,12 @@ mod tests {
                 method(operation).to_ascii_lowercase(),
                 operation.id()
             );
-            assert!(
-                spec.contains(&entry),
-                "{operation:?}: no {entry:?} in the spec"
-            );
+            assert!(spec.contains(&entry), "{operation:?}: no {entry:?} in the spec");
             assert_eq!(
                 attempt_span_name(operation),
                 format!("{} {}", method(operation), url_template(operation))
             );
-            assert_eq!(
-                call_span_name(operation),
-                format!("truemed {}", operation.id())
-            );
+            assert_eq!(call_span_name(operation), format!("truemed {}", operation.id()));
         }
     }
 

@@ -329,10 +329,8 @@ impl WebhookVerifier {
         now: i64,
     ) -> Result<SignedDelivery, WebhookError> {
         self.ensure_configured()?;
-        let malformed = |problem| WebhookError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            problem,
-        };
+        let malformed =
+            |problem| WebhookError::MalformedHeader { header: SIGNATURE_HEADER, problem };
         let text = std::str::from_utf8(signature.as_ref())
             .map_err(|_| malformed(HeaderProblem::NotVisibleAscii))?;
         let header = SignatureHeader::parse(text).map_err(malformed)?;
@@ -471,11 +469,7 @@ impl WebhookEvent {
 fn decode_envelope(body: &[u8], timestamp: i64) -> Result<SignedDelivery, WebhookError> {
     let envelope: WebhookEnvelope = serde_json::from_slice(body)
         .map_err(|e| WebhookError::undecodable("webhook envelope", &e))?;
-    let WebhookEnvelope {
-        data,
-        event_type,
-        webhook_delivery_id,
-    } = envelope;
+    let WebhookEnvelope { data, event_type, webhook_delivery_id } = envelope;
     let event = if wire::QUALIFICATION_SESSION_COMPLETE_ALIASES.contains(&event_type.as_str()) {
         let payload = serde_json::from_value(serde_json::Value::Object(data)).map_err(|e| {
             WebhookError::undecodable("`data` of a `qualification_session.complete` event", &e)
@@ -484,11 +478,7 @@ fn decode_envelope(body: &[u8], timestamp: i64) -> Result<SignedDelivery, Webhoo
     } else {
         WebhookEvent::Unknown { event_type, data }
     };
-    Ok(SignedDelivery {
-        webhook_delivery_id,
-        timestamp,
-        event,
-    })
+    Ok(SignedDelivery { webhook_delivery_id, timestamp, event })
 }
 
 /// The single value of `name` in `headers`.

@@ -26,11 +26,8 @@ async fn the_api_key_never_appears_in_debug_display_or_errors() {
     let (client, _) = server.client();
     assert!(!format!("{client:?}").contains(API_KEY));
     assert!(!format!("{:?}", client.qualification_sessions()).contains(API_KEY));
-    assert!(!format!(
-        "{:?}",
-        client.qualification_sessions().update("qs_1").user_id("u")
-    )
-    .contains(API_KEY));
+    assert!(!format!("{:?}", client.qualification_sessions().update("qs_1").user_id("u"))
+        .contains(API_KEY));
     let error = error_getting_qs_1(&client).await;
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
     let shown = format!("{error} {error:?} {:?}", error.api());
@@ -42,11 +39,9 @@ async fn the_api_key_never_appears_in_debug_display_or_errors() {
 #[tokio::test]
 async fn error_text_holds_no_key_query_or_success_body() {
     // A timeout and a broken connection, with a search filter carrying an email.
-    let slow = Scripted::sequence(vec![Reply::json(
-        200,
-        json!({"qualification_sessions": []}),
-    )
-    .delay(Duration::from_secs(2))])
+    let slow = Scripted::sequence(vec![
+        Reply::json(200, json!({"qualification_sessions": []})).delay(Duration::from_secs(2))
+    ])
     .await;
     let broken = RawServer::start(|_, _| RawReply::new(200, &[], b"")).await;
     for (url, timeout) in [(&slow.base_url, 100), (&broken.base_url, 5_000)] {
@@ -85,17 +80,10 @@ async fn error_text_holds_no_key_query_or_success_body() {
         ]}),
     )])
     .await;
-    let error = client_to(&server.base_url)
-        .qualification_sessions()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error =
+        client_to(&server.base_url).qualification_sessions().list().send().await.unwrap_err();
     let text = all_text(&error);
-    assert!(
-        !text.contains("ada") && !text.contains("Lovelace"),
-        "{text}"
-    );
+    assert!(!text.contains("ada") && !text.contains("Lovelace"), "{text}");
     assert!(error.body().unwrap().contains("Ada Lovelace"));
 
     let error = Client::builder()
@@ -104,10 +92,7 @@ async fn error_text_holds_no_key_query_or_success_body() {
         .build()
         .unwrap_err();
     let text = all_text(&error);
-    assert!(
-        !text.contains("hunter2") && !text.contains("t0ken"),
-        "{text}"
-    );
+    assert!(!text.contains("hunter2") && !text.contains("t0ken"), "{text}");
 }
 
 #[tokio::test]
@@ -124,10 +109,7 @@ async fn huge_request_ids_and_control_characters_are_bounded_in_error_text() {
     assert!(text.len() < 1_000, "{} bytes", text.len());
     assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text:?}");
     assert_eq!(error.request_id().unwrap().len(), 128);
-    assert!(
-        error.message().unwrap().len() > 5000,
-        "the whole message stays reachable"
-    );
+    assert!(error.message().unwrap().len() > 5000, "the whole message stays reachable");
 }
 
 #[tokio::test]
@@ -148,9 +130,7 @@ async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
             .header("x-request-id", "req_7")])
         .await;
         let error = error_getting_qs_1(&client_to(&server.base_url)).await;
-        let Error::UndecodableResponse(undecodable) = &error else {
-            panic!("{body}: {error:?}")
-        };
+        let Error::UndecodableResponse(undecodable) = &error else { panic!("{body}: {error:?}") };
         let text = all_text(&error);
         for value in ["5551234567", "555123", "ada@example.com", "ada"] {
             assert!(!text.contains(value), "{body}: {value} in {text}");
@@ -163,9 +143,7 @@ async fn a_mistyped_value_in_a_success_body_shows_in_no_error_text() {
     // The field path and the kind of problem stay.
     let server = Scripted::sequence(vec![Reply::raw(200, bodies[0])]).await;
     let error = error_getting_qs_1(&client_to(&server.base_url)).await;
-    let Error::UndecodableResponse(undecodable) = &error else {
-        panic!("{error:?}")
-    };
+    let Error::UndecodableResponse(undecodable) = &error else { panic!("{error:?}") };
     assert!(
         undecodable
             .reason()
@@ -234,9 +212,6 @@ async fn separators_and_bidi_controls_from_a_server_reach_no_error_text() {
             assert!(!text.contains(c), "{status}: {:?} in {text:?}", c);
         }
         assert!(text.contains("refused forged line"), "{status}: {text}");
-        assert!(
-            error.body().unwrap().contains('\u{202E}'),
-            "the body is as sent"
-        );
+        assert!(error.body().unwrap().contains('\u{202E}'), "the body is as sent");
     }
 }

@@ -20,19 +20,13 @@ async fn from_env_reads_key_and_optional_base_url() {
     assert!(error.to_string().contains("TRUEMED_API_KEY"), "{error}");
 
     std::env::set_var("TRUEMED_API_KEY", "sk_from_env");
-    assert_eq!(
-        Client::from_env().unwrap().base_url(),
-        "https://api.truemed.com"
-    );
+    assert_eq!(Client::from_env().unwrap().base_url(), "https://api.truemed.com");
 
     std::env::set_var("TRUEMED_BASE_URL", &server.base_url);
     let client = Client::from_env().unwrap();
     assert_eq!(client.base_url(), server.base_url);
     client.qualification_sessions().get("qs_1").await.unwrap();
-    assert_eq!(
-        server.requests()[0].headers["x-truemed-api-key"],
-        "sk_from_env"
-    );
+    assert_eq!(server.requests()[0].headers["x-truemed-api-key"], "sk_from_env");
 
     std::env::set_var("TRUEMED_BASE_URL", "http://example.com");
     assert!(matches!(
@@ -45,16 +39,9 @@ async fn from_env_reads_key_and_optional_base_url() {
 
     // Explicit settings after from_env win.
     std::env::set_var("TRUEMED_BASE_URL", &server.base_url);
-    let client = Client::builder()
-        .from_env()
-        .api_key("sk_explicit")
-        .build()
-        .unwrap();
+    let client = Client::builder().from_env().api_key("sk_explicit").build().unwrap();
     client.qualification_sessions().get("qs_1").await.unwrap();
-    assert_eq!(
-        server.requests()[1].headers["x-truemed-api-key"],
-        "sk_explicit"
-    );
+    assert_eq!(server.requests()[1].headers["x-truemed-api-key"], "sk_explicit");
     std::env::remove_var("TRUEMED_API_KEY");
     std::env::remove_var("TRUEMED_BASE_URL");
 }

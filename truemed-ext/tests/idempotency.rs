@@ -33,10 +33,7 @@ async fn an_updates_retries_send_identical_bytes_and_return_its_key() {
         .unwrap();
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
-    assert!(
-        requests.iter().all(|r| r.body == requests[0].body),
-        "bodies differ across attempts"
-    );
+    assert!(requests.iter().all(|r| r.body == requests[0].body), "bodies differ across attempts");
     let sent: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(sent["idempotency_key"], out.idempotency_key.as_str());
     assert_eq!(out.idempotency_key.as_str().len(), 36, "a UUID v4");
@@ -75,25 +72,13 @@ mod with_the_fake {
         let fake = FakeTruemed::start().await;
         fake.seed(SessionSeed::new("qs_1"));
         fake.inject(Fault::lose_response().on(Operation::Update));
-        let client = fake
-            .client_builder()
-            .retry_policy(RetryPolicy::none())
-            .build()
-            .unwrap();
-        let update = || {
-            client
-                .qualification_sessions()
-                .update("qs_1")
-                .user_id("u_1")
-        };
+        let client = fake.client_builder().retry_policy(RetryPolicy::none()).build().unwrap();
+        let update = || client.qualification_sessions().update("qs_1").user_id("u_1");
 
         let error = update().send().await.unwrap_err();
         assert!(matches!(error, Error::Connection(_)), "{error:?}");
         assert!(error.may_have_been_applied());
-        let key = error
-            .idempotency_key()
-            .cloned()
-            .expect("the key is carried");
+        let key = error.idempotency_key().cloned().expect("the key is carried");
         assert_eq!(fake.stats().updates_applied, 1, "the fake applied it");
 
         let outcome = update().idempotency_key(key.clone()).send().await.unwrap();
@@ -124,10 +109,7 @@ mod with_the_fake {
             .unwrap_err();
         assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
         assert_eq!(error.idempotency_key(), Some(&key));
-        assert!(
-            error.may_have_been_applied(),
-            "the first attempt's response was lost"
-        );
+        assert!(error.may_have_been_applied(), "the first attempt's response was lost");
     }
 }
 
@@ -136,14 +118,8 @@ async fn errors_say_whether_the_update_may_have_been_applied() {
     let cases = [
         (Reply::json(400, json!({"error": "ValidationError"})), false),
         (Reply::json(404, json!({"error": "NotFound"})), false),
-        (
-            Reply::json(429, json!({})).header("retry-after", "3600"),
-            false,
-        ),
-        (
-            Reply::json(409, json!({"error": "user_id_already_set"})),
-            false,
-        ),
+        (Reply::json(429, json!({})).header("retry-after", "3600"), false),
+        (Reply::json(409, json!({"error": "user_id_already_set"})), false),
         (Reply::json(500, json!({})), true),
         (Reply::raw(502, "<html>"), true),
     ];
@@ -152,11 +128,7 @@ async fn errors_say_whether_the_update_may_have_been_applied() {
         let server = Scripted::sequence(vec![reply]).await;
         let client = client_without_retries(&server.base_url);
         let error = set_user_id_on_qs_1(&client).await.unwrap_err();
-        assert_eq!(
-            error.may_have_been_applied(),
-            applied,
-            "{status}: {error:?}"
-        );
+        assert_eq!(error.may_have_been_applied(), applied, "{status}: {error:?}");
         let sent: serde_json::Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
         assert_eq!(
             error.idempotency_key().map(IdempotencyKey::as_str),
@@ -178,11 +150,8 @@ async fn errors_say_whether_the_update_may_have_been_applied() {
 #[tokio::test]
 async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
     let server = Scripted::sequence(vec![
-        Reply::json(
-            200,
-            json!({"qualification_session_id": "qs_1", "status": "pending"}),
-        )
-        .delay(Duration::from_secs(2)),
+        Reply::json(200, json!({"qualification_session_id": "qs_1", "status": "pending"}))
+            .delay(Duration::from_secs(2)),
         Reply::json(409, json!({"error": "user_id_already_set"})),
     ])
     .await;
@@ -194,15 +163,8 @@ async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
         .build()
         .unwrap();
     let error = set_user_id_on_qs_1(&client).await.unwrap_err();
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::UserIdAlreadySet),
-        "{error:?}"
-    );
-    assert!(
-        error.may_have_been_applied(),
-        "the timed-out attempt may have applied it"
-    );
+    assert_eq!(error.api_kind(), Some(ApiErrorKind::UserIdAlreadySet), "{error:?}");
+    assert!(error.may_have_been_applied(), "the timed-out attempt may have applied it");
 }
 
 #[tokio::test]
@@ -231,37 +193,21 @@ async fn only_a_4xx_proves_an_update_was_not_applied_whatever_the_status() {
     ];
     for (status, applied, attempts) in cases {
         let server = RawServer::start(move |_, _| {
-            RawReply::new(
-                status,
-                &[b"content-type: application/json"],
-                br#"{"error":"X"}"#,
-            )
+            RawReply::new(status, &[b"content-type: application/json"], br#"{"error":"X"}"#)
         })
         .await;
         let client = server.client_builder().build().unwrap();
         let outcome = tokio::time::timeout(
             Duration::from_secs(30),
-            client
-                .qualification_sessions()
-                .update("qs_1")
-                .user_id("u")
-                .send(),
+            client.qualification_sessions().update("qs_1").user_id("u").send(),
         )
         .await
         .expect("no stall");
         let error = outcome.unwrap_err();
-        assert_eq!(
-            error.may_have_been_applied(),
-            applied,
-            "{status}: {error:?}"
-        );
+        assert_eq!(error.may_have_been_applied(), applied, "{status}: {error:?}");
         assert_eq!(server.count(), attempts, "{status}: {error:?}");
         assert!(error.idempotency_key().is_some(), "{status}");
-        assert_eq!(
-            error.status().map(|s| s.as_u16()),
-            Some(status),
-            "{error:?}"
-        );
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(status), "{error:?}");
         // Every attempt carried the same key.
         let keys: std::collections::HashSet<String> = server
             .requests()
@@ -283,15 +229,10 @@ async fn a_conflict_other_than_user_id_already_set_is_retried_with_the_same_key(
     let server = Scripted::sequence(vec![
         Reply::json(409, busy.clone()),
         Reply::json(409, busy),
-        Reply::json(
-            200,
-            json!({"qualification_session_id": "qs_1", "status": "pending"}),
-        ),
+        Reply::json(200, json!({"qualification_session_id": "qs_1", "status": "pending"})),
     ])
     .await;
-    let outcome = set_user_id_on_qs_1(&client_to(&server.base_url))
-        .await
-        .unwrap();
+    let outcome = set_user_id_on_qs_1(&client_to(&server.base_url)).await.unwrap();
     let keys: Vec<String> = server
         .requests()
         .iter()
@@ -308,12 +249,8 @@ async fn a_conflict_other_than_user_id_already_set_is_retried_with_the_same_key(
         json!({"error": "Conflict", "message": "another request with this key is in progress"}),
     )])
     .await;
-    let error = set_user_id_on_qs_1(&client_to(&server.base_url))
-        .await
-        .unwrap_err();
-    let Error::Api(response) = &error else {
-        panic!("{error:?}")
-    };
+    let error = set_user_id_on_qs_1(&client_to(&server.base_url)).await.unwrap_err();
+    let Error::Api(response) = &error else { panic!("{error:?}") };
     assert_eq!(response.kind(), ApiErrorKind::Conflict);
     assert_eq!(response.code(), Some("Conflict"));
     assert!(error.to_string().contains("another request"), "{error}");

@@ -54,10 +54,7 @@ async fn list_all(server: &MockServer) -> Result<Vec<String>, truemed_ext::Error
         .items()
         .try_collect()
         .await?;
-    Ok(sessions
-        .into_iter()
-        .map(|session| session.qualification_session_id)
-        .collect())
+    Ok(sessions.into_iter().map(|session| session.qualification_session_id).collect())
 }
 
 fn every_id() -> Vec<String> {
@@ -116,9 +113,7 @@ async fn a_pagination_whose_numbers_come_as_strings_or_floats_is_followed() {
     type Form = fn(u64) -> Value;
     let forms: [(&str, Form); 5] = [
         ("float", |n| json!(n as f64)),
-        ("exponent", |n| {
-            json!(format!("{n}e0").parse::<f64>().unwrap())
-        }),
+        ("exponent", |n| json!(format!("{n}e0").parse::<f64>().unwrap())),
         ("string", |n| json!(n.to_string())),
         ("string with a fraction", |n| json!(format!("{n}.0"))),
         ("string with spaces", |n| json!(format!(" {n} "))),
@@ -134,16 +129,10 @@ async fn a_pagination_whose_numbers_come_as_strings_or_floats_is_followed() {
             })
         })
         .await;
-        let ids = list_all(&server)
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let ids = list_all(&server).await.unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(ids, every_id(), "{name}");
         // `last_page` was read: nothing past page 3 is asked for.
-        assert_eq!(
-            mocks[3].calls_async().await,
-            0,
-            "{name}: page 4 was requested"
-        );
+        assert_eq!(mocks[3].calls_async().await, 0, "{name}: page 4 was requested");
     }
 }
 

@@ -22,9 +22,7 @@ const GET_TEMPLATE: &str = "/api/v1/qualification_session/{qualification_session
 /// Spans exported by tracing-opentelemetry while `run` runs, in this thread only.
 async fn exported_spans<F: std::future::Future<Output = ()>>(run: F) -> Vec<SpanData> {
     let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
     let subscriber = tracing_subscriber::registry().with(
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("tests"))
@@ -93,11 +91,7 @@ fn expected_attributes(
     common: &[(&str, Value)],
     extra: &[(&str, Value)],
 ) -> BTreeMap<String, Value> {
-    common
-        .iter()
-        .chain(extra)
-        .map(|(key, value)| ((*key).to_owned(), value.clone()))
-        .collect()
+    common.iter().chain(extra).map(|(key, value)| ((*key).to_owned(), value.clone())).collect()
 }
 
 #[tokio::test]
@@ -123,10 +117,7 @@ async fn a_retried_get_is_an_internal_call_span_holding_one_client_span_per_atte
     assert_eq!(
         call_attributes,
         BTreeMap::from([
-            (
-                "truemed.operation".into(),
-                string("get_qualification_session")
-            ),
+            ("truemed.operation".into(), string("get_qualification_session")),
             ("truemed.idempotency_key.present".into(), Value::Bool(false)),
             ("truemed.attempts".into(), Value::I64(2)),
         ])
@@ -149,18 +140,12 @@ async fn a_retried_get_is_an_internal_call_span_holding_one_client_span_per_atte
     for attempt in [first, second] {
         assert_eq!(attempt.span_kind, SpanKind::Client);
         assert_eq!(attempt.parent_span_id, call.span_context.span_id());
-        assert_eq!(
-            attempt.span_context.trace_id(),
-            call.span_context.trace_id()
-        );
+        assert_eq!(attempt.span_context.trace_id(), call.span_context.trace_id());
     }
     assert!(first.start_time <= second.start_time);
     assert_eq!(
         attributes(first),
-        expected(&[
-            ("http.response.status_code", Value::I64(503)),
-            ("error.type", string("503")),
-        ])
+        expected(&[("http.response.status_code", Value::I64(503)), ("error.type", string("503")),])
     );
     assert_eq!(first.status, Status::error(""));
     assert_eq!(
@@ -172,10 +157,7 @@ async fn a_retried_get_is_an_internal_call_span_holding_one_client_span_per_atte
     );
     assert_eq!(second.status, Status::Unset);
     // The retry is told on the failed attempt.
-    assert!(
-        first.events.events.iter().any(|e| e.name == "retrying"),
-        "{first:#?}"
-    );
+    assert!(first.events.events.iter().any(|e| e.name == "retrying"), "{first:#?}");
 }
 
 #[tokio::test]
@@ -241,9 +223,7 @@ async fn a_404_and_transport_failures_are_errors_with_their_error_type() {
         assert!(!attempt_attributes.contains_key("http.request.resend_count"));
         assert_eq!(
             attempt_attributes.get("url.full"),
-            Some(&string(&format!(
-                "{base_url}/api/v1/qualification_session/qs_1"
-            )))
+            Some(&string(&format!("{base_url}/api/v1/qualification_session/qs_1")))
         );
     }
 }
@@ -259,10 +239,7 @@ async fn no_attribute_or_event_of_any_span_carries_personal_data_or_the_key() {
             return Reply::json(200, page);
         }
         if n == 0 {
-            return Reply::json(
-                503,
-                json!({"error": "Unavailable", "message": "ada@example.com"}),
-            );
+            return Reply::json(503, json!({"error": "Unavailable", "message": "ada@example.com"}));
         }
         Reply::json(
             200,
@@ -294,23 +271,12 @@ async fn no_attribute_or_event_of_any_span_carries_personal_data_or_the_key() {
             .unwrap();
     })
     .await;
-    assert_eq!(
-        named(&spans, "truemed.call").len(),
-        0,
-        "every span is named"
-    );
+    assert_eq!(named(&spans, "truemed.call").len(), 0, "every span is named");
     for span in &spans {
         let text = all_text(span);
-        for personal in [
-            "ada",
-            "Ada",
-            "Lovelace",
-            "user_42",
-            "example.com",
-            "@",
-            API_KEY,
-            key.as_str(),
-        ] {
+        for personal in
+            ["ada", "Ada", "Lovelace", "user_42", "example.com", "@", API_KEY, key.as_str()]
+        {
             assert!(!text.contains(personal), "{personal} in {text}");
         }
     }
@@ -323,17 +289,12 @@ async fn no_attribute_or_event_of_any_span_carries_personal_data_or_the_key() {
     pairs.sort();
     assert!(pairs.contains(&"search=REDACTED"), "{url_full}");
     assert!(pairs.contains(&"user_id=REDACTED"), "{url_full}");
-    assert!(
-        pairs.iter().all(|pair| pair.ends_with("=REDACTED")),
-        "{url_full}"
-    );
+    assert!(pairs.iter().all(|pair| pair.ends_with("=REDACTED")), "{url_full}");
     for name in [
         "truemed update_qualification_session",
         "POST /api/v1/qualification_session/{qualification_session_id}/update",
     ] {
-        let [update] = named(&spans, name)[..] else {
-            panic!("{name}: {spans:#?}")
-        };
+        let [update] = named(&spans, name)[..] else { panic!("{name}: {spans:#?}") };
         let update = attributes(update);
         assert_eq!(update["truemed.idempotency_key.present"], Value::Bool(true));
         assert!(!update.contains_key("truemed.idempotency_key"));
@@ -344,10 +305,7 @@ async fn no_attribute_or_event_of_any_span_carries_personal_data_or_the_key() {
 async fn idempotency_keys_show_in_the_spans_only_when_asked() {
     let server =
         Scripted::sequence(vec![Reply::json(200, support::session("qs_1", "approved"))]).await;
-    let client = client_of(&server.base_url)
-        .trace_idempotency_keys(true)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url).trace_idempotency_keys(true).build().unwrap();
     let key = IdempotencyKey::new("update-qs_1-7f3a").unwrap();
     let spans = exported_spans(async {
         client
@@ -362,19 +320,12 @@ async fn idempotency_keys_show_in_the_spans_only_when_asked() {
     assert_eq!(spans.len(), 2, "{spans:#?}");
     for span in &spans {
         let attributes = attributes(span);
-        assert_eq!(
-            attributes.get("truemed.idempotency_key"),
-            Some(&string(key.as_str()))
-        );
-        assert_eq!(
-            attributes["truemed.idempotency_key.present"],
-            Value::Bool(true)
-        );
+        assert_eq!(attributes.get("truemed.idempotency_key"), Some(&string(key.as_str())));
+        assert_eq!(attributes["truemed.idempotency_key.present"], Value::Bool(true));
     }
-    let [attempt] = named(
-        &spans,
-        "POST /api/v1/qualification_session/{qualification_session_id}/update",
-    )[..] else {
+    let [attempt] =
+        named(&spans, "POST /api/v1/qualification_session/{qualification_session_id}/update")[..]
+    else {
         panic!("{spans:#?}")
     };
     assert_eq!(attempt.span_kind, SpanKind::Client);
@@ -433,9 +384,8 @@ fn read_durations(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter
     points
 }
 
-const BOUNDARIES: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+const BOUNDARIES: [f64; 14] =
+    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
 #[tokio::test]
 async fn each_request_records_its_duration_with_the_conventions_attributes() {
@@ -449,16 +399,9 @@ async fn each_request_records_its_duration_with_the_conventions_attributes() {
     .await;
     let port = i64::from(url::Url::parse(&server.base_url).unwrap().port().unwrap());
     let (provider, exporter) = meter_provider();
-    let client = client_of(&server.base_url)
-        .meter_provider(&provider)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url).meter_provider(&provider).build().unwrap();
     client.qualification_sessions().get("qs_1").await.unwrap();
-    client
-        .qualification_sessions()
-        .get("qs_missing")
-        .await
-        .unwrap_err();
+    client.qualification_sessions().get("qs_missing").await.unwrap_err();
 
     let mut points = read_durations(&provider, &exporter);
     points.sort_by_key(|point| point.attributes["http.response.status_code"].to_string());
@@ -470,23 +413,14 @@ async fn each_request_records_its_duration_with_the_conventions_attributes() {
     ];
     let expected = |extra: &[(&str, Value)]| expected_attributes(&common, extra);
     assert_eq!(points.len(), 3, "{points:#?}");
-    assert_eq!(
-        points[0].attributes,
-        expected(&[("http.response.status_code", Value::I64(200))])
-    );
+    assert_eq!(points[0].attributes, expected(&[("http.response.status_code", Value::I64(200))]));
     assert_eq!(
         points[1].attributes,
-        expected(&[
-            ("http.response.status_code", Value::I64(404)),
-            ("error.type", string("404")),
-        ])
+        expected(&[("http.response.status_code", Value::I64(404)), ("error.type", string("404")),])
     );
     assert_eq!(
         points[2].attributes,
-        expected(&[
-            ("http.response.status_code", Value::I64(503)),
-            ("error.type", string("503")),
-        ])
+        expected(&[("http.response.status_code", Value::I64(503)), ("error.type", string("503")),])
     );
     for point in &points {
         assert_eq!(point.count, 1, "one per request: {point:#?}");
@@ -512,9 +446,7 @@ async fn a_failed_request_without_a_response_records_its_error_type_and_no_statu
         .unwrap();
     error_getting_qs_1(&client).await;
     let points = read_durations(&provider, &exporter);
-    let [point] = &points[..] else {
-        panic!("{points:#?}")
-    };
+    let [point] = &points[..] else { panic!("{points:#?}") };
     assert_eq!(point.count, 2, "the retry is a request too");
     assert_eq!(point.attributes["error.type"], string("connect"));
     assert!(!point.attributes.contains_key("http.response.status_code"));
@@ -531,8 +463,5 @@ async fn the_global_meter_provider_is_the_default() {
     client.qualification_sessions().get("qs_1").await.unwrap();
     let points = read_durations(&provider, &exporter);
     assert_eq!(points.len(), 1, "{points:#?}");
-    assert_eq!(
-        points[0].attributes["http.response.status_code"],
-        Value::I64(200)
-    );
+    assert_eq!(points[0].attributes["http.response.status_code"], Value::I64(200));
 }

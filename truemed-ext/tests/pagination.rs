@@ -27,10 +27,7 @@ fn id(n: usize) -> String {
 
 /// The page a well-behaved server returns for `request` over `total` sessions.
 fn page_reply(total: usize, meta: Meta, request: &Recorded) -> Reply {
-    let size = request
-        .query("page_size")
-        .map(|s| s.parse::<usize>().unwrap())
-        .unwrap_or(30);
+    let size = request.query("page_size").map(|s| s.parse::<usize>().unwrap()).unwrap_or(30);
     let page = request.page() as usize;
     let items: Vec<_> = (((page - 1) * size).min(total)..(page * size).min(total))
         .map(|n| session(&id(n), "approved"))
@@ -88,12 +85,7 @@ async fn collect_ids_with(
 /// The server's whole listing at `page_size`, `concurrency` requests at a time.
 fn paginate(server: &Scripted, page_size: u64, concurrency: usize) -> truemed_ext::Paginator {
     let (client, _) = server.client();
-    client
-        .qualification_sessions()
-        .list()
-        .page_size(page_size)
-        .paginate()
-        .concurrency(concurrency)
+    client.qualification_sessions().list().page_size(page_size).paginate().concurrency(concurrency)
 }
 
 fn expected(total: usize) -> Vec<String> {
@@ -135,11 +127,7 @@ async fn every_listing_ends_after_its_last_item_with_every_kind_of_pagination_ob
         for concurrency in [2, 4, 8] {
             let server = listing(total, meta).await;
             let ids = collect_ids_with(&server, size, concurrency).await.unwrap();
-            assert_eq!(
-                ids,
-                expected(total),
-                "total {total}, size {size}, c {concurrency}"
-            );
+            assert_eq!(ids, expected(total), "total {total}, size {size}, c {concurrency}");
             let extra = server.count() - requests;
             assert!(
                 server.count() >= requests && extra < concurrency,
@@ -188,10 +176,7 @@ async fn every_filter_is_sent_on_every_page() {
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
     for (i, request) in requests.iter().enumerate() {
-        assert_eq!(
-            request.query("status").as_deref(),
-            Some("approved,rejected")
-        );
+        assert_eq!(request.query("status").as_deref(), Some("approved,rejected"));
         assert_eq!(request.query("user_id").as_deref(), Some("user_42"));
         assert_eq!(request.query("search").as_deref(), Some("ada"));
         assert_eq!(request.query("expires_at").as_deref(), Some("2026-01-31"));
@@ -213,10 +198,7 @@ async fn starting_page_is_honoured() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(
-        pages.iter().map(|p| p.number).collect::<Vec<_>>(),
-        [3, 4, 5]
-    );
+    assert_eq!(pages.iter().map(|p| p.number).collect::<Vec<_>>(), [3, 4, 5]);
     assert_eq!(pages[0].items[0].qualification_session_id, id(20));
 }
 
@@ -231,13 +213,7 @@ async fn repeated_page_stops_with_an_error_after_yielding_the_first() {
     .await;
     let (client, _) = server.client();
     let mut stream = Box::pin(
-        client
-            .qualification_sessions()
-            .list()
-            .page_size(10)
-            .paginate()
-            .concurrency(1)
-            .items(),
+        client.qualification_sessions().list().page_size(10).paginate().concurrency(1).items(),
     );
     let mut yielded = 0;
     let error = loop {
@@ -254,10 +230,7 @@ async fn repeated_page_stops_with_an_error_after_yielding_the_first() {
         "{error:?}"
     );
     assert!(error.to_string().contains("repeats"), "{error}");
-    assert!(
-        stream.next().await.is_none(),
-        "the stream ends after its error"
-    );
+    assert!(stream.next().await.is_none(), "the stream ends after its error");
     assert_eq!(server.count(), 2);
 }
 
@@ -289,13 +262,8 @@ async fn last_page_that_keeps_growing_stops_with_an_error() {
     })
     .await;
     let (client, _) = server.client();
-    let result: Result<Vec<_>, _> = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .stream()
-        .try_collect()
-        .await;
+    let result: Result<Vec<_>, _> =
+        client.qualification_sessions().list().page_size(10).stream().try_collect().await;
     let error = result.unwrap_err();
     assert!(
         matches!(&error, Error::Pagination(stopped)
@@ -309,11 +277,7 @@ async fn last_page_that_keeps_growing_stops_with_an_error() {
 /// A full listing of `before` sessions that holds `from_page_3` once page 3 is asked for.
 async fn listing_changing_at_page_3(before: usize, from_page_3: usize) -> Scripted {
     Scripted::start(move |_, request| {
-        let total = if request.page() >= 3 {
-            from_page_3
-        } else {
-            before
-        };
+        let total = if request.page() >= 3 { from_page_3 } else { before };
         page_reply(total, Meta::Full, request)
     })
     .await
@@ -384,26 +348,13 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
         page_reply(100, Meta::Full, request).delay(delay)
     })
     .await;
-    let pages: Vec<_> = paginate(&server, 10, 4)
-        .pages()
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(
-        pages.iter().map(|p| p.number).collect::<Vec<_>>(),
-        (1..=10).collect::<Vec<_>>()
-    );
-    let ids: Vec<_> = pages
-        .into_iter()
-        .flat_map(|p| p.items)
-        .map(|s| s.qualification_session_id)
-        .collect();
+    let pages: Vec<_> = paginate(&server, 10, 4).pages().try_collect().await.unwrap();
+    assert_eq!(pages.iter().map(|p| p.number).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
+    let ids: Vec<_> =
+        pages.into_iter().flat_map(|p| p.items).map(|s| s.qualification_session_id).collect();
     assert_eq!(ids, expected(100));
     let peak = in_flight.peak();
-    assert!(
-        (2..=4).contains(&peak),
-        "peak in-flight {peak}, expected 2..=4"
-    );
+    assert!((2..=4).contains(&peak), "peak in-flight {peak}, expected 2..=4");
 }
 
 /// A request's turn ends once its body is read: while one page is slow, the other turns
@@ -557,13 +508,8 @@ async fn a_page_is_retried_and_the_listing_goes_on() {
 async fn invalid_filters_fail_the_stream_without_sending() {
     let server = listing(10, Meta::Full).await;
     let (client, _) = server.client();
-    let result: Result<Vec<_>, _> = client
-        .qualification_sessions()
-        .list()
-        .page_size(0)
-        .stream()
-        .try_collect()
-        .await;
+    let result: Result<Vec<_>, _> =
+        client.qualification_sessions().list().page_size(0).stream().try_collect().await;
     assert!(matches!(result, Err(Error::InvalidRequest(refused))
         if matches!(refused.reason(), InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. })));
     assert_eq!(server.count(), 0);
@@ -577,13 +523,7 @@ async fn unknown_status_items_do_not_fail_a_page() {
     })), Reply::json(200, json!({"qualification_sessions": []}))])
     .await;
     let (client, _) = server.client();
-    let all: Vec<_> = client
-        .qualification_sessions()
-        .list()
-        .stream()
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = client.qualification_sessions().list().stream().try_collect().await.unwrap();
     assert_eq!(all[1].status, Status::Unknown("brand_new_state".into()));
 }
 
@@ -602,13 +542,8 @@ fn approved_sessions(client: &truemed_ext::Client) -> truemed_ext::ItemStream {
 async fn a_list_request_awaited_is_one_page_and_paginator_streams_are_nameable() {
     let server = listing(25, Meta::Full).await;
     let (client, _) = server.client();
-    let page: truemed_ext::Page = client
-        .qualification_sessions()
-        .list()
-        .page_size(10)
-        .page(3)
-        .await
-        .unwrap();
+    let page: truemed_ext::Page =
+        client.qualification_sessions().list().page_size(10).page(3).await.unwrap();
     assert_eq!((page.number, page.items.len()), (3, 5));
 
     let all: Vec<_> = approved_sessions(&client).try_collect().await.unwrap();
@@ -624,9 +559,7 @@ async fn prefetch_does_not_wait_for_the_first_page() {
     let received = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = received.clone();
     let server = Scripted::start(move |_, request| {
-        log.lock()
-            .unwrap()
-            .push((request.page(), std::time::Instant::now()));
+        log.lock().unwrap().push((request.page(), std::time::Instant::now()));
         let reply = page_reply(40, Meta::Full, request);
         match request.page() {
             1 => reply.delay(Duration::from_secs(1)),
@@ -693,13 +626,8 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
                     InvalidRequestReason::PageOutOfRange { page: p, .. } if *p == page)),
             "{page}: {sent:?}"
         );
-        let limited: Result<Vec<_>, _> = list()
-            .page(page)
-            .paginate()
-            .limit(3)
-            .items()
-            .try_collect()
-            .await;
+        let limited: Result<Vec<_>, _> =
+            list().page(page).paginate().limit(3).items().try_collect().await;
         assert!(
             matches!(&limited, Err(Error::InvalidRequest(refused))
                 if matches!(refused.reason(),
@@ -715,10 +643,7 @@ async fn a_page_the_api_cannot_have_is_refused_before_sending() {
         );
     }
     let error = list().page(u64::MAX).send().await.unwrap_err();
-    assert!(
-        error.to_string().contains(&LAST_PAGE.to_string()),
-        "{error}"
-    );
+    assert!(error.to_string().contains(&LAST_PAGE.to_string()), "{error}");
     assert_eq!(mock.calls_async().await, 0);
 }
 
@@ -760,20 +685,15 @@ async fn a_page_size_the_api_cannot_take_is_refused_before_sending() {
 /// `last_page` at `int64`'s maximum (and the page asked for), or none.
 fn endless_pages(meta: Meta, request: &Recorded) -> Reply {
     let page = request.page();
-    let items: Vec<_> = ["a", "b"]
-        .iter()
-        .map(|n| session(&format!("qs_{page}_{n}"), "approved"))
-        .collect();
+    let items: Vec<_> =
+        ["a", "b"].iter().map(|n| session(&format!("qs_{page}_{n}"), "approved")).collect();
     let pagination = match meta {
         Meta::Full => json!({
             "count": i64::MAX, "current_page": page, "last_page": i64::MAX, "page_size": 2
         }),
         _ => serde_json::Value::Null,
     };
-    Reply::json(
-        200,
-        json!({"qualification_sessions": items, "pagination": pagination}),
-    )
+    Reply::json(200, json!({"qualification_sessions": items, "pagination": pagination}))
 }
 
 /// A listing that reaches the last page the API can have ends there (page numbers never
@@ -840,10 +760,7 @@ async fn a_capped_page_size_without_pagination_loses_nothing() {
         let requests = server.count() - before;
         match concurrency {
             1 => assert_eq!(requests, 4, "100, 100, 50, then the empty end"),
-            c => assert!(
-                requests <= 4 + (c - 1),
-                "{requests} requests: at most c-1 wasted"
-            ),
+            c => assert!(requests <= 4 + (c - 1), "{requests} requests: at most c-1 wasted"),
         }
     }
 }
@@ -868,12 +785,8 @@ async fn a_404_past_the_first_page_ends_a_listing_without_pagination() {
     assert_eq!(all.len(), 2);
     // A 404 on the first page is still an error.
     let server = Scripted::sequence(vec![Reply::json(404, json!({"error": "NotFound"}))]).await;
-    let first: Result<Vec<_>, _> = client_to(&server.base_url)
-        .qualification_sessions()
-        .list()
-        .stream()
-        .try_collect()
-        .await;
+    let first: Result<Vec<_>, _> =
+        client_to(&server.base_url).qualification_sessions().list().stream().try_collect().await;
     assert!(
         matches!(first, Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::NotFound),
         "{first:?}"

@@ -71,10 +71,7 @@ fn count_completions(events: &[ReconcileEvent]) -> usize {
 }
 
 fn failures(events: &[ReconcileEvent]) -> usize {
-    events
-        .iter()
-        .filter(|e| matches!(e, ReconcileEvent::PollFailed(_)))
-        .count()
+    events.iter().filter(|e| matches!(e, ReconcileEvent::PollFailed(_))).count()
 }
 
 fn pending(ids: impl IntoIterator<Item = &'static str>) -> Vec<SessionSeed> {
@@ -157,10 +154,8 @@ fn assert_exactly_once(events: &[ReconcileEvent], decided: &BTreeMap<String, Sta
                     matches!(completion.source, CompletionSource::Reconciliation { .. }),
                     "{completion:?}"
                 );
-                let previous = yielded.insert(
-                    completion.qualification_session_id.clone(),
-                    completion.status.clone(),
-                );
+                let previous = yielded
+                    .insert(completion.qualification_session_id.clone(), completion.status.clone());
                 assert!(
                     previous.is_none(),
                     "{} yielded twice",
@@ -176,25 +171,17 @@ fn assert_exactly_once(events: &[ReconcileEvent], decided: &BTreeMap<String, Sta
 
 /// A reconciliation of `fake`'s sessions, polling every [`INTERVAL`].
 fn reconciliation(fake: &FakeTruemed) -> Reconciliation {
-    fake.client()
-        .qualification_sessions()
-        .reconcile()
-        .interval(INTERVAL)
+    fake.client().qualification_sessions().reconcile().interval(INTERVAL)
 }
 
 /// The ids of every session `fake` holds.
 fn session_ids(fake: &FakeTruemed) -> Vec<String> {
-    fake.sessions()
-        .into_iter()
-        .map(|s| s.qualification_session_id)
-        .collect()
+    fake.sessions().into_iter().map(|s| s.qualification_session_id).collect()
 }
 
 /// Webhook deliveries tried twice, 1 ms apart: a failing endpoint fails fast.
 fn two_quick_attempts() -> WebhookRetries {
-    WebhookRetries::default()
-        .with_max_attempts(2)
-        .with_initial_backoff(Duration::from_millis(1))
+    WebhookRetries::default().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1))
 }
 
 #[tokio::test]
@@ -202,9 +189,7 @@ async fn with_ids_each_session_is_yielded_once_as_it_completes_and_the_stream_th
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a", "qs_b", "qs_c", "qs_d"]));
     fake.approve("qs_a"); // already terminal: waited on by id, so yielded at once
-    let mut stream = reconciliation(&fake)
-        .sessions(["qs_a", "qs_b", "qs_c", "qs_d"])
-        .stream();
+    let mut stream = reconciliation(&fake).sessions(["qs_a", "qs_b", "qs_c", "qs_d"]).stream();
     assert_eq!(stream.watched(), 4);
 
     let (events, _) = drive_until(&mut stream, "qs_a", |_, e| !e.is_empty()).await;
@@ -225,13 +210,7 @@ async fn with_ids_each_session_is_yielded_once_as_it_completes_and_the_stream_th
     assert!(stream.next().await.is_none(), "an ended stream stays ended");
     let mut last = completions(&events);
     last.sort();
-    assert_eq!(
-        last,
-        [
-            ("qs_c".into(), Status::Rejected),
-            ("qs_d".into(), Status::Approved)
-        ]
-    );
+    assert_eq!(last, [("qs_c".into(), Status::Rejected), ("qs_d".into(), Status::Approved)]);
     all.extend(events);
     assert_eq!(all.len(), 4, "{all:?}");
     assert_eq!(stream.watched(), 0);
@@ -241,10 +220,7 @@ async fn with_ids_each_session_is_yielded_once_as_it_completes_and_the_stream_th
         panic!("{completion:?}")
     };
     assert_eq!(session.status, Status::Approved);
-    assert!(
-        completion.expires_at.is_some(),
-        "the fake sets an LMN expiry"
-    );
+    assert!(completion.expires_at.is_some(), "the fake sets an LMN expiry");
 }
 
 #[tokio::test]
@@ -258,18 +234,10 @@ async fn an_id_given_more_than_once_is_watched_and_read_once() {
         .sessions(vec!["qs_b".to_owned(), "qs_a".to_owned()])
         .stream();
     assert_eq!(stream.watched(), 2);
-    let events: Vec<_> = tokio::time::timeout(DEADLINE, (&mut stream).collect())
-        .await
-        .unwrap();
+    let events: Vec<_> = tokio::time::timeout(DEADLINE, (&mut stream).collect()).await.unwrap();
     let mut yielded = completions(&events);
     yielded.sort();
-    assert_eq!(
-        yielded,
-        [
-            ("qs_a".into(), Status::Approved),
-            ("qs_b".into(), Status::Rejected)
-        ]
-    );
+    assert_eq!(yielded, [("qs_a".into(), Status::Approved), ("qs_b".into(), Status::Rejected)]);
     assert_eq!(events.len(), 2);
     assert_eq!(fake.stats().get_requests, 2);
     assert_eq!(stream.polls(), 1);
@@ -279,15 +247,9 @@ async fn an_id_given_more_than_once_is_watched_and_read_once() {
 async fn an_empty_list_of_ids_is_an_empty_stream_that_sends_nothing() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a"]));
-    let stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .sessions(Vec::<String>::new())
-        .stream();
-    let events: Vec<_> = tokio::time::timeout(DEADLINE, stream.collect())
-        .await
-        .unwrap();
+    let stream =
+        fake.client().qualification_sessions().reconcile().sessions(Vec::<String>::new()).stream();
+    let events: Vec<_> = tokio::time::timeout(DEADLINE, stream.collect()).await.unwrap();
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(fake.stats().requests, 0);
 }
@@ -296,27 +258,17 @@ async fn an_empty_list_of_ids_is_an_empty_stream_that_sends_nothing() {
 async fn an_id_truemed_does_not_know_is_reported_gone_once_and_never_read_again() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_p"]));
-    let mut stream = reconciliation(&fake)
-        .sessions(["qs_p", "qs_missing", ".."])
-        .stream();
+    let mut stream = reconciliation(&fake).sessions(["qs_p", "qs_missing", ".."]).stream();
     let (events, _) = drive_until(&mut stream, "two gone", |_, e| e.len() >= 2).await;
     let mut gone = BTreeMap::new();
     for event in &events {
-        let ReconcileEvent::Gone {
-            qualification_session_id,
-            error,
-        } = event
-        else {
+        let ReconcileEvent::Gone { qualification_session_id, error } = event else {
             panic!("{event:?}")
         };
         gone.insert(qualification_session_id.clone(), error);
     }
     assert_eq!(gone["qs_missing"].api_kind(), Some(ApiErrorKind::NotFound));
-    assert!(
-        matches!(gone[".."], Error::InvalidRequest(_)),
-        "{:?}",
-        gone[".."]
-    );
+    assert!(matches!(gone[".."], Error::InvalidRequest(_)), "{:?}", gone[".."]);
     assert_eq!(stream.watched(), 1);
 
     let more = drive_polls(&mut stream, 3).await;
@@ -385,11 +337,7 @@ async fn without_ids_a_watched_session_that_disappears_is_gone_and_not_yielded()
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 2).await;
     fake.remove("qs_a");
     let (events, _) = drive_until(&mut stream, "qs_a gone", |_, e| !e.is_empty()).await;
-    let [ReconcileEvent::Gone {
-        qualification_session_id,
-        error,
-    }] = events.as_slice()
-    else {
+    let [ReconcileEvent::Gone { qualification_session_id, error }] = events.as_slice() else {
         panic!("{events:?}")
     };
     assert_eq!(qualification_session_id, "qs_a");
@@ -403,14 +351,10 @@ async fn a_poll_whose_requests_fail_after_the_retries_is_an_item_and_the_next_po
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a", "qs_b"]));
     fake.inject(Fault::status(503).on(Operation::Get).times(2));
-    let mut stream = reconciliation(&fake)
-        .sessions(["qs_a", "qs_b"])
-        .retry_policy(RetryPolicy::none())
-        .stream();
+    let mut stream =
+        reconciliation(&fake).sessions(["qs_a", "qs_b"]).retry_policy(RetryPolicy::none()).stream();
     let (events, _) = drive_until(&mut stream, "a failed poll", |_, e| !e.is_empty()).await;
-    let [ReconcileEvent::PollFailed(failure)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
+    let [ReconcileEvent::PollFailed(failure)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!((failure.poll, failure.failed_requests), (1, 2));
     assert_eq!(failure.error.status().map(|s| s.as_u16()), Some(503));
     assert!(failure.to_string().contains("stay watched"), "{failure}");
@@ -432,11 +376,7 @@ async fn a_poll_whose_requests_fail_after_the_retries_is_an_item_and_the_next_po
             _ => None,
         })
         .unwrap();
-    assert!(
-        matches!(failure.error, Error::Connection(_)),
-        "{:?}",
-        failure.error
-    );
+    assert!(matches!(failure.error, Error::Connection(_)), "{:?}", failure.error);
     assert_eq!(failure.failed_requests, 1);
 
     fake.reject("qs_b");
@@ -452,17 +392,12 @@ async fn the_clients_retries_and_retry_after_absorb_a_passing_outage_without_an_
     fake.seed_all(pending(["qs_a"]));
     fake.approve("qs_a");
     fake.inject(
-        Fault::status(503)
-            .retry_after(Duration::from_millis(10))
-            .on(Operation::Get)
-            .times(2),
+        Fault::status(503).retry_after(Duration::from_millis(10)).on(Operation::Get).times(2),
     );
-    let events: Vec<_> = tokio::time::timeout(
-        DEADLINE,
-        reconciliation(&fake).sessions(["qs_a"]).stream().collect(),
-    )
-    .await
-    .unwrap();
+    let events: Vec<_> =
+        tokio::time::timeout(DEADLINE, reconciliation(&fake).sessions(["qs_a"]).stream().collect())
+            .await
+            .unwrap();
     assert_eq!(completions(&events), [("qs_a".into(), Status::Approved)]);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(fake.stats().get_requests, 3);
@@ -472,9 +407,7 @@ async fn the_clients_retries_and_retry_after_absorb_a_passing_outage_without_an_
 async fn without_ids_a_failed_listing_is_an_item_and_nothing_is_read_until_a_listing_succeeds() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a"]));
-    let mut stream = reconciliation(&fake)
-        .retry_policy(RetryPolicy::none())
-        .stream();
+    let mut stream = reconciliation(&fake).retry_policy(RetryPolicy::none()).stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 1).await;
     fake.inject(Fault::status(503).on(Operation::List));
     fake.approve("qs_a");
@@ -519,17 +452,10 @@ async fn with_the_webhook_endpoint_answering_500_reconciliation_finds_every_comp
     let deliveries = fake.webhook_deliveries();
     assert_eq!(deliveries.len(), 40);
     assert!(deliveries.iter().all(|d| d.state == DeliveryState::Failed));
-    assert_eq!(
-        endpoint.deliveries(),
-        80,
-        "two attempts each, all answered 500"
-    );
+    assert_eq!(endpoint.deliveries(), 80, "two attempts each, all answered 500");
     let log = handler.log();
     assert_eq!(log.applied.len(), 40);
-    assert!(log
-        .applied
-        .iter()
-        .all(|(_, path)| *path == "reconciliation"));
+    assert!(log.applied.iter().all(|(_, path)| *path == "reconciliation"));
 }
 
 #[tokio::test]
@@ -550,21 +476,15 @@ async fn with_nothing_listening_at_the_webhook_url_reconciliation_by_id_finds_ev
     events.extend(more);
     assert_exactly_once(&events, &decided);
     fake.flush_webhooks().await;
-    assert!(fake
-        .webhook_deliveries()
-        .iter()
-        .all(|d| d.state == DeliveryState::Failed));
+    assert!(fake.webhook_deliveries().iter().all(|d| d.state == DeliveryState::Failed));
 }
 
 #[tokio::test]
 async fn with_webhooks_working_both_paths_see_each_completion_and_one_handler_applies_it_once() {
     let handler = CompletionHandler::default();
     let endpoint = WebhookEndpoint::start(SECRET, handler.clone(), true).await;
-    let fake = FakeTruemed::builder()
-        .webhook(&endpoint.url, SECRET)
-        .seed_all(many(30))
-        .start()
-        .await;
+    let fake =
+        FakeTruemed::builder().webhook(&endpoint.url, SECRET).seed_all(many(30)).start().await;
     let ids = session_ids(&fake);
     let mut stream = reconciliation(&fake).sessions(&ids).stream();
     // Half complete while the endpoint is down (only reconciliation sees those), half
@@ -585,10 +505,8 @@ async fn with_webhooks_working_both_paths_see_each_completion_and_one_handler_ap
             }
         }
     };
-    let (events, _) = drive_until(&mut stream, "15 completions", |_, e| {
-        count_completions(e) >= 15
-    })
-    .await;
+    let (events, _) =
+        drive_until(&mut stream, "15 completions", |_, e| count_completions(e) >= 15).await;
     apply(&events);
     for (i, id) in second.iter().enumerate() {
         match i % 2 {
@@ -608,9 +526,7 @@ async fn with_webhooks_working_both_paths_see_each_completion_and_one_handler_ap
     assert_eq!(handler.received_by("reconciliation").len(), 30);
     let by_webhook: HashSet<_> = handler.received_by("webhook").into_iter().collect();
     assert_eq!(by_webhook.len(), 15, "the webhook saw the second half");
-    assert!(second.iter().all(|id| by_webhook
-        .iter()
-        .any(|k| k.qualification_session_id() == id)));
+    assert!(second.iter().all(|id| by_webhook.iter().any(|k| k.qualification_session_id() == id)));
     assert_eq!(
         log.received.len(),
         45,
@@ -632,11 +548,7 @@ async fn exactly_once_over_300_sessions_completing_in_random_order_over_pages_an
     let ids = session_ids(&fake);
     // Some requests fail on the way (retried by the client, or reported as failed polls).
     fake.set_chaos(Chaos::seeded(20).mixed(0.05));
-    let mut stream = reconciliation(&fake)
-        .page_size(7)
-        .prefetch(3)
-        .concurrency(8)
-        .stream();
+    let mut stream = reconciliation(&fake).page_size(7).prefetch(3).concurrency(8).stream();
     drive_until(&mut stream, "the first poll", |s, _| s.watched() == 300).await;
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 300).await;
     let (more, _) = drive_until(&mut stream, "300 completions", |_, e| {
@@ -658,17 +570,11 @@ async fn exactly_once_over_300_sessions_completing_in_random_order_over_pages_an
 async fn exactly_once_over_300_ids_with_webhooks_working_and_chaos() {
     let handler = CompletionHandler::default();
     let endpoint = WebhookEndpoint::start(SECRET, handler.clone(), true).await;
-    let fake = FakeTruemed::builder()
-        .webhook(&endpoint.url, SECRET)
-        .seed_all(many(300))
-        .start()
-        .await;
+    let fake =
+        FakeTruemed::builder().webhook(&endpoint.url, SECRET).seed_all(many(300)).start().await;
     let ids = session_ids(&fake);
     fake.set_chaos(Chaos::seeded(21).mixed(0.05).on(Operation::Get));
-    let mut stream = reconciliation(&fake)
-        .sessions(ids.iter().rev())
-        .concurrency(16)
-        .stream();
+    let mut stream = reconciliation(&fake).sessions(ids.iter().rev()).concurrency(16).stream();
     let (mut events, decided) = complete_in_random_order(&fake, &mut stream, &ids, 301).await;
     let (more, ended) = drive_until(&mut stream, "the end", |_, _| false).await;
     assert!(ended);
@@ -732,11 +638,7 @@ async fn without_ids_a_stale_listing_that_shows_a_yielded_session_waiting_again_
     })
     .await;
     let (client, _) = server.client();
-    let mut stream = client
-        .qualification_sessions()
-        .reconcile()
-        .interval(INTERVAL)
-        .stream();
+    let mut stream = client.qualification_sessions().reconcile().interval(INTERVAL).stream();
     let events = drive_polls(&mut stream, 8).await;
     assert_eq!(completions(&events), [("qs_a".into(), Status::Approved)]);
     assert_eq!(events.len(), 1, "{events:?}");
@@ -753,12 +655,7 @@ async fn the_stream_can_run_in_a_task_of_its_own() {
     let fake = FakeTruemed::start().await;
     fake.seed_all(pending(["qs_a"]));
     fake.reject("qs_a");
-    let stream = fake
-        .client()
-        .qualification_sessions()
-        .reconcile()
-        .sessions(["qs_a"])
-        .stream();
+    let stream = fake.client().qualification_sessions().reconcile().sessions(["qs_a"]).stream();
     fn unpin_and_send<T: Unpin + Send + 'static>(value: T) -> T {
         value
     }

@@ -56,27 +56,18 @@ async fn invalid_requests_are_refused_before_sending() {
             "failure_url is 2049",
             |reason| is_too_long(reason, "failure_url", 2049, 2048),
         ),
-        (
-            refused(qs.update("").user_id("u")).await,
-            "id is empty",
-            |reason| matches!(reason, InvalidRequestReason::EmptyId),
-        ),
+        (refused(qs.update("").user_id("u")).await, "id is empty", |reason| {
+            matches!(reason, InvalidRequestReason::EmptyId)
+        }),
         (refused(qs.get("")).await, "id is empty", |reason| {
             matches!(reason, InvalidRequestReason::EmptyId)
         }),
         (refused(qs.list().page(0)).await, "start at 1", |reason| {
             matches!(reason, InvalidRequestReason::PageOutOfRange { page: 0, .. })
         }),
-        (
-            refused(qs.list().page_size(0)).await,
-            "at least 1",
-            |reason| {
-                matches!(
-                    reason,
-                    InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. }
-                )
-            },
-        ),
+        (refused(qs.list().page_size(0)).await, "at least 1", |reason| {
+            matches!(reason, InvalidRequestReason::PageSizeOutOfRange { page_size: 0, .. })
+        }),
         (
             refused(qs.list().status(Status::from("a,b"))).await,
             "lowercase word",
@@ -107,24 +98,14 @@ async fn invalid_requests_are_refused_before_sending() {
         ),
     ];
     for (error, expected, is) in cases {
-        let Error::InvalidRequest(refused) = &error else {
-            panic!("{error:?}")
-        };
+        let Error::InvalidRequest(refused) = &error else { panic!("{error:?}") };
         assert!(is(refused.reason()), "{error:?}");
-        assert!(
-            error.to_string().contains(expected),
-            "{error} lacks {expected:?}"
-        );
+        assert!(error.to_string().contains(expected), "{error} lacks {expected:?}");
         assert!(!error.is_retryable());
     }
     assert_eq!(server.count(), 0, "something was sent");
     // Limits are inclusive.
-    qs.update("qs_1")
-        .user_id("u".repeat(255))
-        .metadata_raw("m".repeat(4096))
-        .send()
-        .await
-        .unwrap();
+    qs.update("qs_1").user_id("u".repeat(255)).metadata_raw("m".repeat(4096)).send().await.unwrap();
     assert_eq!(server.count(), 1);
 }
 

@@ -78,8 +78,7 @@ async fn a_single_status_filter_is_sent_as_one_status_parameter() {
     let mock = server
         .mock_async(|when, then| {
             when.query_param("status", "approved");
-            then.status(200)
-                .json_body(json!({"qualification_sessions": []}));
+            then.status(200).json_body(json!({"qualification_sessions": []}));
         })
         .await;
     client_without_retries(&server.base_url())
@@ -96,9 +95,7 @@ async fn a_single_status_filter_is_sent_as_one_status_parameter() {
 async fn every_other_id_stays_inside_its_one_path_segment() {
     let server = Scripted::start(|_, request| {
         let id = request.uri.path().rsplit('/').next().unwrap();
-        let id = percent_encoding::percent_decode_str(id)
-            .decode_utf8()
-            .unwrap();
+        let id = percent_encoding::percent_decode_str(id).decode_utf8().unwrap();
         Reply::json(200, session(&id, "approved"))
     })
     .await;
@@ -127,9 +124,7 @@ async fn every_other_id_stays_inside_its_one_path_segment() {
     let prefix = "/api/v1/qualification_session/";
     for (request, id) in server.requests().iter().zip(ids) {
         let path = request.uri.path();
-        let segment = path
-            .strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("{id:?}: {path}"));
+        let segment = path.strip_prefix(prefix).unwrap_or_else(|| panic!("{id:?}: {path}"));
         assert!(!segment.contains('/'), "{id:?} left its segment: {path}");
         assert_eq!(request.uri.query(), None, "{id:?} reached the query");
     }
@@ -183,10 +178,7 @@ async fn an_update_sends_only_the_fields_set_and_raw_metadata_as_given() {
         .await
         .unwrap();
     let body = &server.requests()[0].body;
-    assert_eq!(
-        &body[..],
-        br#"{"idempotency_key":"k","metadata":"plain text"}"#
-    );
+    assert_eq!(&body[..], br#"{"idempotency_key":"k","metadata":"plain text"}"#);
 }
 
 #[tokio::test]
@@ -194,8 +186,7 @@ async fn a_callers_reqwest_client_still_sends_the_key_and_the_user_agent() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.header("x-truemed-api-key", API_KEY)
-                .header("user-agent", USER_AGENT);
+            when.header("x-truemed-api-key", API_KEY).header("user-agent", USER_AGENT);
             then.status(200).json_body(session("qs_1", "pending"));
         })
         .await;

@@ -31,17 +31,10 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
     // 20 MB of HTML answering 500, with and without a content-length.
     for with_length in [true, false] {
         let server = html_streamed(500, "text/html", 320, with_length).await;
-        let client = server
-            .client_builder()
-            .retry_policy(RetryPolicy::none())
-            .build()
-            .unwrap();
+        let client = server.client_builder().retry_policy(RetryPolicy::none()).build().unwrap();
         let error = error_getting_qs_1(&client).await;
         assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
-        assert_eq!(
-            error.body().unwrap().len(),
-            truemed_ext::raw::DEFAULT_MAX_ERROR_BODY
-        );
+        assert_eq!(error.body().unwrap().len(), truemed_ext::raw::DEFAULT_MAX_ERROR_BODY);
         // The server could write what fits the socket buffers, never the whole 20 MB.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
@@ -56,15 +49,9 @@ async fn a_huge_error_body_is_read_to_the_bound_only() {
 async fn a_success_body_over_the_cap_is_refused() {
     for with_length in [true, false] {
         let server = html_streamed(200, "application/json", 80, with_length).await;
-        let client = server
-            .client_builder()
-            .max_response_body(1024 * 1024)
-            .build()
-            .unwrap();
+        let client = server.client_builder().max_response_body(1024 * 1024).build().unwrap();
         let error = error_getting_qs_1(&client).await;
-        let Error::UndecodableResponse(body) = &error else {
-            panic!("{error:?}")
-        };
+        let Error::UndecodableResponse(body) = &error else { panic!("{error:?}") };
         assert!(body.reason().contains("limit of 1048576 bytes"), "{error}");
         assert_eq!(server.count(), 1, "not retried");
         assert!(error.may_have_been_applied(), "a 2xx was sent");
@@ -98,10 +85,7 @@ async fn odd_but_readable_timestamps_and_amounts_decode() {
     assert_eq!(one.expires_at.unwrap(), utc("2026-01-31T00:00:00Z"));
     assert_eq!(one.created_at.unwrap(), utc("2025-06-13T16:03:07Z"));
     assert_eq!(one.lmn_reviewed_at.unwrap(), utc("2025-06-13T16:03:07.25Z"));
-    assert_eq!(
-        one.charge_group_created_at.unwrap(),
-        utc("2025-06-13T16:03:07Z")
-    );
+    assert_eq!(one.charge_group_created_at.unwrap(), utc("2025-06-13T16:03:07Z"));
     assert_eq!(one.eligible_amount.unwrap(), 12.5);
     assert_eq!(one.fee.unwrap(), 3.0);
 
@@ -134,13 +118,10 @@ async fn an_unreadable_value_names_the_item_and_field_and_keeps_the_status() {
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
-    let Error::UndecodableResponse(body) = &error else {
-        panic!("{error:?}")
-    };
+    let Error::UndecodableResponse(body) = &error else { panic!("{error:?}") };
     assert_eq!(body.status().as_u16(), 200);
     assert!(
-        body.reason()
-            .starts_with("qualification_sessions[1].eligible_amount (session qs_2): "),
+        body.reason().starts_with("qualification_sessions[1].eligible_amount (session qs_2): "),
         "{}",
         body.reason()
     );

@@ -42,11 +42,9 @@ async fn two_503s_are_retried_with_backoff_in_bounds_then_the_call_succeeds() {
 
 #[tokio::test]
 async fn after_the_last_retry_the_call_returns_the_last_error() {
-    let server = Scripted::sequence(vec![Reply::json(
-        500,
-        json!({"error": "Boom", "message": "third"}),
-    )])
-    .await;
+    let server =
+        Scripted::sequence(vec![Reply::json(500, json!({"error": "Boom", "message": "third"}))])
+            .await;
     let (client, waits) = server.client();
     let error = error_getting_qs_1(&client).await;
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}");
@@ -92,10 +90,7 @@ async fn retry_after_is_honoured_in_seconds_and_http_date() {
     client.qualification_sessions().get("qs_1").await.unwrap();
     let waits = waits.lock().unwrap().clone();
     assert_eq!(waits[0], Duration::from_secs(3));
-    assert!(
-        waits[1] > Duration::from_secs(27) && waits[1] <= Duration::from_secs(30),
-        "{waits:?}"
-    );
+    assert!(waits[1] > Duration::from_secs(27) && waits[1] <= Duration::from_secs(30), "{waits:?}");
 }
 
 #[tokio::test]
@@ -110,29 +105,20 @@ async fn retry_after_over_the_cap_returns_rate_limited_at_once() {
     let error = error_getting_qs_1(&client).await;
     assert_eq!(server.count(), 1);
     assert!(waits.lock().unwrap().is_empty());
-    assert_eq!(
-        error.api_kind(),
-        Some(ApiErrorKind::RateLimited),
-        "{error:?}"
-    );
+    assert_eq!(error.api_kind(), Some(ApiErrorKind::RateLimited), "{error:?}");
     assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
 }
 
 #[tokio::test]
 async fn a_retry_after_over_the_cap_returns_at_once_for_429_and_503_alike() {
     for status in [429, 503] {
-        let server = Scripted::sequence(vec![
-            Reply::json(status, json!({})).header("retry-after", "3600")
-        ])
-        .await;
+        let server =
+            Scripted::sequence(vec![Reply::json(status, json!({})).header("retry-after", "3600")])
+                .await;
         let (client, waits) = server.client();
         let error = error_getting_qs_1(&client).await;
         match status {
-            429 => assert_eq!(
-                error.api_kind(),
-                Some(ApiErrorKind::RateLimited),
-                "{error:?}"
-            ),
+            429 => assert_eq!(error.api_kind(), Some(ApiErrorKind::RateLimited), "{error:?}"),
             _ => assert_eq!(error.api_kind(), Some(ApiErrorKind::Server), "{error:?}"),
         }
         assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
@@ -171,12 +157,7 @@ async fn a_retry_policy_set_per_call_or_per_client_overrides_the_default() {
         )
         .build()
         .unwrap();
-    client
-        .qualification_sessions()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    client.qualification_sessions().list().send().await.unwrap_err();
     assert_eq!(server.count(), 2);
 }
 
@@ -193,9 +174,7 @@ async fn the_default_sleeper_really_waits_between_attempts() {
         .api_key(API_KEY)
         .base_url(&server.base_url)
         .retry_policy(
-            RetryPolicy::default()
-                .with_initial_backoff(Duration::from_millis(20))
-                .with_jitter(0.0),
+            RetryPolicy::default().with_initial_backoff(Duration::from_millis(20)).with_jitter(0.0),
         )
         .build()
         .unwrap();
@@ -239,12 +218,7 @@ async fn absurd_retry_headers_never_panic_nor_stall() {
             assert!(server.count() <= 3, "{}", String::from_utf8_lossy(line));
 
             // The same in a listing, whose pages run in tasks of their own.
-            let listed: Vec<_> = client
-                .qualification_sessions()
-                .list()
-                .pages()
-                .collect()
-                .await;
+            let listed: Vec<_> = client.qualification_sessions().list().pages().collect().await;
             assert!(matches!(listed.as_slice(), [Err(_)]), "{listed:?}");
         }
     }
@@ -261,19 +235,12 @@ async fn under_a_sustained_outage_the_budget_stops_multiplying_traffic() {
         });
         for call in futures::future::join_all(calls).await {
             let error = call.unwrap().unwrap_err();
-            assert!(
-                error.is_retryable(),
-                "the retryable error is returned as is"
-            );
+            assert!(error.is_retryable(), "the retryable error is returned as is");
         }
     };
     wave(client.clone()).await; // drains the budget: 100 retries
     let drained = server.count();
-    assert_eq!(
-        client.retry_budget_available(),
-        Some(0),
-        "{drained} requests"
-    );
+    assert_eq!(client.retry_budget_available(), Some(0), "{drained} requests");
     wave(client.clone()).await;
     let second = server.count() - drained;
     println!("first wave {drained} requests, second {second} for 50 calls");
@@ -289,11 +256,7 @@ async fn under_a_sustained_outage_the_budget_stops_multiplying_traffic() {
         .unwrap();
     let before = server.count();
     wave(unlimited).await;
-    assert_eq!(
-        server.count() - before,
-        150,
-        "no budget: every retry is made"
-    );
+    assert_eq!(server.count() - before, 150, "no budget: every retry is made");
 }
 
 /// A client to `base_url` with `policy` and no retry budget, whose sleeper records each wait
@@ -313,12 +276,8 @@ fn recording_client(base_url: &str, policy: RetryPolicy) -> (Client, Waits) {
 
 #[tokio::test]
 async fn extreme_backoff_settings_never_panic_and_sleep_the_saturated_wait() {
-    let extremes = [
-        Duration::ZERO,
-        Duration::from_nanos(1),
-        Duration::from_secs(u64::MAX / 2),
-        Duration::MAX,
-    ];
+    let extremes =
+        [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(u64::MAX / 2), Duration::MAX];
     for initial in extremes {
         for max_backoff in extremes {
             for jitter in [0.0, 1.0] {
@@ -386,11 +345,7 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
             let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
             let (client, waits) = recording_client(&server.base_url, policy);
             let error = error_getting_qs_1(&client).await;
-            assert_eq!(
-                error.retry_after(),
-                Some(Duration::MAX),
-                "{header}: {value}"
-            );
+            assert_eq!(error.retry_after(), Some(Duration::MAX), "{header}: {value}");
             assert_eq!(server.count(), 1);
             assert!(waits.lock().unwrap().is_empty());
         }

@@ -61,11 +61,7 @@ impl Silent {
                 });
             }
         });
-        Self {
-            base_url,
-            requests,
-            closed,
-        }
+        Self { base_url, requests, closed }
     }
 
     fn requests(&self) -> usize {
@@ -81,9 +77,7 @@ impl Silent {
     }
 
     fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
-            .api_key("sk_test_shutdown")
-            .base_url(&self.base_url)
+        Client::builder().api_key("sk_test_shutdown").base_url(&self.base_url)
     }
 }
 
@@ -141,13 +135,10 @@ where
     T: Send + 'static,
 {
     let runtime = match flavor {
-        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build(),
-        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+        Flavor::MultiThread => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+        }
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     }
     .unwrap();
     let handle = runtime.handle().clone();
@@ -188,19 +179,13 @@ fn assert_shutdown_error<T: std::fmt::Debug>(
         Ok(Ok(value)) => panic!("{what} ({flavor:?}) succeeded: {value:?}"),
         Err(panic) => panic!("{what} ({flavor:?}) panicked in the caller's thread: {panic}"),
     };
-    assert!(
-        matches!(error, Error::Connection(_)),
-        "{what} ({flavor:?}): {error:?}"
-    );
+    assert!(matches!(error, Error::Connection(_)), "{what} ({flavor:?}): {error:?}");
     let text = error.to_string();
     assert!(
         text.contains("the runtime shut down while the request was in flight"),
         "{what} ({flavor:?}): {text}"
     );
-    assert!(
-        !error.is_retryable(),
-        "{what} ({flavor:?}): a dead runtime cannot retry"
-    );
+    assert!(!error.is_retryable(), "{what} ({flavor:?}): a dead runtime cannot retry");
     error
 }
 
@@ -252,12 +237,7 @@ fn a_listing_in_flight_when_the_runtime_shuts_down_ends_with_an_error() {
             );
         }
         let (outcome, _) = shut_down_while_in_flight(flavor, 4, |client| async move {
-            client
-                .qualification_sessions()
-                .list()
-                .stream()
-                .try_collect::<Vec<_>>()
-                .await
+            client.qualification_sessions().list().stream().try_collect::<Vec<_>>().await
         });
         assert_shutdown_error("list().stream()", flavor, outcome);
     }
@@ -265,12 +245,7 @@ fn a_listing_in_flight_when_the_runtime_shuts_down_ends_with_an_error() {
 
 /// The update the shutdown tests send: one that may have been applied when it fails.
 async fn update_qs_1(client: Client) -> Result<UpdateOutcome, Error> {
-    client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("user_42")
-        .send()
-        .await
+    client.qualification_sessions().update("qs_1").user_id("user_42").send().await
 }
 
 #[test]
@@ -278,14 +253,8 @@ fn an_update_in_flight_when_the_runtime_shuts_down_may_have_been_applied() {
     for flavor in FLAVORS {
         let (outcome, server) = shut_down_while_in_flight(flavor, 1, update_qs_1);
         let error = assert_shutdown_error("update", flavor, outcome);
-        assert!(
-            error.may_have_been_applied(),
-            "{flavor:?}: the request was sent"
-        );
-        assert!(
-            error.idempotency_key().is_some(),
-            "{flavor:?}: the key to resend it with"
-        );
+        assert!(error.may_have_been_applied(), "{flavor:?}: the request was sent");
+        assert!(error.idempotency_key().is_some(), "{flavor:?}: the key to resend it with");
         assert_eq!(server.requests(), 1, "{flavor:?}: not retried");
     }
 }
@@ -321,10 +290,7 @@ fn a_call_waiting_to_retry_when_the_runtime_shuts_down_returns_an_error() {
             let outcome = shut_down_once(flavor, client, ready, update_qs_1);
             let what = format!("an update waiting to retry (sleeper announced: {announced})");
             let error = assert_shutdown_error(&what, flavor, outcome);
-            assert!(
-                error.may_have_been_applied(),
-                "{what} ({flavor:?}): a 503 answered"
-            );
+            assert!(error.may_have_been_applied(), "{what} ({flavor:?}): a 503 answered");
             assert!(error.idempotency_key().is_some(), "{what} ({flavor:?})");
             assert_eq!(server.requests(), 1, "{what} ({flavor:?}): not retried");
         }
@@ -357,12 +323,8 @@ async fn dropping_a_listing_in_flight_aborts_its_page_requests() {
     for concurrency in [4, 1] {
         let server = Silent::start();
         let client = server.client();
-        let mut pages = client
-            .qualification_sessions()
-            .list()
-            .paginate()
-            .concurrency(concurrency)
-            .pages();
+        let mut pages =
+            client.qualification_sessions().list().paginate().concurrency(concurrency).pages();
         while server.requests() < concurrency {
             assert!(futures::poll!(pages.next()).is_pending());
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -27,11 +27,7 @@ struct HttpsFake {
     base_url: String,
     /// The certificate authority that signed the server's certificate, in PEM.
     #[cfg_attr(
-        not(any(
-            feature = "rustls",
-            feature = "rustls-no-provider",
-            feature = "native-tls"
-        )),
+        not(any(feature = "rustls", feature = "rustls-no-provider", feature = "native-tls")),
         allow(dead_code)
     )]
     ca_pem: String,
@@ -45,9 +41,7 @@ impl HttpsFake {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "truemed-rs test CA");
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "truemed-rs test CA");
         ca_params.key_usages = vec![
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::CrlSign,
@@ -58,9 +52,7 @@ impl HttpsFake {
         let mut server_params =
             rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
                 .unwrap();
-        server_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "localhost");
+        server_params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
         server_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
 
@@ -107,29 +99,18 @@ impl HttpsFake {
                 });
             }
         });
-        HttpsFake {
-            base_url: format!("https://127.0.0.1:{port}"),
-            ca_pem: ca.pem(),
-            versions,
-        }
+        HttpsFake { base_url: format!("https://127.0.0.1:{port}"), ca_pem: ca.pem(), versions }
     }
 
     /// A `reqwest::Client` that trusts this server's CA and no other root.
-    #[cfg(any(
-        feature = "rustls",
-        feature = "rustls-no-provider",
-        feature = "native-tls"
-    ))]
+    #[cfg(any(feature = "rustls", feature = "rustls-no-provider", feature = "native-tls"))]
     fn trusting(&self, builder: reqwest::ClientBuilder) -> reqwest::Client {
         let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
         builder.tls_certs_only([ca]).build().unwrap()
     }
 
     fn versions(&self) -> Vec<Version> {
-        self.versions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -137,19 +118,13 @@ fn answer(
     request: &Request<hyper::body::Incoming>,
     seen: &Mutex<Vec<Version>>,
 ) -> Response<Full<Bytes>> {
-    seen.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(request.version());
-    let authorized = request
-        .headers()
-        .get("x-truemed-api-key")
-        .is_some_and(|key| key == API_KEY);
+    seen.lock().unwrap_or_else(PoisonError::into_inner).push(request.version());
+    let authorized = request.headers().get("x-truemed-api-key").is_some_and(|key| key == API_KEY);
     let (status, body) = match (authorized, request.uri().path()) {
         (false, _) => (401, r#"{"error":"unauthorized"}"#),
-        (true, "/api/v1/qualification_session/qs_1") => (
-            200,
-            r#"{"qualification_session_id":"qs_1","status":"approved","user_id":"user_42"}"#,
-        ),
+        (true, "/api/v1/qualification_session/qs_1") => {
+            (200, r#"{"qualification_session_id":"qs_1","status":"approved","user_id":"user_42"}"#)
+        }
         (true, _) => (404, r#"{"error":"not_found"}"#),
     };
     Response::builder()
@@ -160,11 +135,7 @@ fn answer(
 }
 
 /// With the `http2` feature the client offers h2 through ALPN and the server picks it.
-#[cfg(any(
-    feature = "rustls",
-    feature = "rustls-no-provider",
-    feature = "native-tls"
-))]
+#[cfg(any(feature = "rustls", feature = "rustls-no-provider", feature = "native-tls"))]
 fn expected_version() -> Version {
     if cfg!(feature = "http2") {
         Version::HTTP_2
@@ -174,11 +145,7 @@ fn expected_version() -> Version {
 }
 
 /// Gets `qs_1` from `fake` through `http` and checks what the server saw.
-#[cfg(any(
-    feature = "rustls",
-    feature = "rustls-no-provider",
-    feature = "native-tls"
-))]
+#[cfg(any(feature = "rustls", feature = "rustls-no-provider", feature = "native-tls"))]
 async fn get_through(fake: &HttpsFake, http: reqwest::Client) {
     let client = Client::builder()
         .api_key(API_KEY)

@@ -40,10 +40,7 @@ async fn spans_name_operation_and_attempts_without_secrets_or_pii() {
         "email": "ada@example.com", "user_name": "Ada Lovelace"
     });
     let server = Scripted::sequence(vec![
-        Reply::json(
-            503,
-            json!({"error": "Unavailable", "message": "for ada@example.com"}),
-        ),
+        Reply::json(503, json!({"error": "Unavailable", "message": "for ada@example.com"})),
         Reply::json(200, pii),
     ])
     .await;
@@ -62,29 +59,17 @@ async fn spans_name_operation_and_attempts_without_secrets_or_pii() {
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("truemed.call"), "{text}");
     assert!(text.contains("truemed.attempt"), "{text}");
-    assert!(
-        text.contains("operation=\"get_qualification_session\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("operation=\"update_qualification_session\""),
-        "{text}"
-    );
+    assert!(text.contains("operation=\"get_qualification_session\""), "{text}");
+    assert!(text.contains("operation=\"update_qualification_session\""), "{text}");
     // The attempt's number and status under OpenTelemetry's names (they were `attempt`
     // and `status`), and the operation as `truemed.operation`.
-    assert!(
-        text.contains("truemed.operation=\"get_qualification_session\""),
-        "{text}"
-    );
+    assert!(text.contains("truemed.operation=\"get_qualification_session\""), "{text}");
     assert!(text.contains("http.request.resend_count=1"), "{text}");
     assert!(text.contains("http.response.status_code=503"), "{text}");
     assert!(text.contains("error.type=\"503\""), "{text}");
     assert!(text.contains("otel.kind=\"client\""), "{text}");
     assert!(text.contains("retrying"), "{text}");
     for secret in [API_KEY, "ada@example.com", "Ada Lovelace"] {
-        assert!(
-            !text.contains(secret),
-            "{secret} leaked into traces:\n{text}"
-        );
+        assert!(!text.contains(secret), "{secret} leaked into traces:\n{text}");
     }
 }

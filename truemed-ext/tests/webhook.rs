@@ -56,10 +56,7 @@ const SIG_BOGUS: &str = "0000000000000000000000000000000000000000000000000000000
 
 fn headers_with(name: &'static str, value: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        name,
-        HeaderValue::from_str(value).expect("test header value"),
-    );
+    headers.insert(name, HeaderValue::from_str(value).expect("test header value"));
     headers
 }
 
@@ -70,10 +67,7 @@ fn signature(value: &str) -> HeaderMap {
 /// The headers of a signed delivery of `body` at `t`, as Truemed sends them.
 fn signed_headers(secret: &str, t: i64, body: &[u8]) -> HeaderMap {
     let mut headers = signature(&SignatureHeader::sign(secret, t, body).to_string());
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers
 }
 
@@ -126,10 +120,7 @@ fn verify_unsigned_with(
 }
 
 fn malformed(problem: HeaderProblem) -> WebhookError {
-    WebhookError::MalformedHeader {
-        header: SIGNATURE_HEADER,
-        problem,
-    }
+    WebhookError::MalformedHeader { header: SIGNATURE_HEADER, problem }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,10 +131,7 @@ fn known_answer_complete_event_decodes_every_field() {
     let delivery = verify_at(&format!("t={T},v1={SIG_COMPLETE}"), BODY_COMPLETE, T).unwrap();
     assert_eq!(delivery.webhook_delivery_id, "whd_01");
     assert_eq!(delivery.timestamp, T);
-    assert_eq!(
-        delivery.event.event_type(),
-        webhook::QUALIFICATION_SESSION_COMPLETE
-    );
+    assert_eq!(delivery.event.event_type(), webhook::QUALIFICATION_SESSION_COMPLETE);
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session, got {:?}", delivery.event);
     };
@@ -182,26 +170,16 @@ fn signing_reproduces_the_known_answers() {
     );
     let both = SignatureHeader::sign(SECRET, T, BODY_COMPLETE)
         .add_signature(ROTATED_SECRET, BODY_COMPLETE);
-    assert_eq!(
-        both.to_string(),
-        format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}")
-    );
+    assert_eq!(both.to_string(), format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}"));
     let headers = signed_headers(SECRET, T, BODY_COMPLETE);
-    assert_eq!(
-        headers[SIGNATURE_HEADER],
-        format!("t={T},v1={SIG_COMPLETE}").as_str()
-    );
+    assert_eq!(headers[SIGNATURE_HEADER], format!("t={T},v1={SIG_COMPLETE}").as_str());
     assert_eq!(headers[http::header::CONTENT_TYPE], "application/json");
 }
 
 #[test]
 fn a_non_ascii_secret_verifies_its_known_answer() {
     let delivery = WebhookVerifier::new(UTF8_SECRET)
-        .verify_signed_at(
-            &signature(&format!("t={T},v1={SIG_UTF8_SECRET}")),
-            BODY_COMPLETE,
-            T,
-        )
+        .verify_signed_at(&signature(&format!("t={T},v1={SIG_UTF8_SECRET}")), BODY_COMPLETE, T)
         .unwrap();
     assert_eq!(delivery.webhook_delivery_id, "whd_01");
 }
@@ -242,9 +220,7 @@ fn unknown_event_type_is_kept_raw() {
 #[test]
 fn undocumented_webhook_name_is_accepted_as_event_type() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session_complete","data":{"qualification_session_id":"qs_1","status":"rejected"}}"#;
-    let delivery = verifier()
-        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
-        .unwrap();
+    let delivery = verifier().verify_signed_at(&signed_headers(SECRET, T, body), body, T).unwrap();
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session");
     };
@@ -254,16 +230,11 @@ fn undocumented_webhook_name_is_accepted_as_event_type() {
 #[test]
 fn unknown_status_and_extra_fields_do_not_fail() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","extra":1,"data":{"qualification_session_id":"qs_1","status":"expired","new_field":[1,2],"email":null}}"#;
-    let delivery = verifier()
-        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
-        .unwrap();
+    let delivery = verifier().verify_signed_at(&signed_headers(SECRET, T, body), body, T).unwrap();
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session");
     };
-    assert_eq!(
-        session.status,
-        QualificationSessionStatus::Unknown("expired".to_owned())
-    );
+    assert_eq!(session.status, QualificationSessionStatus::Unknown("expired".to_owned()));
     assert_eq!(session.email, None);
 }
 
@@ -311,18 +282,9 @@ fn tampered_timestamp_is_refused() {
 
 #[test]
 fn wrong_secret_is_refused() {
-    for secret in [
-        "whsec_test_secreT",
-        "whsec_test_secret ",
-        "whsec_test_secre",
-        "x",
-    ] {
+    for secret in ["whsec_test_secreT", "whsec_test_secret ", "whsec_test_secre", "x"] {
         let err = WebhookVerifier::new(secret)
-            .verify_signed_at(
-                &signature(&format!("t={T},v1={SIG_COMPLETE}")),
-                BODY_COMPLETE,
-                T,
-            )
+            .verify_signed_at(&signature(&format!("t={T},v1={SIG_COMPLETE}")), BODY_COMPLETE, T)
             .unwrap_err();
         assert_eq!(err, WebhookError::NoValidSignature, "secret {secret:?}");
     }
@@ -353,12 +315,7 @@ fn any_valid_v1_among_several_is_accepted() {
         verify_at(&header, BODY_COMPLETE, T).unwrap_or_else(|e| panic!("{header}: {e}"));
     }
     assert_eq!(
-        verify_at(
-            &format!("t={T},v1={SIG_BOGUS},v1={SIG_ROTATED}"),
-            BODY_COMPLETE,
-            T
-        )
-        .unwrap_err(),
+        verify_at(&format!("t={T},v1={SIG_BOGUS},v1={SIG_ROTATED}"), BODY_COMPLETE, T).unwrap_err(),
         WebhookError::NoValidSignature
     );
 }
@@ -367,15 +324,10 @@ fn any_valid_v1_among_several_is_accepted() {
 fn receiver_side_rotation_accepts_any_configured_secret() {
     let header = signature(&format!("t={T},v1={SIG_ROTATED}"));
     assert_eq!(
-        verifier()
-            .verify_signed_at(&header, BODY_COMPLETE, T)
-            .unwrap_err(),
+        verifier().verify_signed_at(&header, BODY_COMPLETE, T).unwrap_err(),
         WebhookError::NoValidSignature
     );
-    verifier()
-        .also_accept(ROTATED_SECRET)
-        .verify_signed_at(&header, BODY_COMPLETE, T)
-        .unwrap();
+    verifier().also_accept(ROTATED_SECRET).verify_signed_at(&header, BODY_COMPLETE, T).unwrap();
     WebhookVerifier::from_secrets(["nope", ROTATED_SECRET])
         .verify_signed_at(&header, BODY_COMPLETE, T)
         .unwrap();
@@ -450,17 +402,11 @@ fn tolerance_is_configurable() {
     assert_eq!(verifier().tolerance(), webhook::DEFAULT_TOLERANCE);
     let strict = verifier().with_tolerance(Duration::from_secs(10));
     assert_eq!(strict.tolerance(), Duration::from_secs(10));
-    strict
-        .verify_signed_at(&header, BODY_COMPLETE, T + 10)
-        .unwrap();
-    strict
-        .verify_signed_at(&header, BODY_COMPLETE, T - 10)
-        .unwrap();
+    strict.verify_signed_at(&header, BODY_COMPLETE, T + 10).unwrap();
+    strict.verify_signed_at(&header, BODY_COMPLETE, T - 10).unwrap();
     for now in [T + 11, T - 11] {
         assert_eq!(
-            strict
-                .verify_signed_at(&header, BODY_COMPLETE, now)
-                .unwrap_err(),
+            strict.verify_signed_at(&header, BODY_COMPLETE, now).unwrap_err(),
             WebhookError::TimestampOutOfTolerance {
                 timestamp: T,
                 now,
@@ -470,14 +416,10 @@ fn tolerance_is_configurable() {
     }
     let exact = verifier().with_tolerance(Duration::ZERO);
     exact.verify_signed_at(&header, BODY_COMPLETE, T).unwrap();
-    assert!(exact
-        .verify_signed_at(&header, BODY_COMPLETE, T + 1)
-        .is_err());
+    assert!(exact.verify_signed_at(&header, BODY_COMPLETE, T + 1).is_err());
     let lax = verifier().with_tolerance(Duration::MAX);
-    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MAX)
-        .unwrap();
-    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MIN)
-        .unwrap();
+    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MAX).unwrap();
+    lax.verify_signed_at(&header, BODY_COMPLETE, i64::MIN).unwrap();
     assert_eq!(webhook::DEFAULT_TOLERANCE, Duration::from_secs(300));
 }
 
@@ -492,15 +434,11 @@ fn a_forged_signature_is_reported_as_such_not_as_stale() {
 
 #[test]
 fn verify_signed_and_verify_signature_use_the_system_clock() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        as i64;
     let headers = signed_headers(SECRET, now, BODY_COMPLETE);
     verifier().verify_signed(&headers, BODY_COMPLETE).unwrap();
-    verifier()
-        .verify_signature(&headers[SIGNATURE_HEADER], BODY_COMPLETE)
-        .unwrap();
+    verifier().verify_signature(&headers[SIGNATURE_HEADER], BODY_COMPLETE).unwrap();
     let old = signed_headers(SECRET, now - 3600, BODY_COMPLETE);
     assert!(matches!(
         verifier().verify_signed(&old, BODY_COMPLETE),
@@ -535,13 +473,9 @@ fn the_header_value_methods_take_text_bytes_or_a_header_value() {
     }
     // A secret that is not UTF-8 is compared as the bytes it is.
     let binary = WebhookVerifier::new(b"\xffsecret".to_vec());
-    binary
-        .verify_shared_secret(HeaderValue::from_bytes(b"\xffsecret").unwrap(), FLAT)
-        .unwrap();
+    binary.verify_shared_secret(HeaderValue::from_bytes(b"\xffsecret").unwrap(), FLAT).unwrap();
     assert_eq!(
-        binary
-            .verify_shared_secret(b"\xfesecret", FLAT)
-            .unwrap_err(),
+        binary.verify_shared_secret(b"\xfesecret", FLAT).unwrap_err(),
         WebhookError::BadSharedSecret
     );
 }
@@ -560,114 +494,46 @@ fn each_malformed_signature_header_is_refused_with_its_problem() {
         (",,".into(), HeaderProblem::Empty),
         (format!("v1={sig}"), HeaderProblem::MissingTimestamp),
         ("v0=abc,v2=def".into(), HeaderProblem::MissingTimestamp),
-        (
-            format!("t=abc,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("t=,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("t=-5,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("t=+5,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("t=1.5,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("t=1 2,v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
-        (
-            format!("v1={sig},t=0x10"),
-            HeaderProblem::TimestampNotDigits { position: 2 },
-        ),
+        (format!("t=abc,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("t=,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("t=-5,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("t=+5,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("t=1.5,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("t=1 2,v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
+        (format!("v1={sig},t=0x10"), HeaderProblem::TimestampNotDigits { position: 2 }),
         (
             format!("t=99999999999999999999,v1={sig}"),
             HeaderProblem::TimestampOutOfRange { position: 1 },
         ),
-        (
-            format!("t=1,t=1,v1={sig}"),
-            HeaderProblem::DuplicateTimestamp { position: 2 },
-        ),
-        (
-            format!("t={T},v1={sig},t={T}"),
-            HeaderProblem::DuplicateTimestamp { position: 3 },
-        ),
+        (format!("t=1,t=1,v1={sig}"), HeaderProblem::DuplicateTimestamp { position: 2 }),
+        (format!("t={T},v1={sig},t={T}"), HeaderProblem::DuplicateTimestamp { position: 3 }),
         (format!("t={T}"), HeaderProblem::NoV1Signature),
-        (
-            format!("t={T},v1={odd}"),
-            HeaderProblem::OddHexLength { position: 2 },
-        ),
-        (
-            format!("t={T},v1=abc"),
-            HeaderProblem::OddHexLength { position: 2 },
-        ),
-        (
-            format!("t={T},v1={not_hex}"),
-            HeaderProblem::InvalidHexDigit { position: 2 },
-        ),
+        (format!("t={T},v1={odd}"), HeaderProblem::OddHexLength { position: 2 }),
+        (format!("t={T},v1=abc"), HeaderProblem::OddHexLength { position: 2 }),
+        (format!("t={T},v1={not_hex}"), HeaderProblem::InvalidHexDigit { position: 2 }),
         (
             format!("t={T},v1={sig}00"),
-            HeaderProblem::WrongSignatureLength {
-                position: 2,
-                hex_digits: 66,
-            },
+            HeaderProblem::WrongSignatureLength { position: 2, hex_digits: 66 },
         ),
-        (
-            format!("t={T},v1="),
-            HeaderProblem::WrongSignatureLength {
-                position: 2,
-                hex_digits: 0,
-            },
-        ),
+        (format!("t={T},v1="), HeaderProblem::WrongSignatureLength { position: 2, hex_digits: 0 }),
         (
             format!("t={T},v1={sig},v1=abcd"),
-            HeaderProblem::WrongSignatureLength {
-                position: 3,
-                hex_digits: 4,
-            },
+            HeaderProblem::WrongSignatureLength { position: 3, hex_digits: 4 },
         ),
-        (
-            "garbage".into(),
-            HeaderProblem::MissingEquals { position: 1 },
-        ),
-        (
-            format!("t={T},garbage,v1={sig}"),
-            HeaderProblem::MissingEquals { position: 2 },
-        ),
-        (
-            format!("=1,t={T},v1={sig}"),
-            HeaderProblem::EmptyKey { position: 1 },
-        ),
-        (
-            format!("t={T};v1={sig}"),
-            HeaderProblem::TimestampNotDigits { position: 1 },
-        ),
+        ("garbage".into(), HeaderProblem::MissingEquals { position: 1 }),
+        (format!("t={T},garbage,v1={sig}"), HeaderProblem::MissingEquals { position: 2 }),
+        (format!("=1,t={T},v1={sig}"), HeaderProblem::EmptyKey { position: 1 }),
+        (format!("t={T};v1={sig}"), HeaderProblem::TimestampNotDigits { position: 1 }),
         (
             "sha256=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd".into(),
             HeaderProblem::MissingTimestamp,
         ),
     ];
     for (value, problem) in cases {
-        assert_eq!(
-            SignatureHeader::parse(&value).unwrap_err(),
-            problem,
-            "parsing {value:?}"
-        );
+        assert_eq!(SignatureHeader::parse(&value).unwrap_err(), problem, "parsing {value:?}");
         let err = verify_at(&value, BODY_COMPLETE, T).unwrap_err();
         assert_eq!(err, malformed(problem.clone()), "verifying {value:?}");
-        assert_eq!(
-            err.status_code(),
-            401,
-            "a malformed header authenticates nothing"
-        );
+        assert_eq!(err.status_code(), 401, "a malformed header authenticates nothing");
         assert!(err.to_string().contains(&problem.to_string()));
     }
 }
@@ -675,24 +541,15 @@ fn each_malformed_signature_header_is_refused_with_its_problem() {
 #[test]
 fn missing_repeated_and_non_ascii_signature_headers_are_refused() {
     let v = verifier();
-    let err = v
-        .verify_signed_at(&HeaderMap::new(), BODY_COMPLETE, T)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        WebhookError::MissingHeader {
-            header: SIGNATURE_HEADER
-        }
-    );
+    let err = v.verify_signed_at(&HeaderMap::new(), BODY_COMPLETE, T).unwrap_err();
+    assert_eq!(err, WebhookError::MissingHeader { header: SIGNATURE_HEADER });
     assert_eq!(err.status_code(), 401);
 
     // An unsigned delivery sent to a signed receiver is "missing header".
     let unsigned = unsigned_headers(SECRET);
     assert_eq!(
         v.verify_signed_at(&unsigned, BODY_COMPLETE, T).unwrap_err(),
-        WebhookError::MissingHeader {
-            header: SIGNATURE_HEADER
-        }
+        WebhookError::MissingHeader { header: SIGNATURE_HEADER }
     );
 
     let good = format!("t={T},v1={SIG_COMPLETE}");
@@ -710,17 +567,11 @@ fn missing_repeated_and_non_ascii_signature_headers_are_refused() {
         HeaderValue::from_bytes(format!("t={T},v1={SIG_COMPLETE},x=\u{e9}").as_bytes()).unwrap(),
     );
     assert_eq!(
-        v.verify_signed_at(&non_ascii, BODY_COMPLETE, T)
-            .unwrap_err(),
+        v.verify_signed_at(&non_ascii, BODY_COMPLETE, T).unwrap_err(),
         malformed(HeaderProblem::NotVisibleAscii)
     );
     // The header-value entry point takes the non-ASCII text and ignores the unknown element.
-    v.verify_signature_at(
-        format!("t={T},v1={SIG_COMPLETE},x=\u{e9}"),
-        BODY_COMPLETE,
-        T,
-    )
-    .unwrap();
+    v.verify_signature_at(format!("t={T},v1={SIG_COMPLETE},x=\u{e9}"), BODY_COMPLETE, T).unwrap();
     // Bytes that are not UTF-8 are not a signature header.
     assert_eq!(
         v.verify_signature_at(
@@ -735,16 +586,12 @@ fn missing_repeated_and_non_ascii_signature_headers_are_refused() {
 
 #[test]
 fn signature_header_round_trips() {
-    let header: SignatureHeader = format!("t={T},v1={SIG_COMPLETE},v2=zz,v1={SIG_ROTATED}")
-        .parse()
-        .unwrap();
+    let header: SignatureHeader =
+        format!("t={T},v1={SIG_COMPLETE},v2=zz,v1={SIG_ROTATED}").parse().unwrap();
     assert_eq!(header.timestamp(), T);
     assert_eq!(header.v1_signatures().len(), 2);
     assert_eq!(hex::encode(header.v1_signatures()[1]), SIG_ROTATED);
-    assert_eq!(
-        header.to_string(),
-        format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}")
-    );
+    assert_eq!(header.to_string(), format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}"));
     let debug = format!("{header:?}");
     assert!(debug.contains(SIG_COMPLETE), "{debug}");
 }
@@ -780,16 +627,12 @@ fn an_authentic_signed_body_that_does_not_decode_is_refused_with_a_bounded_messa
         format!(r#"{{"webhook_delivery_id":["{long}"],"event_type":"x","data":{{}}}}"#).into_bytes(),
     ];
     for body in bodies {
-        let err = verifier()
-            .verify_signed_at(&signed_headers(SECRET, T, &body), &body, T)
-            .unwrap_err();
+        let err =
+            verifier().verify_signed_at(&signed_headers(SECRET, T, &body), &body, T).unwrap_err();
         let WebhookError::UndecodableBody { message } = &err else {
             panic!("expected undecodable, got {err:?}");
         };
-        assert!(
-            message.chars().count() <= 243,
-            "unbounded message: {message}"
-        );
+        assert!(message.chars().count() <= 243, "unbounded message: {message}");
         assert!(err.to_string().len() < 400, "unbounded display: {err}");
         assert_eq!(err.status_code(), 400);
     }
@@ -798,9 +641,7 @@ fn an_authentic_signed_body_that_does_not_decode_is_refused_with_a_bounded_messa
 #[test]
 fn undecodable_message_says_what_failed() {
     let body = br#"{"webhook_delivery_id":"w","event_type":"qualification_session.complete","data":{"status":"approved"}}"#;
-    let err = verifier()
-        .verify_signed_at(&signed_headers(SECRET, T, body), body, T)
-        .unwrap_err();
+    let err = verifier().verify_signed_at(&signed_headers(SECRET, T, body), body, T).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("qualification_session_id"), "{text}");
     assert!(text.contains("data"), "{text}");
@@ -820,19 +661,10 @@ fn an_unsigned_delivery_with_the_shared_secret_decodes() {
     assert_eq!(payload.user_id.as_deref(), Some("u_1"));
     assert_eq!(payload.email, None);
 
-    verifier()
-        .verify_unsigned(&unsigned_headers(SECRET), FLAT)
-        .unwrap();
-    verifier()
-        .verify_shared_secret(SECRET.as_bytes(), FLAT)
-        .unwrap();
+    verifier().verify_unsigned(&unsigned_headers(SECRET), FLAT).unwrap();
+    verifier().verify_shared_secret(SECRET.as_bytes(), FLAT).unwrap();
     // Any configured secret.
-    verify_unsigned_with(
-        &WebhookVerifier::from_secrets(["old", SECRET]),
-        SECRET,
-        FLAT,
-    )
-    .unwrap();
+    verify_unsigned_with(&WebhookVerifier::from_secrets(["old", SECRET]), SECRET, FLAT).unwrap();
 }
 
 #[test]
@@ -859,21 +691,13 @@ fn an_unsigned_delivery_with_another_secret_is_refused() {
 #[test]
 fn an_unsigned_delivery_without_its_header_or_with_it_twice_is_refused() {
     assert_eq!(
-        verifier()
-            .verify_unsigned(&HeaderMap::new(), FLAT)
-            .unwrap_err(),
-        WebhookError::MissingHeader {
-            header: API_KEY_HEADER
-        }
+        verifier().verify_unsigned(&HeaderMap::new(), FLAT).unwrap_err(),
+        WebhookError::MissingHeader { header: API_KEY_HEADER }
     );
     // A signed delivery sent to an unsigned receiver.
     assert_eq!(
-        verifier()
-            .verify_unsigned(&signed_headers(SECRET, T, FLAT), FLAT)
-            .unwrap_err(),
-        WebhookError::MissingHeader {
-            header: API_KEY_HEADER
-        }
+        verifier().verify_unsigned(&signed_headers(SECRET, T, FLAT), FLAT).unwrap_err(),
+        WebhookError::MissingHeader { header: API_KEY_HEADER }
     );
     let mut repeated = HeaderMap::new();
     repeated.append(API_KEY_HEADER, HeaderValue::from_static(SECRET));
@@ -898,10 +722,7 @@ fn an_authentic_unsigned_body_that_does_not_decode_is_refused() {
         BODY_COMPLETE, // an envelope is not the flat payload
     ] {
         let err = verify_unsigned_with(&verifier(), SECRET, body).unwrap_err();
-        assert!(
-            matches!(err, WebhookError::UndecodableBody { .. }),
-            "{body:?}: {err:?}"
-        );
+        assert!(matches!(err, WebhookError::UndecodableBody { .. }), "{body:?}: {err:?}");
     }
     // The secret is checked before the body is looked at.
     assert_eq!(
@@ -917,38 +738,25 @@ fn an_authentic_unsigned_body_that_does_not_decode_is_refused() {
 fn empty_secrets_never_authenticate() {
     let empty = WebhookVerifier::new("");
     let headers = signed_headers("", T, BODY_COMPLETE);
-    let err = empty
-        .verify_signed_at(&headers, BODY_COMPLETE, T)
-        .unwrap_err();
+    let err = empty.verify_signed_at(&headers, BODY_COMPLETE, T).unwrap_err();
     assert_eq!(err, WebhookError::NoSecretConfigured);
     assert_eq!(err.status_code(), 500);
     assert_eq!(
-        empty
-            .verify_unsigned(&headers_with(API_KEY_HEADER, ""), FLAT)
-            .unwrap_err(),
+        empty.verify_unsigned(&headers_with(API_KEY_HEADER, ""), FLAT).unwrap_err(),
         WebhookError::NoSecretConfigured
     );
     assert_eq!(
-        verify_unsigned_with(
-            &WebhookVerifier::from_secrets(Vec::<String>::new()),
-            "",
-            FLAT
-        )
-        .unwrap_err(),
+        verify_unsigned_with(&WebhookVerifier::from_secrets(Vec::<String>::new()), "", FLAT)
+            .unwrap_err(),
         WebhookError::NoSecretConfigured
     );
     // An empty secret next to a real one is skipped, not matched.
     let mixed = WebhookVerifier::from_secrets(["", SECRET]);
     assert_eq!(
-        mixed
-            .verify_signed_at(&headers, BODY_COMPLETE, T)
-            .unwrap_err(),
+        mixed.verify_signed_at(&headers, BODY_COMPLETE, T).unwrap_err(),
         WebhookError::NoValidSignature
     );
-    assert_eq!(
-        verify_unsigned_with(&mixed, "", FLAT).unwrap_err(),
-        WebhookError::BadSharedSecret
-    );
+    assert_eq!(verify_unsigned_with(&mixed, "", FLAT).unwrap_err(), WebhookError::BadSharedSecret);
     assert!(WebhookSecret::from("").is_empty());
 }
 
@@ -963,10 +771,7 @@ fn secrets_never_appear_in_debug_or_errors() {
     }
     assert!(debug.contains("redacted"), "{debug}");
     assert!(debug.contains("tolerance"), "{debug}");
-    assert_eq!(
-        format!("{:?}", WebhookSecret::from(SECRET)),
-        "WebhookSecret(<redacted>)"
-    );
+    assert_eq!(format!("{:?}", WebhookSecret::from(SECRET)), "WebhookSecret(<redacted>)");
 
     // Errors carry no secret, whichever way the delivery fails.
     let presented_headers = headers_with(API_KEY_HEADER, SECRET);
@@ -997,9 +802,8 @@ fn an_envelope_built_from_an_event_verifies_back_to_that_event() {
     let body = serde_json::to_vec(&envelope).unwrap();
     let envelope: WebhookEnvelope = serde_json::from_slice(&body).unwrap();
     assert_eq!(envelope.event_type, webhook::QUALIFICATION_SESSION_COMPLETE);
-    let delivery = verifier()
-        .verify_signed_at(&signed_headers(SECRET, T, &body), &body, T)
-        .unwrap();
+    let delivery =
+        verifier().verify_signed_at(&signed_headers(SECRET, T, &body), &body, T).unwrap();
     assert_eq!(delivery.webhook_delivery_id, "whd_77");
     let WebhookEvent::QualificationSessionComplete(session) = delivery.event else {
         panic!("expected a completed session");
@@ -1034,9 +838,8 @@ fn arbitrary_inputs_never_panic() {
     let v = verifier();
     for _ in 0..20_000 {
         let len = (next() % 80) as usize;
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-            .collect();
+        let bytes: Vec<u8> =
+            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
         let text = String::from_utf8_lossy(&bytes);
         let _ = SignatureHeader::parse(&text);
         let _ = v.verify_signature_at(&*text, &bytes, T);
@@ -1061,10 +864,7 @@ async fn refusing_receiver() -> String {
     async fn receive(headers: HeaderMap, body: axum::body::Bytes) -> (http::StatusCode, String) {
         let verifier = verifier();
         let refusal = if headers.contains_key(SIGNATURE_HEADER) {
-            verifier
-                .verify_signed_at(&headers, &body, T)
-                .map(|_| ())
-                .err()
+            verifier.verify_signed_at(&headers, &body, T).map(|_| ()).err()
         } else {
             verifier.verify_unsigned(&headers, &body).map(|_| ()).err()
         };
@@ -1098,19 +898,9 @@ async fn an_undecodable_delivery_shows_no_value_of_its_body_in_the_refusal() {
     let deliveries = signed
         .iter()
         .map(|body| (signed_headers(SECRET, T, body), *body))
-        .chain(
-            unsigned
-                .iter()
-                .map(|body| (unsigned_headers(SECRET), *body)),
-        );
+        .chain(unsigned.iter().map(|body| (unsigned_headers(SECRET), *body)));
     for (headers, body) in deliveries {
-        let answer = http
-            .post(&url)
-            .headers(headers)
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
+        let answer = http.post(&url).headers(headers).body(body.to_vec()).send().await.unwrap();
         assert_eq!(answer.status(), 400, "{}", String::from_utf8_lossy(body));
         let text = answer.text().await.unwrap();
         assert!(text.contains("could not be decoded"), "{text}");

@@ -62,12 +62,7 @@ fn unsigned_body(session_id: &str, status: &str) -> Vec<u8> {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .try_into()
-        .unwrap()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().try_into().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,10 +113,7 @@ impl Receiver {
 
     async fn start(webhooks: WebhookConfig) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let state = AppState {
-            webhooks,
-            seen: seen.clone(),
-        };
+        let state = AppState { webhooks, seen: seen.clone() };
         let app = Router::new().route(PATH, post(handler)).with_state(state);
         let (url, addr) = serve(app).await;
         Self { url, addr, seen }
@@ -143,14 +135,8 @@ impl Receiver {
     /// A signed delivery of `body`, signed now with `secret` by tests/support.
     async fn post_signed(&self, secret: &str, body: Vec<u8>) -> Answer {
         let signature = signature_value(secret, now(), &body);
-        self.post(
-            &[
-                (SIGNATURE_HEADER, &signature),
-                ("content-type", "application/json"),
-            ],
-            body,
-        )
-        .await
+        self.post(&[(SIGNATURE_HEADER, &signature), ("content-type", "application/json")], body)
+            .await
     }
 }
 
@@ -177,16 +163,10 @@ struct Answer {
 impl Answer {
     async fn of(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let content_type =
+            response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
         let text = response.text().await.unwrap();
-        Self {
-            status,
-            content_type,
-            text,
-        }
+        Self { status, content_type, text }
     }
 
     /// A refusal: `status`, plain text that contains `reason`, and none of the secrets or
@@ -194,11 +174,7 @@ impl Answer {
     #[track_caller]
     fn assert_refused(&self, status: u16, reason: &str) {
         assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(
-            self.content_type.as_deref(),
-            Some("text/plain; charset=utf-8"),
-            "{self:?}"
-        );
+        assert_eq!(self.content_type.as_deref(), Some("text/plain; charset=utf-8"), "{self:?}");
         assert!(self.text.contains(reason), "{reason:?} not in {self:?}");
         assert!(!self.text.contains('\n'), "not one line: {self:?}");
         for secret in [SECRET, PREVIOUS_SECRET, SHARED_SECRET, "whsec", "SECRET"] {
@@ -231,9 +207,7 @@ async fn read_answer(socket: &mut TcpStream) -> Option<RawAnswer> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("no answer within 30 s");
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("no answer within 30 s");
     RawAnswer::parse(&bytes)
 }
 
@@ -268,11 +242,7 @@ impl RawAnswer {
             name.eq_ignore_ascii_case("content-length")
                 .then(|| value.trim().parse::<usize>().ok())?
         })?;
-        Some(Self {
-            status,
-            head: head.to_owned(),
-            body: rest.get(..length)?.to_owned(),
-        })
+        Some(Self { status, head: head.to_owned(), body: rest.get(..length)?.to_owned() })
     }
 }
 
@@ -280,10 +250,7 @@ impl RawAnswer {
 /// answering; `extra` are more header lines.
 /// The header line of a valid signature of `body`, for a raw request.
 fn signature_line(body: &[u8]) -> String {
-    format!(
-        "{SIGNATURE_HEADER}: {}",
-        signature_value(SECRET, now(), body)
-    )
+    format!("{SIGNATURE_HEADER}: {}", signature_value(SECRET, now(), body))
 }
 
 fn raw_head(addr: &str, extra: &[String]) -> Vec<u8> {
@@ -302,14 +269,9 @@ fn raw_head(addr: &str, extra: &[String]) -> Vec<u8> {
 #[tokio::test]
 async fn a_delivery_signed_by_independent_code_reaches_the_handler_whose_answer_is_returned() {
     let receiver = Receiver::start(signed_config()).await;
-    let answer = receiver
-        .post_signed(SECRET, complete_body("whd_1", "qs_1", "approved"))
-        .await;
+    let answer = receiver.post_signed(SECRET, complete_body("whd_1", "qs_1", "approved")).await;
     assert_eq!(answer.status, 202, "{answer:?}");
-    assert_eq!(
-        answer.text,
-        "handled qualification_session.complete qs_1:approved"
-    );
+    assert_eq!(answer.text, "handled qualification_session.complete qs_1:approved");
 
     let seen = receiver.seen();
     assert_eq!(seen.len(), 1);
@@ -329,10 +291,7 @@ async fn a_delivery_signed_by_independent_code_reaches_the_handler_whose_answer_
         CompletionSource::Webhook { webhook_delivery_id: Some(ref id) } if id == "whd_1"
     ));
     assert_eq!(webhook.key(), Some(completion.key()));
-    assert_eq!(
-        webhook.payload().unwrap().email.as_deref(),
-        Some("ada.lovelace@example.com")
-    );
+    assert_eq!(webhook.payload().unwrap().email.as_deref(), Some("ada.lovelace@example.com"));
 }
 
 #[tokio::test]
@@ -358,20 +317,14 @@ async fn a_delivery_signed_by_python_reaches_the_handler() {
 
     let answer = receiver.post(&[(SIGNATURE_HEADER, &signature)], body).await;
     assert_eq!(answer.status, 202, "{answer:?}");
-    assert_eq!(
-        answer.text,
-        "handled qualification_session.complete qs_py:rejected"
-    );
+    assert_eq!(answer.text, "handled qualification_session.complete qs_py:rejected");
     assert_eq!(receiver.seen()[0].webhook_delivery_id(), Some("whd_py"));
 }
 
 #[tokio::test]
 async fn deliveries_from_the_fake_truemed_reach_the_handler_with_their_completions() {
     let receiver = Receiver::start(signed_config()).await;
-    let fake = FakeTruemed::builder()
-        .webhook(&receiver.url, SECRET)
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().webhook(&receiver.url, SECRET).start().await;
     fake.seed_all([SessionSeed::new("qs_a"), SessionSeed::new("qs_b")]);
     fake.approve("qs_a");
     fake.reject("qs_b");
@@ -384,11 +337,8 @@ async fn deliveries_from_the_fake_truemed_reach_the_handler_with_their_completio
         assert_eq!(delivery.attempts.len(), 1, "{delivery:?}");
         assert_eq!(delivery.attempts[0].status, Some(202));
     }
-    let mut keys: Vec<String> = receiver
-        .seen()
-        .iter()
-        .map(|webhook| webhook.key().unwrap().to_string())
-        .collect();
+    let mut keys: Vec<String> =
+        receiver.seen().iter().map(|webhook| webhook.key().unwrap().to_string()).collect();
     keys.sort();
     assert_eq!(keys, ["qs_a:approved", "qs_b:rejected"]);
     let mut ids: Vec<String> = receiver
@@ -397,10 +347,7 @@ async fn deliveries_from_the_fake_truemed_reach_the_handler_with_their_completio
         .map(|webhook| webhook.webhook_delivery_id().unwrap().to_owned())
         .collect();
     ids.sort();
-    let mut sent: Vec<String> = deliveries
-        .iter()
-        .map(|d| d.webhook_delivery_id.clone())
-        .collect();
+    let mut sent: Vec<String> = deliveries.iter().map(|d| d.webhook_delivery_id.clone()).collect();
     sent.sort();
     assert_eq!(ids, sent);
 }
@@ -409,10 +356,7 @@ async fn deliveries_from_the_fake_truemed_reach_the_handler_with_their_completio
 async fn unsigned_deliveries_from_the_fake_truemed_reach_the_handler() {
     let receiver =
         Receiver::start(WebhookConfig::unsigned(WebhookVerifier::new(SHARED_SECRET))).await;
-    let fake = FakeTruemed::builder()
-        .unsigned_webhook(&receiver.url, SHARED_SECRET)
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().unsigned_webhook(&receiver.url, SHARED_SECRET).start().await;
     fake.seed(SessionSeed::new("qs_u"));
     fake.approve("qs_u");
     fake.flush_webhooks().await;
@@ -432,18 +376,12 @@ async fn while_rotating_either_secret_is_accepted_and_a_third_is_refused() {
         PREVIOUS_SECRET,
     ])))
     .await;
-    let current = receiver
-        .post_signed(SECRET, complete_body("whd_c", "qs_c", "approved"))
-        .await;
-    let previous = receiver
-        .post_signed(PREVIOUS_SECRET, complete_body("whd_p", "qs_p", "approved"))
-        .await;
+    let current = receiver.post_signed(SECRET, complete_body("whd_c", "qs_c", "approved")).await;
+    let previous =
+        receiver.post_signed(PREVIOUS_SECRET, complete_body("whd_p", "qs_p", "approved")).await;
     assert_eq!((current.status, previous.status), (202, 202));
     let other = receiver
-        .post_signed(
-            "whsec_someone_else",
-            complete_body("whd_o", "qs_o", "approved"),
-        )
+        .post_signed("whsec_someone_else", complete_body("whd_o", "qs_o", "approved"))
         .await;
     other.assert_refused(401, "no valid signature in `x-truemed-signature`");
 
@@ -458,11 +396,8 @@ async fn while_rotating_either_secret_is_accepted_and_a_third_is_refused() {
     let answer = receiver.post(&[(SIGNATURE_HEADER, &both)], body).await;
     assert_eq!(answer.status, 202, "{answer:?}");
 
-    let ids: Vec<_> = receiver
-        .seen()
-        .iter()
-        .map(|w| w.webhook_delivery_id().unwrap().to_owned())
-        .collect();
+    let ids: Vec<_> =
+        receiver.seen().iter().map(|w| w.webhook_delivery_id().unwrap().to_owned()).collect();
     assert_eq!(ids, ["whd_c", "whd_p", "whd_both"]);
 }
 
@@ -471,30 +406,16 @@ async fn an_unsigned_delivery_needs_the_shared_secret() {
     let verifier = WebhookVerifier::from_secrets([SHARED_SECRET, "shared_next"]);
     let receiver = Receiver::start(WebhookConfig::unsigned(verifier)).await;
 
-    let answer = receiver
-        .post(
-            &[(API_KEY_HEADER, SHARED_SECRET)],
-            unsigned_body("qs_1", "rejected"),
-        )
-        .await;
+    let answer =
+        receiver.post(&[(API_KEY_HEADER, SHARED_SECRET)], unsigned_body("qs_1", "rejected")).await;
     assert_eq!(answer.status, 202, "{answer:?}");
-    assert_eq!(
-        answer.text,
-        "handled qualification_session.complete qs_1:rejected"
-    );
-    let rotated = receiver
-        .post(
-            &[(API_KEY_HEADER, "shared_next")],
-            unsigned_body("qs_2", "approved"),
-        )
-        .await;
+    assert_eq!(answer.text, "handled qualification_session.complete qs_1:rejected");
+    let rotated =
+        receiver.post(&[(API_KEY_HEADER, "shared_next")], unsigned_body("qs_2", "approved")).await;
     assert_eq!(rotated.status, 202, "{rotated:?}");
 
     receiver
-        .post(
-            &[(API_KEY_HEADER, "shared_wrong")],
-            unsigned_body("qs_3", "approved"),
-        )
+        .post(&[(API_KEY_HEADER, "shared_wrong")], unsigned_body("qs_3", "approved"))
         .await
         .assert_refused(401, "wrong shared secret in `x-truemed-api-key`");
     receiver
@@ -508,10 +429,7 @@ async fn an_unsigned_delivery_needs_the_shared_secret() {
         .assert_refused(401, "missing `x-truemed-api-key` header");
     receiver
         .post(
-            &[
-                (API_KEY_HEADER, SHARED_SECRET),
-                (API_KEY_HEADER, SHARED_SECRET),
-            ],
+            &[(API_KEY_HEADER, SHARED_SECRET), (API_KEY_HEADER, SHARED_SECRET)],
             unsigned_body("qs_6", "approved"),
         )
         .await
@@ -521,11 +439,7 @@ async fn an_unsigned_delivery_needs_the_shared_secret() {
         .await
         .assert_refused(400, "body is not a Truemed webhook delivery");
 
-    let seen: Vec<_> = receiver
-        .seen()
-        .iter()
-        .map(|w| w.key().unwrap().to_string())
-        .collect();
+    let seen: Vec<_> = receiver.seen().iter().map(|w| w.key().unwrap().to_string()).collect();
     assert_eq!(seen, ["qs_1:rejected", "qs_2:approved"]);
 }
 
@@ -533,10 +447,7 @@ async fn an_unsigned_delivery_needs_the_shared_secret() {
 async fn an_unsigned_endpoint_ignores_the_signature_header_and_a_signed_one_the_api_key() {
     let signed = Receiver::start(signed_config()).await;
     signed
-        .post(
-            &[(API_KEY_HEADER, SECRET)],
-            unsigned_body("qs_1", "approved"),
-        )
+        .post(&[(API_KEY_HEADER, SECRET)], unsigned_body("qs_1", "approved"))
         .await
         .assert_refused(401, "missing `x-truemed-signature` header");
     assert!(signed.seen().is_empty());
@@ -587,10 +498,7 @@ async fn the_content_type_is_not_what_authenticates_a_delivery() {
         let forged = signature_value("whsec_forger", now(), &body);
         let mut headers = vec![(SIGNATURE_HEADER, forged.as_str())];
         headers.extend(content_type.map(|c| ("content-type", c)));
-        receiver
-            .post(&headers, body)
-            .await
-            .assert_refused(401, "no valid signature");
+        receiver.post(&headers, body).await.assert_refused(401, "no valid signature");
     }
     assert_eq!(receiver.seen().len(), 4);
 }
@@ -600,9 +508,7 @@ async fn a_config_that_is_the_router_state_needs_no_from_ref_impl() {
     async fn handle(webhook: VerifiedWebhook) -> String {
         webhook.key().unwrap().to_string()
     }
-    let app = Router::new()
-        .route(PATH, post(handle))
-        .with_state(signed_config());
+    let app = Router::new().route(PATH, post(handle)).with_state(signed_config());
     let (url, _) = serve(app).await;
     let body = complete_body("whd_s", "qs_s", "approved");
     let response = reqwest::Client::new()
@@ -640,9 +546,8 @@ async fn a_handler_that_takes_the_result_sees_the_rejection_kind_status_and_sour
             }
         }
     }
-    let app = Router::new()
-        .route(PATH, post(handle))
-        .with_state(signed_config().with_body_limit(1024));
+    let app =
+        Router::new().route(PATH, post(handle)).with_state(signed_config().with_body_limit(1024));
     let (url, _) = serve(app).await;
     let http = reqwest::Client::new();
     let body = complete_body("whd_r", "qs_r", "approved");
@@ -727,10 +632,7 @@ async fn a_10_mb_body_announced_by_its_content_length_is_refused_before_it_is_se
     ]);
     let answer = receiver.exchange(&head).await;
     assert_eq!(answer.status, 413, "{answer:?}");
-    assert!(answer
-        .head
-        .to_ascii_lowercase()
-        .contains("content-type: text/plain; charset=utf-8"));
+    assert!(answer.head.to_ascii_lowercase().contains("content-type: text/plain; charset=utf-8"));
     assert_eq!(answer.body, "webhook body is over the limit of 65536 bytes");
     assert!(receiver.seen().is_empty());
 }
@@ -749,10 +651,7 @@ async fn a_10_mb_body_sent_whole_is_refused_with_413() {
 async fn a_chunked_body_is_refused_once_past_the_limit_without_reading_the_rest() {
     let receiver = Receiver::start(signed_config()).await;
     let mut socket = TcpStream::connect(&receiver.addr).await.unwrap();
-    let head = receiver.raw_head(&[
-        signature_line(b"{}"),
-        "transfer-encoding: chunked".to_owned(),
-    ]);
+    let head = receiver.raw_head(&[signature_line(b"{}"), "transfer-encoding: chunked".to_owned()]);
     socket.write_all(&head).await.unwrap();
     // Twice the limit in 8 KiB chunks, then nothing: the body never ends, so an answer
     // proves the server stopped reading at the limit.
@@ -778,13 +677,10 @@ async fn the_body_limit_is_configurable_and_a_body_at_the_limit_is_read() {
     assert_eq!(answer.status, 202, "{answer:?}");
 
     let below = Receiver::start(signed_config().with_body_limit(body.len() - 1)).await;
-    below
-        .post_signed(SECRET, body.clone())
-        .await
-        .assert_refused(
-            413,
-            &format!("webhook body is over the limit of {} bytes", body.len() - 1),
-        );
+    below.post_signed(SECRET, body.clone()).await.assert_refused(
+        413,
+        &format!("webhook body is over the limit of {} bytes", body.len() - 1),
+    );
     assert!(below.seen().is_empty());
 }
 
@@ -792,10 +688,8 @@ async fn the_body_limit_is_configurable_and_a_body_at_the_limit_is_read() {
 async fn a_content_length_shorter_than_the_body_leaves_the_signature_unmatched() {
     let receiver = Receiver::start(signed_config()).await;
     let body = complete_body("whd_cl", "qs_cl", "approved");
-    let mut request = receiver.raw_head(&[
-        signature_line(&body),
-        format!("content-length: {}", body.len() - 10),
-    ]);
+    let mut request =
+        receiver.raw_head(&[signature_line(&body), format!("content-length: {}", body.len() - 10)]);
     request.extend_from_slice(&body);
     let answer = receiver.exchange(&request).await;
     answer.assert_is(401, "no valid signature in `x-truemed-signature`");
@@ -807,10 +701,8 @@ async fn a_content_length_longer_than_the_body_never_reaches_the_handler() {
     let receiver = Receiver::start(signed_config()).await;
     let body = complete_body("whd_cl", "qs_cl", "approved");
     let mut socket = TcpStream::connect(&receiver.addr).await.unwrap();
-    let mut request = receiver.raw_head(&[
-        signature_line(&body),
-        format!("content-length: {}", body.len() + 10),
-    ]);
+    let mut request =
+        receiver.raw_head(&[signature_line(&body), format!("content-length: {}", body.len() + 10)]);
     request.extend_from_slice(&body);
     socket.write_all(&request).await.unwrap();
     // The client stops sending: the body ends 10 bytes short of its Content-Length.
@@ -827,10 +719,8 @@ async fn bad_signatures_are_refused_with_401() {
     let receiver = Receiver::start(signed_config()).await;
     let body = complete_body("whd_b", "qs_b", "approved");
     let t = now();
-    let tampered = String::from_utf8(body.clone())
-        .unwrap()
-        .replace("approved", "rejected")
-        .into_bytes();
+    let tampered =
+        String::from_utf8(body.clone()).unwrap().replace("approved", "rejected").into_bytes();
     let cases: [(String, Vec<u8>); 4] = [
         // Another secret.
         (signature_value("whsec_wrong", t, &body), body.clone()),
@@ -838,11 +728,7 @@ async fn bad_signatures_are_refused_with_401() {
         (signature_value(SECRET, t, &body), tampered),
         // The right signature, another timestamp.
         (
-            format!(
-                "t={},v1={}",
-                t + 1,
-                support::hmac_hex(SECRET, &t.to_string(), &body)
-            ),
+            format!("t={},v1={}", t + 1, support::hmac_hex(SECRET, &t.to_string(), &body)),
             body.clone(),
         ),
         // Valid hex that is no one's signature.
@@ -866,10 +752,7 @@ async fn stale_and_future_timestamps_are_refused_with_401() {
         receiver
             .post(&[(SIGNATURE_HEADER, &signature)], body)
             .await
-            .assert_refused(
-                401,
-                &format!("in the {direction}, beyond the tolerance of 300 s"),
-            );
+            .assert_refused(401, &format!("in the {direction}, beyond the tolerance of 300 s"));
     }
     // Within a configured tolerance, the same hour-old delivery is accepted.
     let lenient = Receiver::start(WebhookConfig::signed(
@@ -895,17 +778,12 @@ async fn malformed_signature_headers_are_refused_with_401() {
         (format!("t=soon,v1={digest}"), "not unix seconds"),
         (format!("t={t}"), "no `v1=` signature"),
         (format!("v1={digest}"), "no `t=` timestamp"),
-        (
-            format!("t={t},v1={}", &digest[..63]),
-            "odd number of hex digits",
-        ),
+        (format!("t={t},v1={}", &digest[..63]), "odd number of hex digits"),
         (format!("t={t},v1={}", &digest[..62]), "62 hex digits"),
         (format!("t={t},t={t},v1={digest}"), "second `t=` timestamp"),
     ];
     for (value, problem) in cases {
-        let answer = receiver
-            .post(&[(SIGNATURE_HEADER, &value)], body.clone())
-            .await;
+        let answer = receiver.post(&[(SIGNATURE_HEADER, &value)], body.clone()).await;
         answer.assert_refused(401, "malformed `x-truemed-signature` header");
         assert!(answer.text.contains(problem), "{value:?}: {answer:?}");
         assert!(!answer.text.contains(&digest[..62]), "{answer:?}");
@@ -929,13 +807,7 @@ async fn a_repeated_signature_header_is_refused_even_when_each_copy_is_valid() {
     let body = complete_body("whd_d", "qs_d", "approved");
     let signature = signature_value(SECRET, now(), &body);
     receiver
-        .post(
-            &[
-                (SIGNATURE_HEADER, &signature),
-                (SIGNATURE_HEADER, &signature),
-            ],
-            body,
-        )
+        .post(&[(SIGNATURE_HEADER, &signature), (SIGNATURE_HEADER, &signature)], body)
         .await
         .assert_refused(
             401,
@@ -967,10 +839,7 @@ async fn an_authentic_body_that_is_not_a_delivery_is_refused_with_400() {
 fn the_defaults_and_the_kinds_are_as_documented() {
     assert_eq!(DEFAULT_BODY_LIMIT, 64 * 1024);
     assert_eq!(signed_config().body_limit(), DEFAULT_BODY_LIMIT);
-    assert_eq!(
-        WebhookRejectionKind::Unauthenticated.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(WebhookRejectionKind::Unauthenticated.status(), StatusCode::UNAUTHORIZED);
     let rejection = WebhookRejection::from(WebhookError::NoValidSignature);
     assert_eq!(rejection.kind(), WebhookRejectionKind::Unauthenticated);
     assert_eq!(rejection.kind().as_str(), "unauthenticated");

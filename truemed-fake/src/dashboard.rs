@@ -40,10 +40,7 @@ const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::CACHE_CONTROL, "no-cache"),
-    (
-        HeaderName::from_static("cross-origin-resource-policy"),
-        "same-origin",
-    ),
+    (HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
 ];
 
 impl FakeTruemed {
@@ -69,10 +66,7 @@ impl FakeTruemed {
 
 /// Whether `path` belongs to the dashboard.
 pub(crate) fn is_dashboard_path(path: &str) -> bool {
-    path == PREFIX
-        || path
-            .strip_prefix(PREFIX)
-            .is_some_and(|rest| rest.starts_with('/'))
+    path == PREFIX || path.strip_prefix(PREFIX).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The answer to a request for a dashboard path: one of the embedded files for `GET` and
@@ -81,9 +75,7 @@ pub(crate) fn is_dashboard_path(path: &str) -> bool {
 pub(crate) fn respond(method: &Method, path: &str) -> Response {
     if method != Method::GET && method != Method::HEAD {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.\n");
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
     let file = match path.strip_prefix(PREFIX).unwrap_or(path) {
@@ -158,18 +150,9 @@ mod tests {
                 .unwrap()
                 .contains("script-src 'self';"));
         }
-        assert_eq!(
-            respond(&Method::GET, "/_dashboard").status(),
-            StatusCode::PERMANENT_REDIRECT
-        );
-        assert_eq!(
-            respond(&Method::GET, "/_dashboard/x").status(),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            respond(&Method::POST, "/_dashboard/").status(),
-            StatusCode::METHOD_NOT_ALLOWED
-        );
+        assert_eq!(respond(&Method::GET, "/_dashboard").status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(respond(&Method::GET, "/_dashboard/x").status(), StatusCode::NOT_FOUND);
+        assert_eq!(respond(&Method::POST, "/_dashboard/").status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]
@@ -178,19 +161,12 @@ mod tests {
         assert!(!INDEX_HTML.contains("<script>"));
         assert!(!INDEX_HTML.contains("style="));
         let handler = INDEX_HTML.match_indices(" on").any(|(at, _)| {
-            let name: String = INDEX_HTML[at + 1..]
-                .chars()
-                .take_while(char::is_ascii_lowercase)
-                .collect();
+            let name: String =
+                INDEX_HTML[at + 1..].chars().take_while(char::is_ascii_lowercase).collect();
             INDEX_HTML[at + 1 + name.len()..].starts_with('=')
         });
         assert!(!handler, "an inline event handler");
-        for sink in [
-            ".innerHTML",
-            ".outerHTML",
-            "insertAdjacentHTML",
-            "document.write",
-        ] {
+        for sink in [".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"] {
             assert!(!APP_JS.contains(sink), "the page's script uses {sink}");
         }
     }

@@ -33,9 +33,7 @@ pub(crate) fn decode<T: DeserializeOwned>(text: &[u8]) -> Result<T, Refusal> {
             Refusal::Field(field_message(&path, &inner.to_string()))
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| Refusal::Syntax(e.to_string()))?;
+    deserializer.end().map_err(|e| Refusal::Syntax(e.to_string()))?;
     Ok(parsed)
 }
 
@@ -96,9 +94,7 @@ fn sentence(text: &str) -> String {
 /// Whether `text` is a field name as this crate's bodies spell them (`retry_after_ms`).
 fn is_field_name(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_lowercase())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// The text between `start` and the next backtick.
@@ -204,11 +200,7 @@ fn checked<'de, D, T>(
 where
     D: Deserializer<'de>,
 {
-    deserializer.deserialize_any(Checked {
-        what,
-        check,
-        _out: PhantomData,
-    })
+    deserializer.deserialize_any(Checked { what, check, _out: PhantomData })
 }
 
 /// Reads one of `words` (a JSON string); anything else is refused with the words.
@@ -220,11 +212,7 @@ pub(crate) fn word<'de, D, T>(
 where
     D: Deserializer<'de>,
 {
-    let list = words
-        .iter()
-        .map(|word| format!("{word:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = words.iter().map(|word| format!("{word:?}")).collect::<Vec<_>>().join(", ");
     let what = format!("one of {list}");
     checked(deserializer, what.clone(), |value| {
         match value {
@@ -289,10 +277,9 @@ impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Whole<MIN, MAX> {
         let what = format!("a whole number from {MIN} to {MAX}");
         checked(deserializer, what.clone(), |value| match value {
             Unexpected::Unsigned(n) if (MIN..=MAX).contains(&n) => Ok(Self(n)),
-            Unexpected::Unsigned(_) | Unexpected::Signed(_) => Err(format!(
-                "{} is out of range; use {MIN} to {MAX}",
-                Shown(value)
-            )),
+            Unexpected::Unsigned(_) | Unexpected::Signed(_) => {
+                Err(format!("{} is out of range; use {MIN} to {MAX}", Shown(value)))
+            }
             _ => Err(format!("expected {what}, got {}", Shown(value))),
         })
     }
@@ -331,10 +318,7 @@ where
         if range.contains(&x) && !(above_start && x == start) {
             Ok(x)
         } else {
-            Err(format!(
-                "{} is out of range; use a number {bounds}",
-                Shown(value)
-            ))
+            Err(format!("{} is out of range; use a number {bounds}", Shown(value)))
         }
     })
 }
@@ -422,10 +406,7 @@ mod tests {
         // An optional word: null is absent.
         assert!(decode::<Body>(br#"{"colour": null}"#).is_ok());
         let message = refused(r#"{"colour": 7}"#);
-        assert_eq!(
-            message,
-            r#"colour: expected one of "red", "dark_blue", got 7."#
-        );
+        assert_eq!(message, r#"colour: expected one of "red", "dark_blue", got 7."#);
         let long = "x".repeat(500);
         let message = refused(&format!(r#"{{"colour": "{long}"}}"#));
         assert!(message.len() < 200, "{message}");
@@ -433,14 +414,8 @@ mod tests {
 
     #[test]
     fn numbers_name_their_field_and_range() {
-        assert_eq!(
-            refused(r#"{"count": 11}"#),
-            "count: 11 is out of range; use 1 to 10."
-        );
-        assert_eq!(
-            refused(r#"{"count": -1}"#),
-            "count: -1 is out of range; use 1 to 10."
-        );
+        assert_eq!(refused(r#"{"count": 11}"#), "count: 11 is out of range; use 1 to 10.");
+        assert_eq!(refused(r#"{"count": -1}"#), "count: -1 is out of range; use 1 to 10.");
         assert_eq!(
             refused(r#"{"count": "many"}"#),
             r#"count: expected a whole number from 1 to 10, got the string "many"."#
@@ -456,19 +431,13 @@ mod tests {
     #[test]
     fn syntax_errors_are_not_field_errors() {
         for body in ["{", "{} {}", "not json", r#"{"colour": }"#] {
-            assert!(
-                matches!(decode::<Body>(body.as_bytes()), Err(Refusal::Syntax(_))),
-                "{body}"
-            );
+            assert!(matches!(decode::<Body>(body.as_bytes()), Err(Refusal::Syntax(_))), "{body}");
         }
     }
 
     #[test]
     fn messages_start_with_the_path() {
-        assert_eq!(
-            field_message(".", "missing field `kind`"),
-            "kind: this field is required."
-        );
+        assert_eq!(field_message(".", "missing field `kind`"), "kind: this field is required.");
         assert_eq!(
             field_message("faults[0].fault", "missing field `status`"),
             "faults[0].fault.status: this field is required."

@@ -65,11 +65,7 @@ impl WebhookTarget {
     /// [`WebhookVerifier::verify_signed`](truemed_ext::webhook::WebhookVerifier::verify_signed)
     /// checks them.
     pub fn signed(url: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            secret: secret.into(),
-            signed: true,
-        }
+        Self { url: url.into(), secret: secret.into(), signed: true }
     }
 
     /// Unsigned deliveries to `url`: the flat payload with `secret` in the
@@ -77,11 +73,7 @@ impl WebhookTarget {
     /// [`WebhookVerifier::verify_unsigned`](truemed_ext::webhook::WebhookVerifier::verify_unsigned)
     /// checks them.
     pub fn unsigned(url: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            secret: secret.into(),
-            signed: false,
-        }
+        Self { url: url.into(), secret: secret.into(), signed: false }
     }
 
     /// The receiver's URL.
@@ -252,8 +244,7 @@ pub struct DeliveryAttempt {
 impl DeliveryAttempt {
     /// Whether the receiver answered with a 2xx.
     pub fn is_success(&self) -> bool {
-        self.status
-            .is_some_and(|status| (200..300).contains(&status))
+        self.status.is_some_and(|status| (200..300).contains(&status))
     }
 
     fn failed(attempt: u32, sent_at: DateTime<Utc>, took: Duration, error: String) -> Self {
@@ -383,10 +374,7 @@ pub(crate) fn new_delivery_id() -> String {
 
 impl Webhooks {
     pub(crate) fn new(target: Option<WebhookTarget>, retries: WebhookRetries) -> Self {
-        Self {
-            config: Mutex::new(Config { target, retries }),
-            ..Self::default()
-        }
+        Self { config: Mutex::new(Config { target, retries }), ..Self::default() }
     }
 
     pub(crate) fn target(&self) -> Option<WebhookTarget> {
@@ -475,11 +463,8 @@ impl Webhooks {
         if ledger.generation != generation {
             return;
         }
-        if let Some(delivery) = ledger
-            .deliveries
-            .iter_mut()
-            .rev()
-            .find(|d| d.webhook_delivery_id == id)
+        if let Some(delivery) =
+            ledger.deliveries.iter_mut().rev().find(|d| d.webhook_delivery_id == id)
         {
             f(delivery);
         }
@@ -488,15 +473,7 @@ impl Webhooks {
     /// Sends `prepared`, attempt after attempt, recording each; returns the outcome, for
     /// [`finish`](Self::finish). Still counted in flight until then.
     pub(crate) async fn run(&self, prepared: Prepared) -> Finished {
-        let Prepared {
-            http,
-            generation,
-            target,
-            retries,
-            id,
-            payload,
-            _in_flight,
-        } = prepared;
+        let Prepared { http, generation, target, retries, id, payload, _in_flight } = prepared;
         let mut delivered = false;
         for number in 1..=retries.max_attempts() {
             let wait = retries.delay_before(number);
@@ -513,12 +490,7 @@ impl Webhooks {
                 break;
             }
         }
-        Finished {
-            generation,
-            id,
-            delivered,
-            _in_flight,
-        }
+        Finished { generation, id, delivered, _in_flight }
     }
 
     /// Marks a delivery that [`run`](Self::run) finished as delivered or failed and, if it
@@ -527,11 +499,8 @@ impl Webhooks {
     pub(crate) fn finish(&self, finished: Finished, count: impl FnOnce(bool)) {
         let delivered = finished.delivered;
         self.with_delivery(finished.generation, &finished.id, |delivery| {
-            delivery.state = if delivered {
-                DeliveryState::Delivered
-            } else {
-                DeliveryState::Failed
-            };
+            delivery.state =
+                if delivered { DeliveryState::Delivered } else { DeliveryState::Failed };
             count(delivered);
         });
     }
@@ -548,11 +517,7 @@ impl Webhooks {
 
     /// One delivery.
     pub(crate) fn delivery(&self, id: &str) -> Option<WebhookDelivery> {
-        lock(&self.ledger)
-            .deliveries
-            .iter()
-            .find(|d| d.webhook_delivery_id == id)
-            .cloned()
+        lock(&self.ledger).deliveries.iter().find(|d| d.webhook_delivery_id == id).cloned()
     }
 
     /// Keeps `task`, to stop it on reset or close (and forgets finished ones); after
@@ -649,13 +614,7 @@ async fn attempt(
             }
         }
     };
-    let sent = http
-        .post(&target.url)
-        .headers(headers)
-        .timeout(timeout)
-        .body(body)
-        .send()
-        .await;
+    let sent = http.post(&target.url).headers(headers).timeout(timeout).body(body).send().await;
     let mut response = match sent {
         Ok(response) => response,
         Err(error) => {
@@ -740,9 +699,8 @@ mod tests {
         assert_eq!(retries.delay_before(1), Duration::ZERO);
         assert_eq!(retries.delay_before(2), Duration::from_millis(50));
         assert_eq!(retries.delay_before(5), Duration::from_millis(400));
-        let slow = retries
-            .with_initial_backoff(Duration::from_secs(50))
-            .with_max_attempts(u32::MAX);
+        let slow =
+            retries.with_initial_backoff(Duration::from_secs(50)).with_max_attempts(u32::MAX);
         assert_eq!(slow.max_attempts(), MAX_WEBHOOK_ATTEMPTS);
         assert_eq!(slow.delay_before(MAX_WEBHOOK_ATTEMPTS), MAX_WEBHOOK_BACKOFF);
         assert_eq!(retries.with_max_attempts(0).max_attempts(), 1);

@@ -66,12 +66,7 @@ pub struct Fault {
 
 impl Fault {
     fn new(kind: FaultKind) -> Self {
-        Self {
-            kind,
-            times: 1,
-            retry_after: None,
-            on: None,
-        }
+        Self { kind, times: 1, retry_after: None, on: None }
     }
 
     /// Answer `status` (e.g. 500, 503, 429) with a JSON error body, without handling the
@@ -159,21 +154,13 @@ pub struct Chaos {
 impl Chaos {
     /// No faults yet, drawing from a generator seeded with `seed`.
     pub fn seeded(seed: u64) -> Self {
-        Self {
-            seed,
-            faults: Vec::new(),
-            on: None,
-        }
+        Self { seed, faults: Vec::new(), on: None }
     }
 
     /// Inject `fault` (its `times` and `on` are ignored) with this probability per
     /// request. Probabilities add up; their sum is capped at 1.
     pub fn with(mut self, probability: f64, fault: Fault) -> Self {
-        let probability = if probability.is_nan() {
-            0.0
-        } else {
-            probability.clamp(0.0, 1.0)
-        };
+        let probability = if probability.is_nan() { 0.0 } else { probability.clamp(0.0, 1.0) };
         self.faults.push((probability, fault));
         self
     }
@@ -197,11 +184,7 @@ impl Chaos {
     /// # let _ = chaos;
     /// ```
     pub fn mixed(self, probability: f64) -> Self {
-        let p = if probability.is_nan() {
-            0.0
-        } else {
-            probability.clamp(0.0, 1.0)
-        };
+        let p = if probability.is_nan() { 0.0 } else { probability.clamp(0.0, 1.0) };
         self.with(p * 0.4, Fault::status(503))
             .with(p * 0.2, Fault::status(429).retry_after(Duration::ZERO))
             .with(p * 0.2, Fault::drop_connection())
@@ -209,10 +192,7 @@ impl Chaos {
     }
 
     pub(crate) fn start(self) -> ChaosState {
-        ChaosState {
-            rng: StdRng::seed_from_u64(self.seed),
-            chaos: self,
-        }
+        ChaosState { rng: StdRng::seed_from_u64(self.seed), chaos: self }
     }
 }
 
@@ -248,28 +228,16 @@ mod tests {
     fn classifies_requests() {
         use http::Method;
         let c = super::classify;
-        assert_eq!(
-            c(&Method::GET, "/api/v1/qualification_sessions"),
-            Some(Operation::List)
-        );
+        assert_eq!(c(&Method::GET, "/api/v1/qualification_sessions"), Some(Operation::List));
         assert_eq!(c(&Method::POST, "/api/v1/qualification_sessions"), None);
-        assert_eq!(
-            c(&Method::GET, "/api/v1/qualification_session/qs_1"),
-            Some(Operation::Get)
-        );
+        assert_eq!(c(&Method::GET, "/api/v1/qualification_session/qs_1"), Some(Operation::Get));
         assert_eq!(c(&Method::GET, "/api/v1/qualification_session/"), None);
         assert_eq!(
             c(&Method::POST, "/api/v1/qualification_session/qs_1/update"),
             Some(Operation::Update)
         );
-        assert_eq!(
-            c(&Method::GET, "/api/v1/qualification_session/qs_1/update"),
-            None
-        );
-        assert_eq!(
-            c(&Method::POST, "/api/v1/qualification_session//update"),
-            None
-        );
+        assert_eq!(c(&Method::GET, "/api/v1/qualification_session/qs_1/update"), None);
+        assert_eq!(c(&Method::POST, "/api/v1/qualification_session//update"), None);
         assert_eq!(c(&Method::GET, "/elsewhere"), None);
     }
 

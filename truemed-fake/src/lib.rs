@@ -256,9 +256,7 @@ impl FakeTruemed {
     /// [`webhook_deliveries`](Self::webhook_deliveries)). Control API:
     /// `POST /_fake/sessions/{id}/status`.
     pub fn set_status(&self, id: &str, status: Status) -> Option<QualificationSession> {
-        self.shared
-            .set_status(id, status)
-            .map(|(record, _delivery)| record.session)
+        self.shared.set_status(id, status).map(|(record, _delivery)| record.session)
     }
 
     /// Waits until every webhook delivery started so far has been delivered or given up
@@ -562,10 +560,6 @@ impl FakeTruemedBuilder {
         let shared = Arc::new(Shared::new(self.api_key, initial, runtime.clone()));
         let (shutdown, receiver) = watch::channel(false);
         runtime.spawn(server::serve(listener, Arc::clone(&shared), receiver));
-        Ok(FakeTruemed {
-            shared,
-            addr,
-            shutdown,
-        })
+        Ok(FakeTruemed { shared, addr, shutdown })
     }
 }

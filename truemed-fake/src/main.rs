@@ -275,10 +275,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let fake = match builder.try_start().await {
         Ok(fake) => fake,
         Err(error) => {
-            eprintln!(
-                "truemed-fake: cannot listen on {}:{}: {error}",
-                args.host, args.port
-            );
+            eprintln!("truemed-fake: cannot listen on {}:{}: {error}", args.host, args.port);
             return ExitCode::FAILURE;
         }
     };
@@ -361,13 +358,8 @@ async fn trigger(args: TriggerArgs) -> ExitCode {
         WebhookTarget::signed(&args.url, &args.secret)
     };
     let delivery_id = format!("whd_{}", uuid::Uuid::new_v4().simple());
-    let attempt = target
-        .send_once(
-            &delivery_id,
-            &payload,
-            Duration::from_millis(args.timeout_ms),
-        )
-        .await;
+    let attempt =
+        target.send_once(&delivery_id, &payload, Duration::from_millis(args.timeout_ms)).await;
     eprintln!(
         "truemed-fake: {} qualification_session_complete {delivery_id} for {} ({}) to {} in {} ms",
         if args.unsigned { "unsigned" } else { "signed" },

@@ -179,12 +179,7 @@ impl SessionSeed {
 impl From<QualificationSession> for SessionSeed {
     /// Seeds exactly this session (e.g. one decoded from a JSON file).
     fn from(session: QualificationSession) -> Self {
-        Self {
-            session,
-            metadata: None,
-            success_url: None,
-            failure_url: None,
-        }
+        Self { session, metadata: None, success_url: None, failure_url: None }
     }
 }
 
@@ -239,10 +234,7 @@ pub fn seeds_from_json(json: &str) -> Result<Vec<SessionSeed>, SeedError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut seeds = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
-        let id = entry
-            .get("qualification_session_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let id = entry.get("qualification_session_id").and_then(Value::as_str).map(str::to_owned);
         let entry_name = match &id {
             Some(id) => format!("entry {index} ({id:?})"),
             None => format!("entry {index}"),
@@ -385,14 +377,8 @@ pub fn demo_sessions() -> Vec<SessionSeed> {
 /// assert_eq!(seeds[7].id(), demo_sessions()[7].id());
 /// ```
 pub fn demo_sessions_n(count: usize) -> Vec<SessionSeed> {
-    let base = Utc
-        .with_ymd_and_hms(2024, 1, 2, 9, 0, 0)
-        .single()
-        .unwrap_or_default();
-    let expiry_base = Utc
-        .with_ymd_and_hms(2025, 1, 15, 23, 59, 59)
-        .single()
-        .unwrap_or_default();
+    let base = Utc.with_ymd_and_hms(2024, 1, 2, 9, 0, 0).single().unwrap_or_default();
+    let expiry_base = Utc.with_ymd_and_hms(2025, 1, 15, 23, 59, 59).single().unwrap_or_default();
     let namespace = uuid::Uuid::from_u128(0x7275_6d65_642d_7273_2d64_656d_6f2d_7173);
     (0..count)
         .map(|i| {
@@ -423,11 +409,7 @@ pub fn demo_sessions_n(count: usize) -> Vec<SessionSeed> {
             let mut seed = SessionSeed::new(id)
                 .status(status.clone())
                 .created_at(created)
-                .session_type(if i % 6 == 5 {
-                    "subscription"
-                } else {
-                    "one_time"
-                })
+                .session_type(if i % 6 == 5 { "subscription" } else { "one_time" })
                 .skus_param(SKUS[i % SKUS.len()])
                 .source(SOURCES[i % SOURCES.len()]);
             if i == 0 {

@@ -99,19 +99,13 @@ async fn method_not_allowed(
     if let Some(refused) = shared.refuse_unauthorized(&headers) {
         return reply(refused);
     }
-    let allow = if request.uri().path().ends_with("/update") {
-        "POST"
-    } else {
-        "GET, HEAD"
-    };
+    let allow = if request.uri().path().ends_with("/update") { "POST" } else { "GET, HEAD" };
     let mut response = reply(Reply::error(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
         format!("Method \"{method}\" not allowed."),
     ));
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
@@ -201,10 +195,7 @@ async fn handle(
             FaultKind::Status(status) => {
                 // Read the body first, so the connection stays usable for the next request.
                 let _ = axum::body::to_bytes(Body::new(request.into_body()), 1 << 20).await;
-                return Ok(with_request_id(
-                    &shared,
-                    fault_response(status, fault.retry_after),
-                ));
+                return Ok(with_request_id(&shared, fault_response(status, fault.retry_after)));
             }
             FaultKind::DropConnection => return Err(DropConnection),
             FaultKind::Delay(delay) => tokio::time::sleep(delay).await,

@@ -137,11 +137,7 @@ impl Shared {
         let mut state = self.state();
         let (record, completed) = state.set_status(id, status)?;
         let record = record.clone();
-        let delivery = if completed {
-            self.deliver(&record.session)
-        } else {
-            None
-        };
+        let delivery = if completed { self.deliver(&record.session) } else { None };
         drop(state);
         Some((record, delivery))
     }

@@ -120,17 +120,11 @@ pub(crate) struct Reply {
 
 impl Reply {
     fn ok(body: Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body,
-        }
+        Self { status: StatusCode::OK, body }
     }
 
     pub(crate) fn error(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: json!({"error": error, "message": message.into()}),
-        }
+        Self { status, body: json!({"error": error, "message": message.into()}) }
     }
 
     fn validation(message: impl Into<String>) -> Self {
@@ -190,12 +184,7 @@ impl State {
             },
             keys: HashMap::new(),
         };
-        &self
-            .sessions
-            .entry(id)
-            .insert_entry(entry)
-            .into_mut()
-            .record
+        &self.sessions.entry(id).insert_entry(entry).into_mut().record
     }
 
     pub(crate) fn remove(&mut self, id: &str) -> Option<SessionRecord> {
@@ -211,27 +200,18 @@ impl State {
     }
 
     pub(crate) fn sessions(&self) -> Vec<QualificationSession> {
-        self.in_list_order(|_| true)
-            .into_iter()
-            .map(|entry| entry.record.session.clone())
-            .collect()
+        self.in_list_order(|_| true).into_iter().map(|entry| entry.record.session.clone()).collect()
     }
 
     /// Every session with what updates stored beside it, in list order.
     pub(crate) fn records(&self) -> Vec<SessionRecord> {
-        self.in_list_order(|_| true)
-            .into_iter()
-            .map(|entry| entry.record.clone())
-            .collect()
+        self.in_list_order(|_| true).into_iter().map(|entry| entry.record.clone()).collect()
     }
 
     /// The entries whose session `keep` accepts, in list order.
     fn in_list_order(&self, keep: impl Fn(&QualificationSession) -> bool) -> Vec<&Entry> {
-        let mut entries: Vec<&Entry> = self
-            .sessions
-            .values()
-            .filter(|entry| keep(&entry.record.session))
-            .collect();
+        let mut entries: Vec<&Entry> =
+            self.sessions.values().filter(|entry| keep(&entry.record.session)).collect();
         sort(&mut entries);
         entries
     }
@@ -299,9 +279,7 @@ impl State {
 
     /// How many request hits the queued faults still have (saturating).
     pub(crate) fn pending_faults(&self) -> u32 {
-        self.faults
-            .iter()
-            .fold(0u32, |sum, (_, left)| sum.saturating_add(*left))
+        self.faults.iter().fold(0u32, |sum, (_, left)| sum.saturating_add(*left))
     }
 
     /// How many faults are queued.
@@ -323,11 +301,7 @@ impl State {
             // classify names only the three operations above.
             Some(_) | None => self.stats.other_requests += 1,
         }
-        let fault = match self
-            .faults
-            .iter()
-            .position(|(fault, _)| fault.applies_to(operation))
-        {
+        let fault = match self.faults.iter().position(|(fault, _)| fault.applies_to(operation)) {
             Some(index) => {
                 let slot = &mut self.faults[index];
                 slot.1 -= 1;
@@ -607,14 +581,10 @@ impl ListQuery {
             }
         }
         if let Some(needle) = &self.search {
-            let found = [
-                &session.email,
-                &session.user_name,
-                &session.user_business_id,
-            ]
-            .into_iter()
-            .flatten()
-            .any(|haystack| haystack.to_lowercase().contains(needle.as_str()));
+            let found = [&session.email, &session.user_name, &session.user_business_id]
+                .into_iter()
+                .flatten()
+                .any(|haystack| haystack.to_lowercase().contains(needle.as_str()));
             if !found {
                 return false;
             }
@@ -624,14 +594,9 @@ impl ListQuery {
 }
 
 fn positive(name: &str, value: &str) -> Result<u64, String> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (1..=i64::MAX as u64).contains(n))
-        .ok_or_else(|| {
-            format!("{name}: {value:?} is not a valid page number; use an integer of at least 1")
-        })
+    value.trim().parse::<u64>().ok().filter(|n| (1..=i64::MAX as u64).contains(n)).ok_or_else(
+        || format!("{name}: {value:?} is not a valid page number; use an integer of at least 1"),
+    )
 }
 
 /// Parses and checks an update body: the key and the fields to change.
@@ -687,10 +652,7 @@ where
             } else {
                 ""
             };
-            Err(format!(
-                "{name}: expected a string, got {}{hint}.",
-                json_type(other)
-            ))
+            Err(format!("{name}: expected a string, got {}{hint}.", json_type(other)))
         }
     }
 }

@@ -22,30 +22,18 @@ fn key(text: &str) -> IdempotencyKey {
 
 /// An update of `id` setting `user_id`, which must be refused: its error.
 async fn refused_user_id(sessions: &QualificationSessions, id: &str, user_id: &str) -> Error {
-    sessions
-        .update(id)
-        .user_id(user_id)
-        .send()
-        .await
-        .unwrap_err()
+    sessions.update(id).user_id(user_id).send().await.unwrap_err()
 }
 
 /// A raw GET of `path` with the fake's key, answered with JSON.
 async fn get_json(fake: &FakeTruemed, path: &str) -> Value {
-    raw(fake, reqwest::Method::GET, path)
-        .await
-        .json()
-        .await
-        .unwrap()
+    raw(fake, reqwest::Method::GET, path).await.json().await.unwrap()
 }
 
 /// A raw POST of `body` to the update path of `id`, with the fake's key.
 async fn raw_update(fake: &FakeTruemed, id: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/qualification_session/{id}/update",
-            fake.base_url()
-        ))
+        .post(format!("{}/api/v1/qualification_session/{id}/update", fake.base_url()))
         .header("x-truemed-api-key", fake.api_key())
         .header("content-type", "application/json")
         .body(body)
@@ -66,35 +54,19 @@ async fn a_missing_or_wrong_key_is_401() {
     fake.seed(SessionSeed::new("qs_1"));
     assert_eq!(fake.api_key(), DEFAULT_API_KEY);
 
-    let wrong = Client::builder()
-        .api_key("sk_wrong")
-        .base_url(fake.base_url())
-        .build()
-        .unwrap();
-    let error = wrong
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let wrong = Client::builder().api_key("sk_wrong").base_url(fake.base_url()).build().unwrap();
+    let error = wrong.qualification_sessions().get("qs_1").await.unwrap_err();
     assert_api_kind(&error, ApiErrorKind::Unauthorized);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(error.code(), Some("Unauthorized"));
-    let error = wrong
-        .qualification_sessions()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error = wrong.qualification_sessions().list().send().await.unwrap_err();
     assert_api_kind(&error, ApiErrorKind::Unauthorized);
     let error = refused_user_id(&wrong.qualification_sessions(), "qs_1", "u").await;
     assert_api_kind(&error, ApiErrorKind::Unauthorized);
 
-    let response = reqwest::get(format!(
-        "{}/api/v1/qualification_session/qs_1",
-        fake.base_url()
-    ))
-    .await
-    .unwrap();
+    let response = reqwest::get(format!("{}/api/v1/qualification_session/qs_1", fake.base_url()))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "Unauthorized");
@@ -108,24 +80,13 @@ async fn a_missing_or_wrong_key_is_401() {
 
 #[tokio::test]
 async fn a_custom_key_is_the_only_one_accepted() {
-    let fake = FakeTruemed::builder()
-        .api_key("sk_test_custom")
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().api_key("sk_test_custom").start().await;
     fake.seed(SessionSeed::new("qs_1"));
     assert_eq!(fake.api_key(), "sk_test_custom");
     assert!(!format!("{fake:?}").contains("sk_test_custom"));
-    assert!(fake
-        .client()
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .is_ok());
-    let default = Client::builder()
-        .api_key(DEFAULT_API_KEY)
-        .base_url(fake.base_url())
-        .build()
-        .unwrap();
+    assert!(fake.client().qualification_sessions().get("qs_1").await.is_ok());
+    let default =
+        Client::builder().api_key(DEFAULT_API_KEY).base_url(fake.base_url()).build().unwrap();
     assert!(matches!(
         default.qualification_sessions().get("qs_1").await,
         Err(Error::Api(ref e)) if e.kind() == ApiErrorKind::Unauthorized
@@ -201,11 +162,9 @@ async fn get_returns_the_seeded_session_with_every_field() {
     assert_eq!(session.eligible_amount, Some(12_500.0.into()));
 
     // On the wire every documented field is present; unset ones are null.
-    let body: Value = get_json(
-        &fake,
-        "/api/v1/qualification_session/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b",
-    )
-    .await;
+    let body: Value =
+        get_json(&fake, "/api/v1/qualification_session/qs_9f8b7c6d-1234-4e56-8a9b-0c1d2e3f4a5b")
+            .await;
     assert_eq!(body["user_id"], Value::Null);
     assert!(body.as_object().unwrap().contains_key("user_id"));
     assert_eq!(body.as_object().unwrap().len(), 19);
@@ -217,12 +176,7 @@ async fn get_returns_the_seeded_session_with_every_field() {
 async fn ids_are_percent_decoded() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs odd/id"));
-    let session = fake
-        .client()
-        .qualification_sessions()
-        .get("qs odd/id")
-        .await
-        .unwrap();
+    let session = fake.client().qualification_sessions().get("qs odd/id").await.unwrap();
     assert_eq!(session.qualification_session_id, "qs odd/id");
 }
 
@@ -235,9 +189,7 @@ fn list_fixture() -> Vec<SessionSeed> {
             .email("Carol@Example.com")
             .user_id("u_1")
             .expires_at(at(20, 23)),
-        SessionSeed::new("qs_a")
-            .created_at(at(1, 9))
-            .status(Status::Pending),
+        SessionSeed::new("qs_a").created_at(at(1, 9)).status(Status::Pending),
         SessionSeed::new("qs_e")
             .created_at(at(5, 9))
             .status(Status::Rejected)
@@ -262,10 +214,7 @@ fn list_fixture() -> Vec<SessionSeed> {
 }
 
 fn ids(sessions: &[truemed_ext::QualificationSession]) -> Vec<&str> {
-    sessions
-        .iter()
-        .map(|s| s.qualification_session_id.as_str())
-        .collect()
+    sessions.iter().map(|s| s.qualification_session_id.as_str()).collect()
 }
 
 #[tokio::test]
@@ -275,26 +224,14 @@ async fn list_filters_and_orders_by_created_at() {
     let sessions = fake.client().qualification_sessions();
 
     let all = sessions.list().send().await.unwrap();
-    assert_eq!(
-        ids(&all.items),
-        ["qs_a", "qs_b", "qs_c", "qs_d", "qs_e", "qs_f"]
-    );
+    assert_eq!(ids(&all.items), ["qs_a", "qs_b", "qs_c", "qs_d", "qs_e", "qs_f"]);
 
-    let approved = sessions
-        .list()
-        .status(Status::Approved)
-        .send()
-        .await
-        .unwrap();
+    let approved = sessions.list().status(Status::Approved).send().await.unwrap();
     assert_eq!(ids(&approved.items), ["qs_c", "qs_d", "qs_f"]);
     assert_eq!(approved.total_count(), Some(3));
 
-    let decided = sessions
-        .list()
-        .statuses([Status::Rejected, Status::Pending])
-        .send()
-        .await
-        .unwrap();
+    let decided =
+        sessions.list().statuses([Status::Rejected, Status::Pending]).send().await.unwrap();
     assert_eq!(ids(&decided.items), ["qs_a", "qs_e"]);
 
     let user = sessions.list().user_id("u_1").send().await.unwrap();
@@ -320,26 +257,15 @@ async fn list_filters_and_orders_by_created_at() {
     assert_eq!(ids(&expiring.items), ["qs_c", "qs_f"]);
 
     // Filters combine.
-    let both = sessions
-        .list()
-        .status(Status::Approved)
-        .user_id("u_1")
-        .search("dan")
-        .send()
-        .await
-        .unwrap();
+    let both =
+        sessions.list().status(Status::Approved).user_id("u_1").search("dan").send().await.unwrap();
     assert_eq!(ids(&both.items), ["qs_d"]);
 
     // Several statuses, raw: comma-joined, as the spec's pattern says.
-    let body: Value = get_json(
-        &fake,
-        "/api/v1/qualification_sessions?status=approved,rejected&user_id=u_2",
-    )
-    .await;
-    assert_eq!(
-        body["qualification_sessions"][0]["qualification_session_id"],
-        "qs_e"
-    );
+    let body: Value =
+        get_json(&fake, "/api/v1/qualification_sessions?status=approved,rejected&user_id=u_2")
+            .await;
+    assert_eq!(body["qualification_sessions"][0]["qualification_session_id"], "qs_e");
     assert_eq!(fake.stats().list_requests, 10);
 }
 
@@ -373,10 +299,7 @@ async fn pagination_object_and_pages() {
         body["pagination"],
         json!({"count": 65, "current_page": 2, "last_page": 5, "page_size": 13})
     );
-    assert_eq!(
-        body["qualification_sessions"][0]["qualification_session_id"],
-        "qs_013"
-    );
+    assert_eq!(body["qualification_sessions"][0]["qualification_session_id"], "qs_013");
 
     // Past the end: an empty page.
     let past = sessions.list().page(9).send().await.unwrap();
@@ -384,13 +307,7 @@ async fn pagination_object_and_pages() {
     assert_eq!(past.last_page(), Some(3));
 
     // Streaming walks every page, in order.
-    let all: Vec<_> = sessions
-        .list()
-        .page_size(7)
-        .stream()
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = sessions.list().page_size(7).stream().try_collect().await.unwrap();
     assert_eq!(all.len(), 65);
     assert!(all.windows(2).all(|w| w[0].created_at < w[1].created_at));
 
@@ -408,12 +325,9 @@ async fn pagination_object_and_pages() {
         "expires_at=",
         "expires_at=20-03-2024",
     ] {
-        let response = raw(
-            &fake,
-            reqwest::Method::GET,
-            &format!("/api/v1/qualification_sessions?{query}"),
-        )
-        .await;
+        let response =
+            raw(&fake, reqwest::Method::GET, &format!("/api/v1/qualification_sessions?{query}"))
+                .await;
         assert_eq!(response.status(), 400, "{query}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "ValidationError", "{query}");
@@ -432,26 +346,16 @@ async fn pagination_object_and_pages() {
 async fn update_changes_only_the_fields_sent_and_never_the_status() {
     let fake = FakeTruemed::start().await;
     fake.seed(
-        SessionSeed::new("qs_1")
-            .status(Status::Approved)
-            .success_url("https://old.example/ok"),
+        SessionSeed::new("qs_1").status(Status::Approved).success_url("https://old.example/ok"),
     );
     let sessions = fake.client().qualification_sessions();
 
-    let out = sessions
-        .update("qs_1")
-        .metadata(&json!({"crm_id": 7}))
-        .send()
-        .await
-        .unwrap();
+    let out = sessions.update("qs_1").metadata(&json!({"crm_id": 7})).send().await.unwrap();
     assert_eq!(out.qualification_session_id, "qs_1");
     assert_eq!(out.status, Status::Approved);
     let record = fake.record("qs_1").unwrap();
     assert_eq!(record.metadata.as_deref(), Some(r#"{"crm_id":7}"#));
-    assert_eq!(
-        record.success_url.as_deref(),
-        Some("https://old.example/ok")
-    );
+    assert_eq!(record.success_url.as_deref(), Some("https://old.example/ok"));
     assert_eq!(record.session.user_id, None);
     assert_eq!(record.session.status, Status::Approved);
 
@@ -465,14 +369,8 @@ async fn update_changes_only_the_fields_sent_and_never_the_status() {
     let record = fake.record("qs_1").unwrap();
     assert_eq!(record.session.user_id.as_deref(), Some("user_42"));
     assert_eq!(record.metadata.as_deref(), Some(r#"{"crm_id":7}"#));
-    assert_eq!(
-        record.failure_url.as_deref(),
-        Some("https://shop.example/no")
-    );
-    assert_eq!(
-        record.success_url.as_deref(),
-        Some("https://old.example/ok")
-    );
+    assert_eq!(record.failure_url.as_deref(), Some("https://shop.example/no"));
+    assert_eq!(record.success_url.as_deref(), Some("https://old.example/ok"));
     assert_eq!(record.idempotency_keys.len(), 2);
 
     // A null field is the same as an absent one; a status in the body is ignored.
@@ -483,14 +381,8 @@ async fn update_changes_only_the_fields_sent_and_never_the_status() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        json!({"qualification_session_id": "qs_1", "status": "approved"})
-    );
-    assert_eq!(
-        fake.record("qs_1").unwrap().metadata.as_deref(),
-        Some(r#"{"crm_id":7}"#)
-    );
+    assert_eq!(body, json!({"qualification_session_id": "qs_1", "status": "approved"}));
+    assert_eq!(fake.record("qs_1").unwrap().metadata.as_deref(), Some(r#"{"crm_id":7}"#));
     assert_eq!(fake.session("qs_1").unwrap().status, Status::Approved);
     assert_eq!(fake.stats().updates_applied, 3);
 }
@@ -542,13 +434,7 @@ async fn reusing_a_key_with_another_payload_is_a_validation_error() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
     let sessions = fake.client().qualification_sessions();
-    sessions
-        .update("qs_1")
-        .metadata_raw("a")
-        .idempotency_key(key("k1"))
-        .send()
-        .await
-        .unwrap();
+    sessions.update("qs_1").metadata_raw("a").idempotency_key(key("k1")).send().await.unwrap();
     let error = sessions
         .update("qs_1")
         .metadata_raw("b")
@@ -561,14 +447,7 @@ async fn reusing_a_key_with_another_payload_is_a_validation_error() {
     assert!(error.message().unwrap().contains("different payload"));
     assert_eq!(fake.record("qs_1").unwrap().metadata.as_deref(), Some("a"));
     let stats = fake.stats();
-    assert_eq!(
-        (
-            stats.updates_applied,
-            stats.updates_refused,
-            stats.update_requests
-        ),
-        (1, 1, 2)
-    );
+    assert_eq!((stats.updates_applied, stats.updates_refused, stats.update_requests), (1, 1, 2));
 }
 
 #[tokio::test]
@@ -585,10 +464,7 @@ async fn user_id_is_set_when_null_only() {
     // The same value again is refused too.
     let error = refused_user_id(&sessions, "qs_2", "preset").await;
     assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
-    assert_eq!(
-        fake.session("qs_2").unwrap().user_id.as_deref(),
-        Some("preset")
-    );
+    assert_eq!(fake.session("qs_2").unwrap().user_id.as_deref(), Some("preset"));
 
     // Set once; a replay of that update is fine, a new update setting it is not.
     for _first_then_replay in 0..2 {
@@ -603,23 +479,11 @@ async fn user_id_is_set_when_null_only() {
     let error = refused_user_id(&sessions, "qs_1", "second").await;
     assert_api_kind(&error, ApiErrorKind::UserIdAlreadySet);
     // Other fields can still change.
-    sessions
-        .update("qs_1")
-        .metadata_raw("m")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        fake.session("qs_1").unwrap().user_id.as_deref(),
-        Some("first")
-    );
+    sessions.update("qs_1").metadata_raw("m").send().await.unwrap();
+    assert_eq!(fake.session("qs_1").unwrap().user_id.as_deref(), Some("first"));
 
-    let (status, body) = raw_update(
-        &fake,
-        "qs_1",
-        r#"{"idempotency_key":"raw","user_id":"third"}"#,
-    )
-    .await;
+    let (status, body) =
+        raw_update(&fake, "qs_1", r#"{"idempotency_key":"raw","user_id":"third"}"#).await;
     assert_eq!(status, 409);
     assert_eq!(body["error"], "user_id_already_set");
     assert!(body["message"].is_string());
@@ -648,10 +512,7 @@ async fn length_limits_and_malformed_bodies_are_400() {
         let (status, body) = raw_update(&fake, "qs_1", case.to_string()).await;
         assert_eq!(status, 400, "{case}");
         assert_eq!(body["error"], "ValidationError", "{case}");
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{case}"
-        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}");
     }
     for malformed in ["{", "", "not json", "{\"idempotency_key\": \"k\",}"] {
         let (status, body) = raw_update(&fake, "qs_1", malformed).await;
@@ -665,10 +526,7 @@ async fn length_limits_and_malformed_bodies_are_400() {
     )
     .await
     .1;
-    assert!(
-        message["message"].as_str().unwrap().contains("4096"),
-        "{message}"
-    );
+    assert!(message["message"].as_str().unwrap().contains("4096"), "{message}");
     assert_eq!(fake.stats().updates_applied, 0);
     assert_eq!(fake.record("qs_1").unwrap().metadata, None);
 

@@ -29,10 +29,7 @@ fn assert_refused(args: &[&str], expected: &str) {
         .unwrap_or_else(|| panic!("{args:?} was accepted: the server started"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(expected),
-        "{args:?}: stderr should contain {expected:?}: {stderr}"
-    );
+    assert!(stderr.contains(expected), "{args:?}: stderr should contain {expected:?}: {stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,12 +40,8 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
     let attempts = MAX_WEBHOOK_ATTEMPTS.to_string();
     let seed = MAX_CHAOS_SEED.to_string();
     let probability = CHAOS_PROBABILITY.end().to_string();
-    let webhook = [
-        "--webhook-url",
-        "http://127.0.0.1:9/hooks",
-        "--webhook-secret",
-        "whsec_cli_input",
-    ];
+    let webhook =
+        ["--webhook-url", "http://127.0.0.1:9/hooks", "--webhook-secret", "whsec_cli_input"];
 
     // At the limit: the server starts, and the control API reports what the flag set.
     let served = serve(KEY, &["--empty", "--latency-ms", &latency]);
@@ -79,10 +72,7 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
         })
     );
     drop(served);
-    drop(serve(
-        KEY,
-        &["--empty", "--chaos", &probability, "--chaos-seed", &seed],
-    ));
+    drop(serve(KEY, &["--empty", "--chaos", &probability, "--chaos-seed", &seed]));
 
     // One past it: exit 2, naming the flag.
     let past = |n: u64| (n + 1).to_string();
@@ -92,10 +82,7 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
         ("--webhook-attempts", "0".to_owned()),
         ("--webhook-backoff-ms", past(ms(MAX_WEBHOOK_BACKOFF))),
         ("--webhook-timeout-ms", past(ms(MAX_WEBHOOK_TIMEOUT))),
-        (
-            "--webhook-timeout-ms",
-            (ms(MIN_WEBHOOK_TIMEOUT) - 1).to_string(),
-        ),
+        ("--webhook-timeout-ms", (ms(MIN_WEBHOOK_TIMEOUT) - 1).to_string()),
         ("--chaos", (CHAOS_PROBABILITY.end() + 0.001).to_string()),
         ("--chaos", (CHAOS_PROBABILITY.start() - 0.001).to_string()),
     ] {
@@ -106,30 +93,14 @@ async fn serve_flags_take_their_limit_and_refuse_one_past_it() {
         assert_refused(&args, flag);
     }
     assert_refused(
-        &[
-            "serve",
-            "--port",
-            "0",
-            "--chaos",
-            "0.5",
-            "--chaos-seed",
-            &past(MAX_CHAOS_SEED),
-        ],
+        &["serve", "--port", "0", "--chaos", "0.5", "--chaos-seed", &past(MAX_CHAOS_SEED)],
         "--chaos-seed",
     );
 }
 
 /// `trigger` to a port nothing listens on (9), with `--timeout-ms timeout`.
 fn trigger_with_timeout(timeout: &str) -> [&str; 7] {
-    [
-        "trigger",
-        "--url",
-        "http://127.0.0.1:9/",
-        "--secret",
-        "s",
-        "--timeout-ms",
-        timeout,
-    ]
+    ["trigger", "--url", "http://127.0.0.1:9/", "--secret", "s", "--timeout-ms", timeout]
 }
 
 #[test]
@@ -147,10 +118,8 @@ fn trigger_takes_the_timeouts_of_a_delivery_attempt() {
 
 /// Writes `contents` to a fresh file and returns its path.
 fn seed_file(name: &str, contents: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "truemed-fake-cli-input-{}-{name}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("truemed-fake-cli-input-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("sessions.json");
     std::fs::write(&file, contents).unwrap();
@@ -158,17 +127,9 @@ fn seed_file(name: &str, contents: &str) -> std::path::PathBuf {
 }
 
 fn serve_seeded(file: &std::path::Path) -> Vec<String> {
-    [
-        "serve",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--seed",
-        file.to_str().unwrap(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    ["serve", "--port", "0", "--api-key", KEY, "--seed", file.to_str().unwrap()]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 #[test]
@@ -195,18 +156,12 @@ fn a_seed_file_error_names_the_entry_its_id_and_the_field() {
     .unwrap();
     assert_refused(&args, r#"entry 0 ("qs_a"): created_at: "#);
 
-    std::fs::write(
-        &file,
-        r#"[{"qualification_session_id": "qs_a", "status": "pending"}, 7]"#,
-    )
-    .unwrap();
+    std::fs::write(&file, r#"[{"qualification_session_id": "qs_a", "status": "pending"}, 7]"#)
+        .unwrap();
     assert_refused(&args, "entry 1: expected a session object, got 7");
 
     std::fs::write(&file, r#"{"sessions": []}"#).unwrap();
-    assert_refused(
-        &args,
-        "sessions.json: expected an array of qualification sessions",
-    );
+    assert_refused(&args, "sessions.json: expected an array of qualification sessions");
 
     std::fs::write(&file, "[{").unwrap();
     assert_refused(&args, "sessions.json: not valid JSON");
@@ -215,10 +170,7 @@ fn a_seed_file_error_names_the_entry_its_id_and_the_field() {
 
 #[test]
 fn a_seed_entry_without_an_id_says_the_id_is_missing() {
-    let file = seed_file(
-        "missing",
-        r#"[{"status": "pending", "email": "ada@example.com"}]"#,
-    );
+    let file = seed_file("missing", r#"[{"status": "pending", "email": "ada@example.com"}]"#);
     let args = serve_seeded(&file);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_refused(
@@ -241,10 +193,7 @@ fn two_seed_entries_with_one_id_are_refused() {
     );
     let args = serve_seeded(&file);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_refused(
-        &args,
-        r#"entries 0 and 2 have the same qualification_session_id "qs_a""#,
-    );
+    assert_refused(&args, r#"entries 0 and 2 have the same qualification_session_id "qs_a""#);
     let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
 
@@ -259,15 +208,7 @@ async fn bad_flags_exit_2_with_a_message() {
         vec!["serve", "--seed", "x.json", "--empty"],
         vec!["serve", "--api-key", ""],
         vec!["trigger", "--secret", "s"],
-        vec![
-            "trigger",
-            "--url",
-            "http://127.0.0.1:1/",
-            "--secret",
-            "s",
-            "--status",
-            "pending",
-        ],
+        vec!["trigger", "--url", "http://127.0.0.1:1/", "--secret", "s", "--status", "pending"],
         vec!["explode"],
         vec![],
     ] {

@@ -47,32 +47,17 @@ async fn faults_injected_over_http_reach_the_client() {
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
 
     // A lost response: applied, and the answer never came.
-    inject(
-        &fake,
-        json!({"kind": "lose_response", "operation": "update_qualification_session"}),
-    )
-    .await;
-    let error = sessions
-        .update("qs_1")
-        .user_id("user_42")
-        .send()
-        .await
-        .unwrap_err();
+    inject(&fake, json!({"kind": "lose_response", "operation": "update_qualification_session"}))
+        .await;
+    let error = sessions.update("qs_1").user_id("user_42").send().await.unwrap_err();
     assert!(error.may_have_been_applied(), "{error:?}");
-    assert_eq!(
-        fake.session("qs_1").unwrap().user_id.as_deref(),
-        Some("user_42")
-    );
+    assert_eq!(fake.session("qs_1").unwrap().user_id.as_deref(), Some("user_42"));
 
     // Two 503s, then a patient client gets through.
     inject(&fake, json!({"kind": "status", "status": 503, "times": 2})).await;
     let (_, queue) = call(&fake, "GET", "/_fake/faults", None).await;
     assert_eq!(queue["pending_faults"], 2);
-    fake.client()
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap();
+    fake.client().qualification_sessions().get("qs_1").await.unwrap();
 
     let (_, stats) = call(&fake, "GET", "/_fake/stats", None).await;
     assert_eq!(stats["faults_injected"], 5);
@@ -133,37 +118,23 @@ async fn seeded_chaos_over_http_is_deterministic() {
     let fake = fake().await;
     let (status, _) = set_chaos(&fake, json!({"probability": 1})).await;
     assert_eq!(status, 204);
-    let error = client_without_retries(&fake)
-        .qualification_sessions()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error =
+        client_without_retries(&fake).qualification_sessions().list().send().await.unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
 }
 
 #[tokio::test]
 async fn latency_over_http() {
     let fake = fake().await;
-    let (status, body) = call(
-        &fake,
-        "PUT",
-        "/_fake/latency",
-        Some(json!({"latency_ms": 150})),
-    )
-    .await;
+    let (status, body) =
+        call(&fake, "PUT", "/_fake/latency", Some(json!({"latency_ms": 150}))).await;
     assert_eq!((status, &body["latency_ms"]), (200, &json!(150)));
     assert_eq!(fake.latency(), Duration::from_millis(150));
     let started = std::time::Instant::now();
     // Control requests are not slowed down.
     call(&fake, "GET", "/_fake/stats", None).await;
     assert!(started.elapsed() < Duration::from_millis(150));
-    fake.client()
-        .qualification_sessions()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    fake.client().qualification_sessions().list().send().await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(150));
     let (_, body) = call(&fake, "GET", "/_fake/latency", None).await;
     assert_eq!(body["latency_ms"], 150);

@@ -38,10 +38,7 @@ fn assert_refused(what: &str, (status, body): &(u16, Value), prefix: &str) {
     assert_eq!(*status, 400, "{what}: {body}");
     assert_eq!(body["error"], "ValidationError", "{what}: {body}");
     let message = body["message"].as_str().unwrap();
-    assert!(
-        message.starts_with(prefix),
-        "{what}: {message:?} should start with {prefix:?}"
-    );
+    assert!(message.starts_with(prefix), "{what}: {message:?} should start with {prefix:?}");
 }
 
 /// Cases by endpoint: a method, a path, and each case sent there (the bodies, and what
@@ -74,10 +71,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
                 (json!({"kind": null}), kind.into()),
                 (json!({"kind": {"status": 503}}), kind.into()),
                 (json!({"kind": "explode"}), kind.into()),
-                (
-                    json!({"kind": "lose_response", "operation": true}),
-                    operation.into(),
-                ),
+                (json!({"kind": "lose_response", "operation": true}), operation.into()),
                 (
                     json!({"kind": "lose_response", "operation": "delete_everything"}),
                     operation.into(),
@@ -88,10 +82,7 @@ async fn a_wrong_value_in_a_word_field_is_a_400_naming_the_field_and_its_words()
             "POST",
             "/_fake/chaos",
             vec![
-                (
-                    json!({"probability": 0.5, "operation": []}),
-                    operation.into(),
-                ),
+                (json!({"probability": 0.5, "operation": []}), operation.into()),
                 (
                     json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": 7}}]}),
                     format!("faults[0].fault.{kind}"),
@@ -134,21 +125,14 @@ async fn a_wrong_value_anywhere_names_its_field() {
                 (json!({"success_url": "x".repeat(2049)}), "success_url: "),
             ],
         ),
-        (
-            "POST",
-            "/_fake/sessions/qs_1/status",
-            vec![(json!({"status": null}), "status: ")],
-        ),
+        ("POST", "/_fake/sessions/qs_1/status", vec![(json!({"status": null}), "status: ")]),
         (
             "POST",
             "/_fake/faults",
             vec![
                 (json!({"kind": "status", "status": "503"}), "status: "),
                 (json!({"kind": "delay", "delay_ms": 1.5}), "delay_ms: "),
-                (
-                    json!({"kind": "drop_connection", "times": "twice"}),
-                    "times: ",
-                ),
+                (json!({"kind": "drop_connection", "times": "twice"}), "times: "),
             ],
         ),
         (
@@ -178,17 +162,10 @@ async fn a_wrong_value_anywhere_names_its_field() {
             vec![
                 (json!({"url": 7, "secret": "s"}), "url: "),
                 (json!({"url": "http://127.0.0.1/", "secret": 7}), "secret: "),
-                (
-                    json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": "3"}),
-                    "attempts: ",
-                ),
+                (json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": "3"}), "attempts: "),
             ],
         ),
-        (
-            "POST",
-            "/_fake/webhooks/flush",
-            vec![(json!({"timeout_ms": "soon"}), "timeout_ms: ")],
-        ),
+        ("POST", "/_fake/webhooks/flush", vec![(json!({"timeout_ms": "soon"}), "timeout_ms: ")]),
     ];
     for (method, path, bodies) in cases {
         for (body, prefix) in bodies {
@@ -203,16 +180,12 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
     let fake = seeded().await;
     let status_fault = |extra: Value| {
         let mut body = json!({"kind": "status", "status": 503});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         body
     };
     let endpoint = |extra: Value| {
         let mut body = json!({"url": "http://127.0.0.1:9/hooks", "secret": "whsec_bounds"});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         body
     };
     let chaos_faults = |n: usize| {
@@ -254,11 +227,7 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
                     status_fault(json!({"times": u64::from(MAX_FAULT_TIMES) + 1})),
                     "times",
                 ),
-                (
-                    status_fault(json!({"times": 1})),
-                    status_fault(json!({"times": 0})),
-                    "times",
-                ),
+                (status_fault(json!({"times": 1})), status_fault(json!({"times": 0})), "times"),
                 (
                     status_fault(json!({"status": 599})),
                     status_fault(json!({"status": 600})),
@@ -295,11 +264,7 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
                     json!({"probability": 0.1, "faults": [{"weight": MAX_CHAOS_WEIGHT * 1.01, "fault": {"kind": "drop_connection"}}]}),
                     "faults[0].weight",
                 ),
-                (
-                    chaos_faults(MAX_CHAOS_FAULTS),
-                    chaos_faults(MAX_CHAOS_FAULTS + 1),
-                    "faults",
-                ),
+                (chaos_faults(MAX_CHAOS_FAULTS), chaos_faults(MAX_CHAOS_FAULTS + 1), "faults"),
                 (chaos_faults(1), chaos_faults(0), "faults"),
             ],
         ),
@@ -312,11 +277,7 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
                     endpoint(json!({"attempts": MAX_WEBHOOK_ATTEMPTS + 1})),
                     "attempts",
                 ),
-                (
-                    endpoint(json!({"attempts": 1})),
-                    endpoint(json!({"attempts": 0})),
-                    "attempts",
-                ),
+                (endpoint(json!({"attempts": 1})), endpoint(json!({"attempts": 0})), "attempts"),
                 (
                     endpoint(json!({"backoff_ms": backoff})),
                     endpoint(json!({"backoff_ms": backoff + 1})),
@@ -337,26 +298,15 @@ async fn every_bound_takes_its_limit_and_refuses_one_past_it() {
         (
             "POST",
             "/_fake/webhooks/flush",
-            vec![(
-                json!({"timeout_ms": flush}),
-                json!({"timeout_ms": flush + 1}),
-                "timeout_ms",
-            )],
+            vec![(json!({"timeout_ms": flush}), json!({"timeout_ms": flush + 1}), "timeout_ms")],
         ),
     ];
     for (method, path, bodies) in cases {
         for (taken, refused, field) in bodies {
             let answer = send(&fake, method, path, taken.clone()).await;
-            assert!(
-                (200..300).contains(&answer.0),
-                "{method} {path} {taken}: {answer:?}"
-            );
+            assert!((200..300).contains(&answer.0), "{method} {path} {taken}: {answer:?}");
             let answer = send(&fake, method, path, refused.clone()).await;
-            assert_refused(
-                &format!("{method} {path} {refused}"),
-                &answer,
-                &format!("{field}: "),
-            );
+            assert_refused(&format!("{method} {path} {refused}"), &answer, &format!("{field}: "));
             // Flushing waits for nothing here (port 9 refuses at once), but clear between cases.
             fake.clear_faults();
         }
@@ -404,61 +354,25 @@ fn the_spec_states_the_bounds_the_code_applies() {
         } else {
             &schemas[schema]["properties"][field][bound]
         };
-        node.as_f64()
-            .unwrap_or_else(|| panic!("{schema}.{field} has no {bound}"))
+        node.as_f64().unwrap_or_else(|| panic!("{schema}.{field} has no {bound}"))
     };
     let f = |n: u64| n as f64;
     for (schema, field, bound, value) in [
         ("Latency", "latency_ms", "maximum", f(ms(MAX_LATENCY))),
         ("DelayFault", "delay_ms", "maximum", f(ms(MAX_LATENCY))),
-        (
-            "StatusFault",
-            "retry_after_ms",
-            "maximum",
-            f(ms(MAX_RETRY_AFTER)),
-        ),
+        ("StatusFault", "retry_after_ms", "maximum", f(ms(MAX_RETRY_AFTER))),
         ("Times", "", "maximum", f(u64::from(MAX_FAULT_TIMES))),
         ("Times", "", "minimum", 1.0),
-        (
-            "Chaos",
-            "probability",
-            "minimum",
-            *CHAOS_PROBABILITY.start(),
-        ),
+        ("Chaos", "probability", "minimum", *CHAOS_PROBABILITY.start()),
         ("Chaos", "probability", "maximum", *CHAOS_PROBABILITY.end()),
         ("Chaos", "seed", "maximum", f(MAX_CHAOS_SEED)),
         ("Chaos", "faults", "maxItems", MAX_CHAOS_FAULTS as f64),
         ("WeightedFault", "weight", "maximum", MAX_CHAOS_WEIGHT),
-        (
-            "WebhookEndpointSettings",
-            "attempts",
-            "maximum",
-            f(u64::from(MAX_WEBHOOK_ATTEMPTS)),
-        ),
-        (
-            "WebhookEndpointSettings",
-            "backoff_ms",
-            "maximum",
-            f(ms(MAX_WEBHOOK_BACKOFF)),
-        ),
-        (
-            "WebhookEndpointSettings",
-            "timeout_ms",
-            "minimum",
-            f(ms(MIN_WEBHOOK_TIMEOUT)),
-        ),
-        (
-            "WebhookEndpointSettings",
-            "timeout_ms",
-            "maximum",
-            f(ms(MAX_WEBHOOK_TIMEOUT)),
-        ),
-        (
-            "FlushRequest",
-            "timeout_ms",
-            "maximum",
-            f(ms(MAX_FLUSH_TIMEOUT)),
-        ),
+        ("WebhookEndpointSettings", "attempts", "maximum", f(u64::from(MAX_WEBHOOK_ATTEMPTS))),
+        ("WebhookEndpointSettings", "backoff_ms", "maximum", f(ms(MAX_WEBHOOK_BACKOFF))),
+        ("WebhookEndpointSettings", "timeout_ms", "minimum", f(ms(MIN_WEBHOOK_TIMEOUT))),
+        ("WebhookEndpointSettings", "timeout_ms", "maximum", f(ms(MAX_WEBHOOK_TIMEOUT))),
+        ("FlushRequest", "timeout_ms", "maximum", f(ms(MAX_FLUSH_TIMEOUT))),
     ] {
         assert_eq!(
             number(schema, field, bound),
@@ -493,9 +407,7 @@ fn the_spec_documents_the_limits_the_code_applies() {
     .unwrap();
     // One parameter, components/parameters/Limit (its lines indented deeper than
     // `    Limit:`), used by both listings.
-    let at = spec
-        .find("\n    Limit:\n")
-        .expect("components.parameters.Limit");
+    let at = spec.find("\n    Limit:\n").expect("components.parameters.Limit");
     let block: Vec<&str> = spec[at..]
         .lines()
         .skip(2)
@@ -511,10 +423,7 @@ fn the_spec_documents_the_limits_the_code_applies() {
     ] {
         assert!(block.contains(&line.as_str()), "{line:?} not in {block:#?}");
     }
-    for operation in [
-        "operationId: get_ledger",
-        "operationId: list_webhook_deliveries",
-    ] {
+    for operation in ["operationId: get_ledger", "operationId: list_webhook_deliveries"] {
         let at = spec.find(operation).unwrap();
         let rest = &spec[at..];
         let end = rest.find("responses:").unwrap();
@@ -534,17 +443,9 @@ fn operations() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ("DELETE", "/_fake/sessions/qs_1", None),
         ("POST", "/_fake/sessions/qs_1/approve", None),
         ("POST", "/_fake/sessions/qs_1/reject", None),
-        (
-            "POST",
-            "/_fake/sessions/qs_1/status",
-            Some(json!({"status": "processing"})),
-        ),
+        ("POST", "/_fake/sessions/qs_1/status", Some(json!({"status": "processing"}))),
         ("GET", "/_fake/faults", None),
-        (
-            "POST",
-            "/_fake/faults",
-            Some(json!({"kind": "drop_connection"})),
-        ),
+        ("POST", "/_fake/faults", Some(json!({"kind": "drop_connection"}))),
         ("DELETE", "/_fake/faults", None),
         ("POST", "/_fake/chaos", Some(json!({"probability": 0.1}))),
         ("DELETE", "/_fake/chaos", None),
@@ -572,14 +473,8 @@ async fn every_control_operation_needs_the_key() {
     fake.seed(SessionSeed::new("qs_1"));
     for (method, path, body) in operations() {
         for key in ["", "sk_wrong"] {
-            let (status, refused) = call_with_key(
-                &fake,
-                key,
-                method,
-                path,
-                body.as_ref().map(Value::to_string),
-            )
-            .await;
+            let (status, refused) =
+                call_with_key(&fake, key, method, path, body.as_ref().map(Value::to_string)).await;
             assert_eq!(status, 401, "{method} {path} with {key:?}");
             assert_eq!(refused["error"], "Unauthorized", "{method} {path}");
         }
@@ -587,9 +482,7 @@ async fn every_control_operation_needs_the_key() {
     // Nothing happened, and control refusals are not counted as API requests.
     assert_eq!(fake.sessions().len(), 1);
     assert_eq!(fake.stats().unauthorized, 0);
-    let response = reqwest::get(format!("{}/_fake/stats", fake.base_url()))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!("{}/_fake/stats", fake.base_url())).await.unwrap();
     assert_eq!(response.status(), 401);
     // With the key, each answers (404 for the unknown delivery).
     for (method, path, body) in operations() {
@@ -620,14 +513,8 @@ async fn bad_input_is_a_400_naming_the_field() {
             "/_fake/sessions",
             vec![
                 (json!({"colour": "red"}), "colour"),
-                (
-                    json!({"qualification_session_id": ""}),
-                    "qualification_session_id",
-                ),
-                (
-                    json!({"qualification_session_id": 7}),
-                    "qualification_session_id",
-                ),
+                (json!({"qualification_session_id": ""}), "qualification_session_id"),
+                (json!({"qualification_session_id": 7}), "qualification_session_id"),
                 (json!({"status": "Approved"}), "status"),
                 (json!({"created_at": "yesterday"}), "created_at"),
                 (json!({"expires_at": "2025-06-01"}), "expires_at"),
@@ -636,23 +523,12 @@ async fn bad_input_is_a_400_naming_the_field() {
                 (json!({"metadata": {"crm_id": 7}}), "metadata"),
             ],
         ),
-        (
-            "POST",
-            "/_fake/sessions/qs_1/approve",
-            vec![(json!({"expires_at": "x"}), "expires_at")],
-        ),
-        (
-            "POST",
-            "/_fake/sessions/qs_1/reject",
-            vec![(json!({"why": "x"}), "why")],
-        ),
+        ("POST", "/_fake/sessions/qs_1/approve", vec![(json!({"expires_at": "x"}), "expires_at")]),
+        ("POST", "/_fake/sessions/qs_1/reject", vec![(json!({"why": "x"}), "why")]),
         (
             "POST",
             "/_fake/sessions/qs_1/status",
-            vec![
-                (json!({}), "status"),
-                (json!({"status": "APPROVED"}), "status"),
-            ],
+            vec![(json!({}), "status"), (json!({"status": "APPROVED"}), "status")],
         ),
         (
             "POST",
@@ -663,22 +539,13 @@ async fn bad_input_is_a_400_naming_the_field() {
                 (json!({"kind": "status"}), "status"),
                 (json!({"kind": "status", "status": 200}), "status"),
                 (json!({"kind": "status", "status": 70000}), "status"),
-                (
-                    json!({"kind": "status", "status": 503, "retry_after_ms": -1}),
-                    "retry_after_ms",
-                ),
+                (json!({"kind": "status", "status": 503, "retry_after_ms": -1}), "retry_after_ms"),
                 (json!({"kind": "drop_connection", "status": 503}), "status"),
-                (
-                    json!({"kind": "drop_connection", "delay_ms": null}),
-                    "delay_ms",
-                ),
+                (json!({"kind": "drop_connection", "delay_ms": null}), "delay_ms"),
                 (json!({"kind": "delay"}), "delay_ms"),
                 (json!({"kind": "delay", "delay_ms": 600001}), "delay_ms"),
                 (json!({"kind": "lose_response", "times": 0}), "times"),
-                (
-                    json!({"kind": "lose_response", "operation": "delete_everything"}),
-                    "operation",
-                ),
+                (json!({"kind": "lose_response", "operation": "delete_everything"}), "operation"),
             ],
         ),
         (
@@ -697,10 +564,7 @@ async fn bad_input_is_a_400_naming_the_field() {
                     json!({"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "status"}}]}),
                     "faults[0].fault.status",
                 ),
-                (
-                    json!({"probability": 0.5, "faults": [{"weight": 1}]}),
-                    "faults[0].fault",
-                ),
+                (json!({"probability": 0.5, "faults": [{"weight": 1}]}), "faults[0].fault"),
             ],
         ),
         (
@@ -719,43 +583,20 @@ async fn bad_input_is_a_400_naming_the_field() {
                 (json!({"url": "ftp://x", "secret": "s"}), "url"),
                 (json!({"url": "http://user@host/", "secret": "s"}), "url"),
                 (json!({"url": "http://127.0.0.1/"}), "secret"),
-                (
-                    json!({"url": "http://127.0.0.1/", "secret": "has space"}),
-                    "secret",
-                ),
-                (
-                    json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": 21}),
-                    "attempts",
-                ),
-                (
-                    json!({"url": "http://127.0.0.1/", "secret": "s", "timeout_ms": 0}),
-                    "timeout_ms",
-                ),
-                (
-                    json!({"url": "http://127.0.0.1/", "secret": "s", "signed": "yes"}),
-                    "signed",
-                ),
+                (json!({"url": "http://127.0.0.1/", "secret": "has space"}), "secret"),
+                (json!({"url": "http://127.0.0.1/", "secret": "s", "attempts": 21}), "attempts"),
+                (json!({"url": "http://127.0.0.1/", "secret": "s", "timeout_ms": 0}), "timeout_ms"),
+                (json!({"url": "http://127.0.0.1/", "secret": "s", "signed": "yes"}), "signed"),
             ],
         ),
-        (
-            "POST",
-            "/_fake/webhooks/flush",
-            vec![(json!({"timeout_ms": 60001}), "timeout_ms")],
-        ),
-        (
-            "POST",
-            "/_fake/reset",
-            vec![(json!({"sessions": "some"}), "sessions")],
-        ),
+        ("POST", "/_fake/webhooks/flush", vec![(json!({"timeout_ms": 60001}), "timeout_ms")]),
+        ("POST", "/_fake/reset", vec![(json!({"sessions": "some"}), "sessions")]),
     ];
     for (method, path, bodies) in cases {
         for (body, field) in bodies {
             let (status, refused) = call(&fake, method, path, Some(body.clone())).await;
             assert_eq!(status, 400, "{method} {path} {body}: {refused}");
-            assert_eq!(
-                refused["error"], "ValidationError",
-                "{method} {path} {body}"
-            );
+            assert_eq!(refused["error"], "ValidationError", "{method} {path} {body}");
             let message = refused["message"].as_str().unwrap();
             assert!(
                 message.starts_with(&format!("{field}: ")),
@@ -782,27 +623,12 @@ async fn bad_input_is_a_400_naming_the_field() {
     }
     // Bodies are bounded.
     let huge = format!("{{\"email\": \"{}\"}}", "x".repeat(3 << 20));
-    let (status, refused) = call_with_key(
-        &fake,
-        &fake.api_key(),
-        "POST",
-        "/_fake/sessions",
-        Some(huge),
-    )
-    .await;
-    assert_eq!(
-        (status, &refused["error"]),
-        (413, &json!("PayloadTooLarge"))
-    );
+    let (status, refused) =
+        call_with_key(&fake, &fake.api_key(), "POST", "/_fake/sessions", Some(huge)).await;
+    assert_eq!((status, &refused["error"]), (413, &json!("PayloadTooLarge")));
     // Required bodies cannot be empty.
-    let (status, refused) = call_with_key(
-        &fake,
-        &fake.api_key(),
-        "POST",
-        "/_fake/faults",
-        Some(String::new()),
-    )
-    .await;
+    let (status, refused) =
+        call_with_key(&fake, &fake.api_key(), "POST", "/_fake/faults", Some(String::new())).await;
     assert_eq!(status, 400);
     assert!(refused["message"].as_str().unwrap().contains("empty"));
     // Nothing was changed by any of it.
@@ -883,18 +709,9 @@ async fn wrong_methods_and_unknown_paths() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "MethodNotAllowed");
     }
-    for path in [
-        "/_fake",
-        "/_fake/",
-        "/_fake/nothing",
-        "/_fake/sessions/qs_1/explode",
-    ] {
+    for path in ["/_fake", "/_fake/", "/_fake/nothing", "/_fake/sessions/qs_1/explode"] {
         let (status, body) = call(&fake, "GET", path, None).await;
-        assert_eq!(
-            (status, &body["error"]),
-            (404, &json!("NotFound")),
-            "{path}"
-        );
+        assert_eq!((status, &body["error"]), (404, &json!("NotFound")), "{path}");
     }
     assert_eq!(fake.stats().requests, 0);
 }

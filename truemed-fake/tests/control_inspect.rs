@@ -20,13 +20,8 @@ async fn the_ledger_lists_each_applied_update_once() {
         let (status, _) = call(&fake, "POST", path, Some(update.clone())).await;
         assert_eq!(status, 200);
     }
-    let (status, _) = call(
-        &fake,
-        "POST",
-        path,
-        Some(json!({"idempotency_key": "k2", "user_id": "other"})),
-    )
-    .await;
+    let (status, _) =
+        call(&fake, "POST", path, Some(json!({"idempotency_key": "k2", "user_id": "other"}))).await;
     assert_eq!(status, 409);
     call(
         &fake,
@@ -46,13 +41,7 @@ async fn the_ledger_lists_each_applied_update_once() {
     assert_eq!(applied[0]["metadata"], "{\"n\":1}");
     assert!(applied[0]["applied_at"].is_string());
     assert_eq!(applied[1]["success_url"], "https://shop.example/ok");
-    let (_, only) = call(
-        &fake,
-        "GET",
-        "/_fake/ledger?qualification_session_id=qs_2",
-        None,
-    )
-    .await;
+    let (_, only) = call(&fake, "GET", "/_fake/ledger?qualification_session_id=qs_2", None).await;
     assert_eq!(only["applied_updates"].as_array().unwrap().len(), 1);
 
     let (_, record) = call(&fake, "GET", "/_fake/sessions/qs_1", None).await;
@@ -102,17 +91,9 @@ async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
     let (_, ledger) = call(&fake, "GET", "/_fake/ledger?limit=1000", None).await;
     assert_eq!(keys(&ledger), expected(0..all));
     // The limit applies after the filter.
-    let (_, ledger) = call(
-        &fake,
-        "GET",
-        "/_fake/ledger?qualification_session_id=qs_2&limit=2",
-        None,
-    )
-    .await;
-    assert_eq!(
-        keys(&ledger),
-        [format!("k{}", all - 4), format!("k{}", all - 2)]
-    );
+    let (_, ledger) =
+        call(&fake, "GET", "/_fake/ledger?qualification_session_id=qs_2&limit=2", None).await;
+    assert_eq!(keys(&ledger), [format!("k{}", all - 4), format!("k{}", all - 2)]);
     assert_eq!(ledger["total"], all / 2);
     assert_eq!(fake.applied_updates().len(), all);
 }
@@ -152,13 +133,8 @@ async fn the_deliveries_answer_the_newest_up_to_a_limit() {
     let (_, list) = call(&fake, "GET", "/_fake/webhooks?limit=2", None).await;
     assert_eq!(sessions(&list), expected(all - 2..all));
     assert_eq!(list["deliveries"][1]["state"], "delivered");
-    let (_, list) = call(
-        &fake,
-        "GET",
-        "/_fake/webhooks?limit=5&qualification_session_id=qs_0",
-        None,
-    )
-    .await;
+    let (_, list) =
+        call(&fake, "GET", "/_fake/webhooks?limit=5&qualification_session_id=qs_0", None).await;
     assert_eq!(sessions(&list), ["qs_0"]);
     assert_eq!(list["total"], 1);
     assert_eq!(fake.webhook_deliveries().len(), all);
@@ -167,17 +143,9 @@ async fn the_deliveries_answer_the_newest_up_to_a_limit() {
 #[tokio::test]
 async fn reset_returns_to_how_the_fake_started() {
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = support::builder()
-        .seed(SessionSeed::new("qs_initial"))
-        .start()
+    let fake = support::builder().seed(SessionSeed::new("qs_initial")).start().await;
+    call(&fake, "POST", "/_fake/sessions", Some(json!({"qualification_session_id": "qs_new"})))
         .await;
-    call(
-        &fake,
-        "POST",
-        "/_fake/sessions",
-        Some(json!({"qualification_session_id": "qs_new"})),
-    )
-    .await;
     call(
         &fake,
         "POST",
@@ -185,13 +153,8 @@ async fn reset_returns_to_how_the_fake_started() {
         Some(json!({"idempotency_key": "k", "user_id": "u"})),
     )
     .await;
-    call(
-        &fake,
-        "POST",
-        "/_fake/faults",
-        Some(json!({"kind": "drop_connection", "times": 9})),
-    )
-    .await;
+    call(&fake, "POST", "/_fake/faults", Some(json!({"kind": "drop_connection", "times": 9})))
+        .await;
     call(
         &fake,
         "PUT",
@@ -199,13 +162,7 @@ async fn reset_returns_to_how_the_fake_started() {
         Some(json!({"url": receiver.base_url, "secret": "s"})),
     )
     .await;
-    call(
-        &fake,
-        "PUT",
-        "/_fake/latency",
-        Some(json!({"latency_ms": 20})),
-    )
-    .await;
+    call(&fake, "PUT", "/_fake/latency", Some(json!({"latency_ms": 20}))).await;
     call(&fake, "POST", "/_fake/sessions/qs_new/approve", None).await;
     fake.flush_webhooks().await;
     assert_eq!(fake.webhook_deliveries().len(), 1);
@@ -241,13 +198,7 @@ async fn reset_returns_to_how_the_fake_started() {
     .await;
     assert_eq!(status, 200);
 
-    let (status, _) = call(
-        &fake,
-        "POST",
-        "/_fake/reset",
-        Some(json!({"sessions": "none"})),
-    )
-    .await;
+    let (status, _) = call(&fake, "POST", "/_fake/reset", Some(json!({"sessions": "none"}))).await;
     assert_eq!(status, 204);
     assert!(fake.sessions().is_empty());
 }

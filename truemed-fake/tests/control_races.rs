@@ -16,9 +16,7 @@ async fn send(
     method: reqwest::Method,
     body: Option<Value>,
 ) -> Answer {
-    let mut request = http
-        .request(method, url)
-        .header("x-truemed-api-key", "sk_test_control");
+    let mut request = http.request(method, url).header("x-truemed-api-key", "sk_test_control");
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -119,9 +117,7 @@ async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed
     // approve that answered 404 changed nothing and started nothing.
     for request in receiver.requests() {
         let envelope: Value = serde_json::from_slice(&request.body).unwrap();
-        let id = envelope["data"]["qualification_session_id"]
-            .as_str()
-            .unwrap();
+        let id = envelope["data"]["qualification_session_id"].as_str().unwrap();
         let delivery = envelope["webhook_delivery_id"].as_str().unwrap();
         assert_eq!(
             approved.get(id).map(String::as_str),
@@ -131,8 +127,5 @@ async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed
     }
     // The race was run: some approves landed, some found nothing.
     let landed = approved.len();
-    assert!(
-        landed > 0 && landed < ITERATIONS,
-        "{landed} of {ITERATIONS} approved"
-    );
+    assert!(landed > 0 && landed < ITERATIONS, "{landed} of {ITERATIONS} approved");
 }

@@ -63,10 +63,7 @@ async fn a_created_session_is_seen_by_the_api_and_the_control_api() {
     assert_eq!(list["sessions"].as_array().unwrap().len(), 3);
     let (status, record) = call(&fake, "GET", "/_fake/sessions/qs_1", None).await;
     assert_eq!((status, &record["email"]), (200, &json!("ada@example.com")));
-    assert_eq!(
-        fake.record("qs_1").unwrap().metadata.as_deref(),
-        Some("{\"crm_id\":7}")
-    );
+    assert_eq!(fake.record("qs_1").unwrap().metadata.as_deref(), Some("{\"crm_id\":7}"));
 
     // Removed: the API says 404.
     let (status, _) = call(&fake, "DELETE", "/_fake/sessions/qs_1", None).await;
@@ -94,28 +91,13 @@ async fn decisions_change_the_status_and_name_the_delivery() {
     assert!(decision["session"]["lmn_reviewed_at"].is_string());
     assert!(decision["webhook_delivery_id"].is_null());
 
-    let (status, decision) = call(
-        &fake,
-        "POST",
-        "/_fake/sessions/qs_2/reject",
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(
-        (status, &decision["session"]["status"]),
-        (200, &json!("rejected"))
-    );
-    let (status, decision) = call(
-        &fake,
-        "POST",
-        "/_fake/sessions/qs_3/status",
-        Some(json!({"status": "processing"})),
-    )
-    .await;
-    assert_eq!(
-        (status, &decision["session"]["status"]),
-        (200, &json!("processing"))
-    );
+    let (status, decision) =
+        call(&fake, "POST", "/_fake/sessions/qs_2/reject", Some(json!({}))).await;
+    assert_eq!((status, &decision["session"]["status"]), (200, &json!("rejected")));
+    let (status, decision) =
+        call(&fake, "POST", "/_fake/sessions/qs_3/status", Some(json!({"status": "processing"})))
+            .await;
+    assert_eq!((status, &decision["session"]["status"]), (200, &json!("processing")));
     assert_eq!(fake.session("qs_3").unwrap().status, Status::Processing);
 
     let (status, body) = call(&fake, "POST", "/_fake/sessions/qs_missing/approve", None).await;

@@ -32,11 +32,7 @@ fn deliveries_of(id: &str) -> String {
 async fn approving_delivers_a_webhook_that_verifies_both_ways() {
     let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
     let fake = fake().await;
-    fake.seed(
-        SessionSeed::new("qs_1")
-            .email("ada@example.com")
-            .user_id("user_42"),
-    );
+    fake.seed(SessionSeed::new("qs_1").email("ada@example.com").user_id("user_42"));
     let url = format!("{}/hooks/truemed", receiver.base_url);
     let (status, endpoint) =
         set_webhook_endpoint(&fake, json!({"url": url, "secret": "whsec_control"})).await;
@@ -77,13 +73,8 @@ async fn approving_delivers_a_webhook_that_verifies_both_ways() {
     assert_eq!(envelope["data"]["email"], "ada@example.com");
 
     // The ledger of deliveries says the same.
-    let (status, recorded) = call(
-        &fake,
-        "GET",
-        &format!("/_fake/webhooks/{delivery_id}"),
-        None,
-    )
-    .await;
+    let (status, recorded) =
+        call(&fake, "GET", &format!("/_fake/webhooks/{delivery_id}"), None).await;
     assert_eq!(status, 200);
     assert_eq!(recorded["state"], "delivered");
     assert_eq!(recorded["qualification_session_id"], "qs_1");
@@ -132,12 +123,7 @@ async fn a_receiver_failing_twice_gets_three_attempts_recorded() {
     let ids: Vec<String> = receiver
         .requests()
         .iter()
-        .map(|r| {
-            verifier
-                .verify_signed(&r.headers, &r.body)
-                .unwrap()
-                .webhook_delivery_id
-        })
+        .map(|r| verifier.verify_signed(&r.headers, &r.body).unwrap().webhook_delivery_id)
         .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.iter().all(|id| id == &ids[0]));
@@ -170,20 +156,13 @@ async fn a_receiver_that_never_answers_2xx_fails_after_the_attempts() {
     assert_eq!(other["deliveries"], json!([]));
 
     // An unreachable receiver: each attempt records why there was no answer.
-    set_webhook_endpoint(
-        &fake,
-        json!({"url": "http://127.0.0.1:9/hooks", "secret": "s"}),
-    )
-    .await;
+    set_webhook_endpoint(&fake, json!({"url": "http://127.0.0.1:9/hooks", "secret": "s"})).await;
     fake.seed(SessionSeed::new("qs_2"));
     approve_and_flush(&fake, "qs_2").await;
     let (_, list) = call(&fake, "GET", &deliveries_of("qs_2"), None).await;
     let attempt = &list["deliveries"][0]["attempts"][0];
     assert!(attempt["status"].is_null());
-    assert!(
-        attempt["error"].as_str().unwrap().contains("connect"),
-        "{attempt}"
-    );
+    assert!(attempt["error"].as_str().unwrap().contains("connect"), "{attempt}");
 }
 
 #[tokio::test]
@@ -222,13 +201,8 @@ async fn a_flush_stops_waiting_at_its_timeout() {
     fake.seed(SessionSeed::new("qs_1"));
     set_webhook_endpoint(&fake, json!({"url": receiver.base_url, "secret": "s"})).await;
     call(&fake, "POST", "/_fake/sessions/qs_1/approve", None).await;
-    let (_, flushed) = call(
-        &fake,
-        "POST",
-        "/_fake/webhooks/flush",
-        Some(json!({"timeout_ms": 50})),
-    )
-    .await;
+    let (_, flushed) =
+        call(&fake, "POST", "/_fake/webhooks/flush", Some(json!({"timeout_ms": 50}))).await;
     assert_eq!(flushed["complete"], false);
     assert_eq!(flushed["deliveries"][0]["state"], "pending");
     let (_, flushed) = call(&fake, "POST", "/_fake/webhooks/flush", None).await;

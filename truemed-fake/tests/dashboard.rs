@@ -73,9 +73,7 @@ fn serve(args: &[&str]) -> Served {
             if n == 0 {
                 break;
             }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
         }
     });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -87,12 +85,7 @@ fn serve(args: &[&str]) -> Served {
     let dashboard = lines.next().expect("a second line").expect("stdout");
     // Keep reading, so that the pipe never fills.
     std::thread::spawn(move || for _ in lines {});
-    Served {
-        child,
-        base,
-        dashboard,
-        stderr,
-    }
+    Served { child, base, dashboard, stderr }
 }
 
 /// A seed file of three sessions, one per status the filters are tried with.
@@ -155,10 +148,7 @@ type Inbox = Arc<Mutex<Vec<Received>>>;
 
 /// `x-truemed-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`.
 fn signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(header) = headers
-        .get("x-truemed-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(header) = headers.get("x-truemed-signature").and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let mut timestamp = None;
@@ -198,20 +188,12 @@ async fn receive(
     let ok = signature_ok(&headers, &body);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut inbox = hooks.inbox.lock().unwrap();
-    let first = !inbox
-        .iter()
-        .any(|r| r.body["webhook_delivery_id"] == body["webhook_delivery_id"]);
-    inbox.push(Received {
-        signature_ok: ok,
-        body,
-    });
+    let first = !inbox.iter().any(|r| r.body["webhook_delivery_id"] == body["webhook_delivery_id"]);
+    inbox.push(Received { signature_ok: ok, body });
     if !ok {
         (StatusCode::UNAUTHORIZED, "bad signature")
     } else if hooks.refuse_first && first {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"error":"warming up, try again"}"#,
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"warming up, try again"}"#)
     } else {
         (StatusCode::ACCEPTED, RECEIVER_ANSWER)
     }
@@ -223,16 +205,10 @@ async fn receiver() -> (String, Inbox) {
 
 async fn receiver_with(refuse_first: bool) -> (String, Inbox) {
     let inbox = Inbox::default();
-    let hooks = Hooks {
-        inbox: Arc::clone(&inbox),
-        refuse_first,
-    };
-    let app = axum::Router::new()
-        .route("/hooks/truemed", axum::routing::post(receive))
-        .with_state(hooks);
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
+    let hooks = Hooks { inbox: Arc::clone(&inbox), refuse_first };
+    let app =
+        axum::Router::new().route("/hooks/truemed", axum::routing::post(receive)).with_state(hooks);
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let url = format!("http://{}/hooks/truemed", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, inbox)
@@ -265,11 +241,7 @@ fn chromedriver() -> Driver {
          (it installs Debian's chromium and chromium-driver), then run the tests again",
         path.display()
     );
-    let port = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
     let child = Command::new(&path)
         .arg(format!("--port={port}"))
         .stdin(Stdio::null())
@@ -277,17 +249,11 @@ fn chromedriver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
     let started = Instant::now();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            started.elapsed() < WAIT,
-            "chromedriver did not listen on {port}"
-        );
+        assert!(started.elapsed() < WAIT, "chromedriver did not listen on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
     driver
@@ -335,10 +301,7 @@ impl WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -390,10 +353,7 @@ async fn wait_visible(client: &Client, xpath: &str) -> Element {
                 return element;
             }
         }
-        assert!(
-            started.elapsed() < WAIT,
-            "nothing displayed matched {xpath} within {WAIT:?}"
-        );
+        assert!(started.elapsed() < WAIT, "nothing displayed matched {xpath} within {WAIT:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -401,36 +361,22 @@ async fn wait_visible(client: &Client, xpath: &str) -> Element {
 /// Waits until `xpath` finds nothing.
 async fn wait_gone(client: &Client, xpath: &str) {
     let started = Instant::now();
-    while !client
-        .find_all(Locator::XPath(xpath))
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            started.elapsed() < WAIT,
-            "{xpath} still matched after {WAIT:?}"
-        );
+    while !client.find_all(Locator::XPath(xpath)).await.unwrap().is_empty() {
+        assert!(started.elapsed() < WAIT, "{xpath} still matched after {WAIT:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The form control a label names, found through the label as a person reads it.
 async fn control(client: &Client, label: &str) -> Element {
-    let label_element = wait_for(
-        client,
-        &format!("//label[normalize-space()={}]", literal(label)),
-    )
-    .await;
+    let label_element =
+        wait_for(client, &format!("//label[normalize-space()={}]", literal(label))).await;
     let id = label_element
         .attr("for")
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("the label {label:?} names no control"));
-    client
-        .find(Locator::Id(&id))
-        .await
-        .unwrap_or_else(|e| panic!("the control of {label:?}: {e}"))
+    client.find(Locator::Id(&id)).await.unwrap_or_else(|e| panic!("the control of {label:?}: {e}"))
 }
 
 /// Types `text` into the control labelled `label`, replacing what it held.
@@ -442,11 +388,7 @@ async fn fill(client: &Client, label: &str, text: &str) {
 
 /// Chooses the option of value `value` in the select labelled `label`.
 async fn choose(client: &Client, label: &str, value: &str) {
-    control(client, label)
-        .await
-        .select_by_value(value)
-        .await
-        .unwrap();
+    control(client, label).await.select_by_value(value).await.unwrap();
 }
 
 /// Clicks the button named `name` inside the element `scope` finds.
@@ -532,29 +474,17 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
     let address = client.current_url().await.unwrap();
     assert_eq!(address.fragment(), None, "{address}");
     assert!(!address.as_str().contains("key"), "{address}");
-    let stored = client
-        .execute("return Object.values(sessionStorage);", vec![])
-        .await
-        .unwrap();
+    let stored = client.execute("return Object.values(sessionStorage);", vec![]).await.unwrap();
     assert_eq!(stored, json!([KEY]));
 
     // The sessions are a table with a header row, one row per session.
     for header in ["ID", "Status", "User ID", "Email", "Created", "Expires"] {
-        wait_for(
-            &client,
-            &format!(
-                "//table//thead/tr/th[normalize-space()={}]",
-                literal(header)
-            ),
-        )
-        .await;
+        wait_for(&client, &format!("//table//thead/tr/th[normalize-space()={}]", literal(header)))
+            .await;
     }
     for id in ["qs_seed_ada", "qs_seed_bob", "qs_seed_cy"] {
         let text = wait_for(&client, &row(id)).await.text().await.unwrap();
-        assert!(
-            text.contains("Approve") && text.contains("Reject"),
-            "{text}"
-        );
+        assert!(text.contains("Approve") && text.contains("Reject"), "{text}");
     }
 
     // Filtered by status, then searched as the API searches (case-insensitive, by email,
@@ -605,10 +535,7 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         if let Some(found) = found {
             break found;
         }
-        assert!(
-            approved_at.elapsed() < WAIT,
-            "no delivery reached the receiver"
-        );
+        assert!(approved_at.elapsed() < WAIT, "no delivery reached the receiver");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(received.signature_ok, "{received:?}");
@@ -618,45 +545,24 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         "//article[.//*[contains(normalize-space(), {})]]",
         literal(&format!("Session {id} became approved"))
     );
-    wait_for(
-        &client,
-        &format!("{delivery}//td[normalize-space()='HTTP 202 Accepted']"),
-    )
-    .await;
-    eprintln!(
-        "the approval's attempt showed {:?} after the click",
-        approved_at.elapsed()
-    );
+    wait_for(&client, &format!("{delivery}//td[normalize-space()='HTTP 202 Accepted']")).await;
+    eprintln!("the approval's attempt showed {:?} after the click", approved_at.elapsed());
     let answer = wait_for(&client, &format!("{delivery}//pre")).await;
     assert_eq!(answer.text().await.unwrap(), RECEIVER_ANSWER);
-    wait_for(
-        &client,
-        &format!("{delivery}//*[normalize-space()='delivered']"),
-    )
-    .await;
-    wait_for(
-        &client,
-        &format!("{}//*[normalize-space()='approved']", row(id)),
-    )
-    .await;
+    wait_for(&client, &format!("{delivery}//*[normalize-space()='delivered']")).await;
+    wait_for(&client, &format!("{}//*[normalize-space()='approved']", row(id))).await;
 
     // An update through the API shows in the ledger, and in the counters.
-    let update = api(
-        &served,
-        reqwest::Method::POST,
-        "/api/v1/qualification_session/qs_seed_bob/update",
-    )
-    .json(&json!({"idempotency_key": "dash-key-1", "user_id": "user_<b>bob</b>"}))
-    .send()
-    .await
-    .unwrap();
+    let update =
+        api(&served, reqwest::Method::POST, "/api/v1/qualification_session/qs_seed_bob/update")
+            .json(&json!({"idempotency_key": "dash-key-1", "user_id": "user_<b>bob</b>"}))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(update.status(), 200);
     let ledger = section("Ledger");
-    let entry = wait_for(
-        &client,
-        &format!("{ledger}//tr[td[normalize-space()='dash-key-1']]"),
-    )
-    .await;
+    let entry =
+        wait_for(&client, &format!("{ledger}//tr[td[normalize-space()='dash-key-1']]")).await;
     let text = entry.text().await.unwrap();
     assert!(text.contains("qs_seed_bob"), "{text}");
     assert!(text.contains("user_id = user_<b>bob</b>"), "{text}");
@@ -674,24 +580,12 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
     // The session's detail: its metadata, URLs and applied keys; and any status.
     click_in(&client, &row("qs_seed_bob"), "Details").await;
     let detail = "//section[.//h3[normalize-space()='Session qs_seed_bob']]";
-    wait_for(
-        &client,
-        &format!("{detail}//li[normalize-space()='dash-key-1']"),
-    )
-    .await;
+    wait_for(&client, &format!("{detail}//li[normalize-space()='dash-key-1']")).await;
     fill(&client, "Set status", "processing").await;
     click_in(&client, detail, "Set status").await;
-    wait_for(
-        &client,
-        &format!("{}//*[normalize-space()='processing']", row("qs_seed_bob")),
-    )
-    .await;
+    wait_for(&client, &format!("{}//*[normalize-space()='processing']", row("qs_seed_bob"))).await;
     click_in(&client, &row(id), "Details").await;
-    wait_for(
-        &client,
-        &format!("//section//pre[normalize-space()={}]", literal(metadata)),
-    )
-    .await;
+    wait_for(&client, &format!("//section//pre[normalize-space()={}]", literal(metadata))).await;
 
     // A fault queued from the page meets the next API request.
     let faults = section("Faults");
@@ -707,57 +601,31 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
         ),
     )
     .await;
-    let met = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
-        .await
-        .unwrap();
+    let met = try_get(&served, "/api/v1/qualification_session/qs_seed_ada").await.unwrap();
     assert_eq!(met.status(), 503);
     assert_eq!(met.headers()["retry-after"], "2");
-    let next = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
-        .await
-        .unwrap();
+    let next = try_get(&served, "/api/v1/qualification_session/qs_seed_ada").await.unwrap();
     assert_eq!(next.status(), 200);
-    wait_visible(
-        &client,
-        &format!("{faults}//*[normalize-space()='No fault queued.']"),
-    )
-    .await;
+    wait_visible(&client, &format!("{faults}//*[normalize-space()='No fault queued.']")).await;
     wait_for(&client, &counter("status faults", "1")).await;
 
     // Latency and chaos, set from the page, are what the control API reports and what the
     // API does.
     fill(&client, "Latency (ms)", "5").await;
     click_in(&client, &faults, "Set latency").await;
-    wait_for(
-        &client,
-        &format!("{faults}//strong[normalize-space()='5 ms']"),
-    )
-    .await;
+    wait_for(&client, &format!("{faults}//strong[normalize-space()='5 ms']")).await;
     let latency: Value = get_json(&served, "/_fake/latency").await;
     assert_eq!(latency, json!({"latency_ms": 5}));
     fill(&client, "Probability (0 to 1)", "1").await;
     click_in(&client, &faults, "Start chaos").await;
-    wait_for(
-        &client,
-        "//p[@role='status'][starts-with(normalize-space(), 'Chaos on')]",
-    )
-    .await;
+    wait_for(&client, "//p[@role='status'][starts-with(normalize-space(), 'Chaos on')]").await;
     let chaotic = try_get(&served, "/api/v1/qualification_session/qs_seed_ada").await;
     if let Ok(answer) = chaotic {
-        assert_ne!(
-            answer.status(),
-            200,
-            "chaos at probability 1 lets no request through"
-        );
+        assert_ne!(answer.status(), 200, "chaos at probability 1 lets no request through");
     }
     click_in(&client, &faults, "Stop chaos").await;
-    wait_for(
-        &client,
-        "//p[@role='status'][starts-with(normalize-space(), 'Chaos off')]",
-    )
-    .await;
-    let calm = try_get(&served, "/api/v1/qualification_session/qs_seed_ada")
-        .await
-        .unwrap();
+    wait_for(&client, "//p[@role='status'][starts-with(normalize-space(), 'Chaos off')]").await;
+    let calm = try_get(&served, "/api/v1/qualification_session/qs_seed_ada").await.unwrap();
     assert_eq!(calm.status(), 200);
 
     if let Some(path) = std::env::var_os("TRUEMED_DASHBOARD_SCREENSHOT") {
@@ -772,10 +640,7 @@ async fn a_developer_drives_a_signed_webhook_flow_from_the_dashboard_and_nothing
             .set_window_size(1440, u32::try_from(height).unwrap_or(1200).min(4000))
             .await
             .unwrap();
-        client
-            .execute("window.scrollTo(0, 0);", vec![])
-            .await
-            .unwrap();
+        client.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let png = client.screenshot().await.unwrap();
         std::fs::write(&path, png).unwrap();
@@ -820,35 +685,21 @@ async fn without_the_key_in_its_address_the_dashboard_asks_for_it() {
     let driver = chromedriver();
     let profile = TempDir::new("key-profile");
     let client = browser(&driver, &profile.0).await;
-    client
-        .goto(&format!("{}/_dashboard/", served.base))
-        .await
-        .unwrap();
+    client.goto(&format!("{}/_dashboard/", served.base)).await.unwrap();
 
     fill(&client, "API key", "not-the-key").await;
     click_in(&client, "//form", "Use this key").await;
-    wait_for(
-        &client,
-        "//p[starts-with(normalize-space(), 'The key was refused')]",
-    )
-    .await;
+    wait_for(&client, "//p[starts-with(normalize-space(), 'The key was refused')]").await;
     fill(&client, "API key", KEY).await;
     click_in(&client, "//form", "Use this key").await;
     wait_for(&client, &row("qs_seed_bob")).await;
-    assert!(!control(&client, "API key")
-        .await
-        .is_displayed()
-        .await
-        .unwrap());
+    assert!(!control(&client, "API key").await.is_displayed().await.unwrap());
 
     // The console log is read (the refused key's 401s are in it), and they are its only
     // errors.
     let problems = console_problems(&client).await;
     assert!(!problems.is_empty(), "the 401s are logged");
-    assert!(
-        problems.iter().all(|p| p.contains("401")),
-        "console: {problems:#?}"
-    );
+    assert!(problems.iter().all(|p| p.contains("401")), "console: {problems:#?}");
     client.close().await.unwrap();
 }
 
@@ -870,11 +721,7 @@ async fn the_dashboard_is_served_under_a_strict_policy_and_is_not_api_traffic() 
         ("/_dashboard/favicon.svg", "image/svg+xml"),
     ] {
         // No key: the files hold no data.
-        let answer = http
-            .get(format!("{}{path}", served.base))
-            .send()
-            .await
-            .unwrap();
+        let answer = http.get(format!("{}{path}", served.base)).send().await.unwrap();
         assert_eq!(answer.status(), 200, "{path}");
         let headers = answer.headers();
         assert_eq!(headers["content-type"], content_type, "{path}");
@@ -948,17 +795,11 @@ async fn the_control_api_lists_the_sessions_the_api_lists_for_the_same_filters()
                 .map(|s| s["qualification_session_id"].as_str().unwrap().to_owned())
                 .collect()
         };
-        let api_page: Value = get_json(
-            &served,
-            &format!("/api/v1/qualification_sessions?page_size=100&{query}"),
-        )
-        .await;
+        let api_page: Value =
+            get_json(&served, &format!("/api/v1/qualification_sessions?page_size=100&{query}"))
+                .await;
         let control: Value = get_json(&served, &format!("/_fake/sessions?{query}")).await;
-        assert_eq!(
-            ids(&control, "sessions"),
-            ids(&api_page, "qualification_sessions"),
-            "{query}"
-        );
+        assert_eq!(ids(&control, "sessions"), ids(&api_page, "qualification_sessions"), "{query}");
     }
     assert_eq!(
         get_json(&served, "/_fake/sessions?status=approved").await["sessions"]
@@ -969,9 +810,7 @@ async fn the_control_api_lists_the_sessions_the_api_lists_for_the_same_filters()
     );
     // A malformed filter is refused as the API refuses it.
     for query in ["status=Approved", "expires_at=tomorrow"] {
-        let refused = try_get(&served, &format!("/_fake/sessions?{query}"))
-            .await
-            .unwrap();
+        let refused = try_get(&served, &format!("/_fake/sessions?{query}")).await.unwrap();
         assert_eq!(refused.status(), 400, "{query}");
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "ValidationError", "{query}");
@@ -1023,29 +862,21 @@ async fn readme_screenshot() {
     }
     let newest = &pending[pending.len() - 1];
     for (id, verb) in [(newest, "approve"), (&pending[pending.len() - 2], "reject")] {
-        let decided = api(
-            &served,
-            reqwest::Method::POST,
-            &format!("/_fake/sessions/{id}/{verb}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        let decided = api(&served, reqwest::Method::POST, &format!("/_fake/sessions/{id}/{verb}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(decided.status(), 200);
     }
     let queued = api(&served, reqwest::Method::POST, "/_fake/faults")
-        .json(
-            &json!({"kind": "status", "status": 503, "retry_after_ms": 1000, "times": 2,
-                      "operation": "update_qualification_session"}),
-        )
+        .json(&json!({"kind": "status", "status": 503, "retry_after_ms": 1000, "times": 2,
+                      "operation": "update_qualification_session"}))
         .send()
         .await
         .unwrap();
     assert_eq!(queued.status(), 201);
-    let flushed = api(&served, reqwest::Method::POST, "/_fake/webhooks/flush")
-        .send()
-        .await
-        .unwrap();
+    let flushed =
+        api(&served, reqwest::Method::POST, "/_fake/webhooks/flush").send().await.unwrap();
     assert_eq!(flushed.status(), 200);
 
     let driver = chromedriver();

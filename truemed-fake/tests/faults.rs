@@ -13,13 +13,7 @@ use truemed_fake::{Chaos, FakeTruemed, Fault, SessionSeed};
 
 /// Sets `user_id` on `qs_1` with the fake's own client (retries on), which must succeed.
 async fn set_user_id(fake: &FakeTruemed, user_id: &str) -> UpdateOutcome {
-    fake.client()
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id(user_id)
-        .send()
-        .await
-        .unwrap()
+    fake.client().qualification_sessions().update("qs_1").user_id(user_id).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -37,10 +31,7 @@ async fn two_503s_then_success_is_retried_and_applied_once() {
     assert_eq!(stats.updates_applied, 1);
     assert_eq!(stats.idempotent_replays, 0);
     assert_eq!(fake.pending_faults(), 0);
-    assert_eq!(
-        fake.applied_updates()[0].idempotency_key,
-        out.idempotency_key.as_str()
-    );
+    assert_eq!(fake.applied_updates()[0].idempotency_key, out.idempotency_key.as_str());
 }
 
 #[tokio::test]
@@ -52,22 +43,12 @@ async fn an_injected_error_without_retries_is_typed() {
 
     fake.inject(Fault::status(503).times(1));
     let error = sessions.get("qs_1").await.unwrap_err();
-    assert!(
-        error.api_kind() == Some(ApiErrorKind::Server) && error.is_retryable(),
-        "{error:?}"
-    );
+    assert!(error.api_kind() == Some(ApiErrorKind::Server) && error.is_retryable(), "{error:?}");
     assert_eq!(error.code(), Some("ServiceUnavailable"));
-    assert!(error
-        .request_id()
-        .is_some_and(|id| id.starts_with("req_fake_")));
+    assert!(error.request_id().is_some_and(|id| id.starts_with("req_fake_")));
 
     fake.inject(Fault::status(501).times(1));
-    let error = fake
-        .client()
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err();
+    let error = fake.client().qualification_sessions().get("qs_1").await.unwrap_err();
     assert_api_kind(&error, ApiErrorKind::NotImplemented);
 
     fake.inject(Fault::status(429).retry_after(Duration::from_millis(1500)));
@@ -82,43 +63,17 @@ async fn an_injected_error_without_retries_is_typed() {
 async fn a_429_with_retry_after_is_waited_out() {
     let fake = FakeTruemed::start().await;
     fake.seed(SessionSeed::new("qs_1"));
-    fake.inject(
-        Fault::status(429)
-            .times(1)
-            .retry_after(Duration::from_millis(300)),
-    );
+    fake.inject(Fault::status(429).times(1).retry_after(Duration::from_millis(300)));
     let started = Instant::now();
-    fake.client()
-        .qualification_sessions()
-        .update("qs_1")
-        .metadata_raw("m")
-        .send()
-        .await
-        .unwrap();
+    fake.client().qualification_sessions().update("qs_1").metadata_raw("m").send().await.unwrap();
     // The client's own backoff is 1 ms: the wait is the server's.
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
     let stats = fake.stats();
-    assert_eq!(
-        (
-            stats.update_requests,
-            stats.updates_applied,
-            stats.status_faults
-        ),
-        (2, 1, 1)
-    );
+    assert_eq!((stats.update_requests, stats.updates_applied, stats.status_faults), (2, 1, 1));
 
     // The raw headers: whole seconds rounded up, and exact milliseconds.
     fake.inject(Fault::status(429).retry_after(Duration::from_millis(300)));
-    let response = raw(
-        &fake,
-        reqwest::Method::GET,
-        "/api/v1/qualification_session/qs_1",
-    )
-    .await;
+    let response = raw(&fake, reqwest::Method::GET, "/api/v1/qualification_session/qs_1").await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(response.headers()["retry-after-ms"], "300");
@@ -183,10 +138,7 @@ async fn faults_can_target_one_operation_and_run_in_order() {
 
 #[tokio::test]
 async fn latency_and_delays_slow_requests_down() {
-    let fake = FakeTruemed::builder()
-        .latency(Duration::from_millis(120))
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().latency(Duration::from_millis(120)).start().await;
     fake.seed(SessionSeed::new("qs_1"));
     let sessions = fake.client().qualification_sessions();
     let started = Instant::now();
@@ -203,16 +155,8 @@ async fn latency_and_delays_slow_requests_down() {
 
     // A client timeout shorter than the delay: a timeout error, retried, then success.
     fake.inject(Fault::delay(Duration::from_millis(2_000)));
-    let impatient = fake
-        .client_builder()
-        .timeout(Duration::from_millis(400))
-        .build()
-        .unwrap();
-    impatient
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap();
+    let impatient = fake.client_builder().timeout(Duration::from_millis(400)).build().unwrap();
+    impatient.qualification_sessions().get("qs_1").await.unwrap();
     let once = fake
         .client_builder()
         .timeout(Duration::from_millis(400))
@@ -220,20 +164,13 @@ async fn latency_and_delays_slow_requests_down() {
         .build()
         .unwrap();
     fake.inject(Fault::delay(Duration::from_millis(2_000)));
-    assert!(matches!(
-        once.qualification_sessions().get("qs_1").await,
-        Err(Error::Timeout(_))
-    ));
+    assert!(matches!(once.qualification_sessions().get("qs_1").await, Err(Error::Timeout(_))));
 }
 
 #[tokio::test]
 async fn chaos_is_survived_with_retries() {
     let fake = FakeTruemed::builder()
-        .chaos(
-            Chaos::seeded(3)
-                .with(0.5, Fault::status(503))
-                .on(Operation::Get),
-        )
+        .chaos(Chaos::seeded(3).with(0.5, Fault::status(503)).on(Operation::Get))
         .start()
         .await;
     fake.seed(SessionSeed::new("qs_1"));

@@ -39,34 +39,20 @@ async fn serve_answers_the_api_and_the_control_api() {
     assert_eq!(status, 201);
 
     // The Rust client against the binary.
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(&served.url)
-        .build()
-        .unwrap();
+    let client = Client::builder().api_key(KEY).base_url(&served.url).build().unwrap();
     let sessions = client.qualification_sessions();
-    let out = sessions
-        .update("qs_cli")
-        .user_id("user_42")
-        .send()
-        .await
-        .unwrap();
+    let out = sessions.update("qs_cli").user_id("user_42").send().await.unwrap();
     assert_eq!(out.status, Status::Pending);
     let (_, decision) = call(&served, "POST", "/_fake/sessions/qs_cli/approve", None).await;
     assert_eq!(decision["session"]["status"], "approved");
-    assert_eq!(
-        sessions.get("qs_cli").await.unwrap().status,
-        Status::Approved
-    );
+    assert_eq!(sessions.get("qs_cli").await.unwrap().status, Status::Approved);
     let (_, ledger) = call(&served, "GET", "/_fake/ledger", None).await;
     assert_eq!(ledger["applied_updates"][0]["user_id"], "user_42");
     let (status, _) = call(&served, "GET", "/_fake/stats", None).await;
     assert_eq!(status, 200);
 
     // The wrong key is refused on both.
-    let response = reqwest::get(format!("{}/_fake/stats", served.url))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!("{}/_fake/stats", served.url)).await.unwrap();
     assert_eq!(response.status(), 401);
 }
 
@@ -105,10 +91,7 @@ fn signal_and_expect_a_clean_exit(served: &mut Served, signal: &str) {
             assert!(exit.success(), "{signal}: {exit:?}");
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after {signal}"
-        );
+        assert!(Instant::now() < deadline, "still running 10 s after {signal}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -145,11 +128,7 @@ async fn serve_stops_its_deliveries_on_sigterm_and_ctrl_c() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after_stop = receiver.count();
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(
-            receiver.count(),
-            after_stop,
-            "deliveries went on after {signal}"
-        );
+        assert_eq!(receiver.count(), after_stop, "deliveries went on after {signal}");
     }
 }
 
@@ -268,11 +247,7 @@ async fn serve_chaos_hits_api_requests_only() {
             .send()
             .await;
         if let Ok(response) = answer {
-            assert!(
-                [429, 503].contains(&response.status().as_u16()),
-                "{}",
-                response.status()
-            );
+            assert!([429, 503].contains(&response.status().as_u16()), "{}", response.status());
         }
     }
     let (_, stats) = call(&served, "GET", "/_fake/stats", None).await;

@@ -59,11 +59,7 @@ async fn a_thousand_updates_through_faults_are_each_applied_exactly_once() {
         .iter()
         .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("update {n}: {e}")))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} updates failed: {failures:#?}",
-        failures.len()
-    );
+    assert!(failures.is_empty(), "{} updates failed: {failures:#?}", failures.len());
 
     let stats = fake.stats();
     let applied = fake.applied_updates();
@@ -84,12 +80,7 @@ async fn a_thousand_updates_through_faults_are_each_applied_exactly_once() {
     assert_eq!(applied.len(), UPDATES);
     let distinct: HashSet<_> = applied
         .iter()
-        .map(|a| {
-            (
-                a.qualification_session_id.clone(),
-                a.idempotency_key.clone(),
-            )
-        })
+        .map(|a| (a.qualification_session_id.clone(), a.idempotency_key.clone()))
         .collect();
     assert_eq!(distinct.len(), UPDATES, "an update was applied twice");
     let keys: HashSet<_> = applied.iter().map(|a| a.idempotency_key.clone()).collect();
@@ -99,36 +90,22 @@ async fn a_thousand_updates_through_faults_are_each_applied_exactly_once() {
     // Each applied to the session it was sent to, with what it carried.
     for update in &applied {
         let n: usize = update.idempotency_key["soak-".len()..].parse().unwrap();
-        assert_eq!(
-            update.qualification_session_id,
-            format!("qs_soak_{:03}", n % SESSIONS)
-        );
-        assert_eq!(
-            update.metadata.as_deref(),
-            Some(format!(r#"{{"n":{n}}}"#).as_str())
-        );
+        assert_eq!(update.qualification_session_id, format!("qs_soak_{:03}", n % SESSIONS));
+        assert_eq!(update.metadata.as_deref(), Some(format!(r#"{{"n":{n}}}"#).as_str()));
     }
     let mut per_session: HashMap<String, usize> = HashMap::new();
     for s in 0..SESSIONS {
         let record = fake.record(&format!("qs_soak_{s:03}")).unwrap();
         assert_eq!(record.session.user_id, Some(format!("user_{s:03}")));
-        per_session.insert(
-            record.session.qualification_session_id.clone(),
-            record.idempotency_keys.len(),
-        );
+        per_session
+            .insert(record.session.qualification_session_id.clone(), record.idempotency_keys.len());
     }
-    assert!(
-        per_session.values().all(|&n| n == UPDATES / SESSIONS),
-        "{per_session:?}"
-    );
+    assert!(per_session.values().all(|&n| n == UPDATES / SESSIONS), "{per_session:?}");
 
     // The faults really happened, at about the configured rate, and every retry is
     // accounted for: each lost response came back as exactly one replay.
     let fault_rate = stats.faults_injected as f64 / stats.update_requests as f64;
-    assert!(
-        (0.25..0.50).contains(&fault_rate),
-        "fault rate {fault_rate}"
-    );
+    assert!((0.25..0.50).contains(&fault_rate), "fault rate {fault_rate}");
     assert!(
         stats.status_faults > 200 && stats.dropped_connections > 10 && stats.lost_responses > 5,
         "{stats:?}"

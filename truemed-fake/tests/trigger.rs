@@ -35,10 +35,7 @@ async fn trigger_sends_one_signed_delivery_and_exits_0_on_2xx() {
     assert_eq!(requests[0].uri.path(), "/hooks/truemed");
     let envelope = verify_both_ways("whsec_trigger", &requests[0]);
     assert_eq!(envelope["event_type"], "qualification_session.complete");
-    assert!(envelope["webhook_delivery_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("whd_"));
+    assert!(envelope["webhook_delivery_id"].as_str().unwrap().starts_with("whd_"));
     let delivery = WebhookVerifier::new("whsec_trigger")
         .verify_signed(&requests[0].headers, &requests[0].body)
         .unwrap();
@@ -54,10 +51,7 @@ async fn trigger_sends_one_signed_delivery_and_exits_0_on_2xx() {
     assert!(output.status.success());
     let envelope = verify_both_ways("whsec_trigger", &receiver.requests()[1]);
     assert_eq!(envelope["data"]["status"], "approved");
-    assert!(envelope["data"]["qualification_session_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("qs_"));
+    assert!(envelope["data"]["qualification_session_id"].as_str().unwrap().starts_with("qs_"));
     assert!(envelope["data"]["expires_at"].is_string());
 }
 
@@ -103,9 +97,8 @@ async fn trigger_unsigned_sends_the_secret_in_the_api_key_header() {
     assert!(output.status.success(), "{output:?}");
     let request = &receiver.requests()[0];
     assert!(request.headers.get("x-truemed-signature").is_none());
-    let payload = WebhookVerifier::new("shared")
-        .verify_unsigned(&request.headers, &request.body)
-        .unwrap();
+    let payload =
+        WebhookVerifier::new("shared").verify_unsigned(&request.headers, &request.body).unwrap();
     assert_eq!(payload.qualification_session_id, "qs_u");
     assert_eq!(payload.status, Status::Approved);
 }

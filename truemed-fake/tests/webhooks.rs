@@ -36,16 +36,9 @@ async fn receiver() -> (String, Deliveries) {
 async fn approving_delivers_a_signed_webhook_once() {
     use truemed_ext::webhook::{WebhookEvent, WebhookVerifier};
     let (url, received) = receiver().await;
-    let fake = FakeTruemed::builder()
-        .webhook(&url, "whsec_fake")
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().webhook(&url, "whsec_fake").start().await;
     assert!(!format!("{fake:?}").contains("whsec_fake"));
-    fake.seed(
-        SessionSeed::new("qs_1")
-            .email("ada@example.com")
-            .user_id("user_42"),
-    );
+    fake.seed(SessionSeed::new("qs_1").email("ada@example.com").user_id("user_42"));
     fake.seed(SessionSeed::new("qs_2"));
     fake.approve("qs_1");
     fake.approve("qs_1"); // already terminal: no second delivery
@@ -61,10 +54,7 @@ async fn approving_delivers_a_signed_webhook_once() {
         assert!(delivery.webhook_delivery_id.starts_with("whd_"));
         match delivery.event {
             WebhookEvent::QualificationSessionComplete(payload) => {
-                seen.push((
-                    payload.qualification_session_id.clone(),
-                    payload.status.clone(),
-                ));
+                seen.push((payload.qualification_session_id.clone(), payload.status.clone()));
                 if payload.qualification_session_id == "qs_1" {
                     assert_eq!(payload.email.as_deref(), Some("ada@example.com"));
                     assert_eq!(payload.user_id.as_deref(), Some("user_42"));
@@ -77,10 +67,7 @@ async fn approving_delivers_a_signed_webhook_once() {
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         seen,
-        [
-            ("qs_1".to_owned(), Status::Approved),
-            ("qs_2".to_owned(), Status::Rejected)
-        ]
+        [("qs_1".to_owned(), Status::Approved), ("qs_2".to_owned(), Status::Rejected)]
     );
     let stats = fake.stats();
     assert_eq!((stats.webhooks_delivered, stats.webhooks_failed), (2, 0));
@@ -90,10 +77,7 @@ async fn approving_delivers_a_signed_webhook_once() {
 async fn unsigned_webhooks_carry_the_shared_secret() {
     use truemed_ext::webhook::WebhookVerifier;
     let (url, received) = receiver().await;
-    let fake = FakeTruemed::builder()
-        .unsigned_webhook(&url, "shared_secret")
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().unsigned_webhook(&url, "shared_secret").start().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake.approve("qs_1");
     fake.flush_webhooks().await;
@@ -108,10 +92,7 @@ async fn unsigned_webhooks_carry_the_shared_secret() {
 
 #[tokio::test]
 async fn an_unreachable_receiver_counts_as_failed() {
-    let fake = FakeTruemed::builder()
-        .webhook("http://127.0.0.1:9/nowhere", "s")
-        .start()
-        .await;
+    let fake = FakeTruemed::builder().webhook("http://127.0.0.1:9/nowhere", "s").start().await;
     fake.seed(SessionSeed::new("qs_1"));
     fake.reject("qs_1");
     fake.flush_webhooks().await;

@@ -112,10 +112,7 @@ pub fn generate(root: &Path) -> Result<Outputs> {
          {}",
         unparse(mock, "httpmock helpers")?
     );
-    Ok(vec![
-        (CLIENT_OUT, rustfmt(root, &client_file)?),
-        (MOCK_OUT, rustfmt(root, &mock_file)?),
-    ])
+    Ok(vec![(CLIENT_OUT, rustfmt(root, &client_file)?), (MOCK_OUT, rustfmt(root, &mock_file)?)])
 }
 
 /// Runs progenitor, turning its errors, and the panics typify raises on some malformed
@@ -208,10 +205,7 @@ fn reexport_in_types(client: &str) -> Result<String> {
             TYPES.trim_end()
         );
     }
-    let uses: String = KEPT_IN_TYPES
-        .iter()
-        .map(|(_, path)| format!("pub use {path};\n"))
-        .collect();
+    let uses: String = KEPT_IN_TYPES.iter().map(|(_, path)| format!("pub use {path};\n")).collect();
     Ok(client.replacen(TYPES, &format!("{TYPES}{uses}"), 1))
 }
 
@@ -246,10 +240,7 @@ pub fn parse_spec(text: &str) -> Result<OpenAPI> {
         anyhow::anyhow!("{SPEC}: {location}, at `{path}`: {inner}")
     })?;
     if !spec.openapi.starts_with("3.0.") {
-        bail!(
-            "{SPEC}: `openapi: {}`: progenitor reads OpenAPI 3.0.x only",
-            spec.openapi
-        );
+        bail!("{SPEC}: `openapi: {}`: progenitor reads OpenAPI 3.0.x only", spec.openapi);
     }
     for (path, method, operation) in spec.operations() {
         if operation.operation_id.is_none() {
@@ -317,12 +308,7 @@ fn derives_without_json_schema(group: &proc_macro2::Group) -> Option<Vec<syn::Pa
     if !paths.iter().any(is_json_schema) {
         return None;
     }
-    Some(
-        paths
-            .into_iter()
-            .filter(|path| !is_json_schema(path))
-            .collect(),
-    )
+    Some(paths.into_iter().filter(|path| !is_json_schema(path)).collect())
 }
 
 /// Splits every multi-line `#[doc = "..."]` attribute into one attribute per line, each
@@ -374,10 +360,8 @@ fn rewrite_attributes(
                 }
             }
             TokenTree::Group(group) => {
-                let mut inner = Group::new(
-                    group.delimiter(),
-                    rewrite_attributes(group.stream(), rewrite),
-                );
+                let mut inner =
+                    Group::new(group.delimiter(), rewrite_attributes(group.stream(), rewrite));
                 inner.set_span(group.span());
                 out.push(TokenTree::Group(inner));
             }
@@ -397,10 +381,7 @@ fn doc_text(group: &proc_macro2::Group) -> Option<String> {
         return None;
     }
     match meta.value {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(text),
-            ..
-        }) => Some(text.value()),
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) => Some(text.value()),
         _ => None,
     }
 }
@@ -479,17 +460,10 @@ fn rustfmt(root: &Path, source: &str) -> Result<String> {
         .stderr(Stdio::piped())
         .spawn()
         .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(source.as_bytes())?;
+    child.stdin.take().expect("stdin is piped").write_all(source.as_bytes())?;
     let output = child.wait_with_output()?;
     if !output.status.success() {
-        bail!(
-            "rustfmt failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("rustfmt failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(String::from_utf8(output.stdout)?)
 }
@@ -517,22 +491,15 @@ fn diff_summary(old: &str, new: &str) -> String {
             similar::ChangeTag::Equal => {}
         }
     }
-    let unified = diff
-        .unified_diff()
-        .context_radius(2)
-        .header("checked in", "generated")
-        .to_string();
+    let unified =
+        diff.unified_diff().context_radius(2).header("checked in", "generated").to_string();
     let mut lines: Vec<&str> = unified.lines().take(MAX_LINES + 1).collect();
     let truncated = lines.len() > MAX_LINES;
     lines.truncate(MAX_LINES);
     format!(
         "  {added} line(s) to add, {removed} to remove\n{}{}",
         lines.join("\n"),
-        if truncated {
-            "\n  ... (diff truncated)"
-        } else {
-            ""
-        }
+        if truncated { "\n  ... (diff truncated)" } else { "" }
     )
 }
 
@@ -542,9 +509,7 @@ mod tests {
 
     #[test]
     fn yaml_syntax_error_names_line_and_column() {
-        let error = parse_spec("openapi: 3.0.3\ninfo: [unclosed\n")
-            .unwrap_err()
-            .to_string();
+        let error = parse_spec("openapi: 3.0.3\ninfo: [unclosed\n").unwrap_err().to_string();
         assert!(error.contains("openapi/truemed.yaml: line"), "{error}");
         assert!(error.contains("column"), "{error}");
     }
@@ -608,10 +573,7 @@ mod tests {
                         #[cfg_attr(feature = \"schemars\", derive(schemars::JsonSchema))]\n    \
                         #[serde(transparent)]\n    pub struct Id(String);";
         assert!(text.contains(expected), "{text}");
-        assert!(
-            text.contains("#[derive(Debug)]\n    pub struct Other;"),
-            "{text}"
-        );
+        assert!(text.contains("#[derive(Debug)]\n    pub struct Other;"), "{text}");
         assert_eq!(text.matches("schemars").count(), 2, "{text}");
     }
 
@@ -625,10 +587,7 @@ mod tests {
             "{}",
             &client[types..types + 200]
         );
-        assert!(
-            !client.contains("pub struct Pagination"),
-            "typify generated it"
-        );
+        assert!(!client.contains("pub struct Pagination"), "typify generated it");
         assert!(reexport_in_types("pub mod other {}\n").is_err());
     }
 }

@@ -28,10 +28,7 @@ impl Fake {
             .build()
             .unwrap();
         let fake = runtime.block_on(FakeTruemed::builder().api_key(KEY).seed_all(seeds).start());
-        Self {
-            fake,
-            _runtime: runtime,
-        }
+        Self { fake, _runtime: runtime }
     }
 
     /// The binary, with the key and the base URL in its environment.
@@ -43,9 +40,7 @@ impl Fake {
 /// The binary with the key in its environment, and `base_url` as its base URL.
 pub fn truemed_at(base_url: &str) -> Command {
     let mut command = truemed();
-    command
-        .env("TRUEMED_API_KEY", KEY)
-        .env("TRUEMED_BASE_URL", base_url);
+    command.env("TRUEMED_API_KEY", KEY).env("TRUEMED_BASE_URL", base_url);
     command
 }
 
@@ -101,11 +96,7 @@ pub fn assert_secret_absent(secret: &str, output: &Output, files: &[&PathBuf]) {
     let needle = secret.as_bytes();
     let holds = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     assert!(!holds(&output.stdout), "the secret is in stdout");
-    assert!(
-        !holds(&output.stderr),
-        "the secret is in stderr: {}",
-        stderr(output)
-    );
+    assert!(!holds(&output.stderr), "the secret is in stderr: {}", stderr(output));
     for file in files {
         if let Ok(bytes) = std::fs::read(file) {
             assert!(!holds(&bytes), "the secret is in {}", file.display());
@@ -135,16 +126,8 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 /// CSV parsed: the header and the rows.
 pub fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
+    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
     (header, rows)
 }
 

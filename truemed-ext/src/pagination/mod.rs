@@ -45,11 +45,7 @@ impl Paginator {
     pub const MAX_CONCURRENCY: usize = 64;
 
     pub(crate) fn new(listing: Listing) -> Self {
-        Self {
-            listing,
-            limit: None,
-            concurrency: DEFAULT_CONCURRENCY,
-        }
+        Self { listing, limit: None, concurrency: DEFAULT_CONCURRENCY }
     }
 
     /// At most this many sessions in all (pages fetched stop there too).
@@ -75,10 +71,7 @@ impl Paginator {
 
     /// Every session on every page, in order.
     pub fn items(self) -> ItemStream {
-        ItemStream {
-            pages: self.pages(),
-            items: Vec::new().into_iter(),
-        }
+        ItemStream { pages: self.pages(), items: Vec::new().into_iter() }
     }
 
     /// Every page, in order. With [`limit`](Self::limit), the last page
@@ -120,25 +113,12 @@ impl Paginator {
     /// - Each page is retried per the call's [`RetryPolicy`](crate::RetryPolicy); a page that
     ///   still fails ends the stream with its error, after everything before it was yielded.
     pub fn pages(self) -> PageStream {
-        let Paginator {
-            listing,
-            limit,
-            concurrency,
-        } = self;
+        let Paginator { listing, limit, concurrency } = self;
         if let Err(error) = listing.validate() {
             return PageStream(Box::new(Inner::Refused(Some(error))));
         }
-        let plan = Plan::new(
-            listing.start(),
-            listing.filters.page_size,
-            limit,
-            concurrency,
-        );
-        PageStream(Box::new(Inner::Listing(Scheduler::new(
-            listing,
-            plan,
-            concurrency,
-        ))))
+        let plan = Plan::new(listing.start(), listing.filters.page_size, limit, concurrency);
+        PageStream(Box::new(Inner::Listing(Scheduler::new(listing, plan, concurrency))))
     }
 }
 

@@ -21,11 +21,7 @@ const MAX_PLAN_EXTENSIONS: u32 = 5;
 pub(crate) enum Arrival<'a> {
     /// The page came: how many sessions it holds, the [`Fingerprint`] of their ids, and its
     /// `pagination` object as read (`None` when null or missing).
-    Page {
-        items: usize,
-        ids: Fingerprint,
-        pagination: Option<&'a Pagination>,
-    },
+    Page { items: usize, ids: Fingerprint, pagination: Option<&'a Pagination> },
     /// The page was answered 404 Not Found.
     NotFound,
     /// The page failed otherwise (after its retries).
@@ -152,11 +148,7 @@ impl Plan {
     fn decide(&mut self, number: u64, arrival: Arrival<'_>) -> Step {
         let first = number == self.start;
         let (items, ids, pagination) = match arrival {
-            Arrival::Page {
-                items,
-                ids,
-                pagination,
-            } => (items, ids, pagination),
+            Arrival::Page { items, ids, pagination } => (items, ids, pagination),
             // Without a page count, a 404 past the first page is the end of the list.
             Arrival::NotFound if !first && self.end.is_none() => return Step::End,
             Arrival::NotFound | Arrival::Failed => return Step::Failed,
@@ -271,10 +263,7 @@ mod tests {
 
     /// The same sessions as `earlier`, with this `pagination`.
     fn again(earlier: &TestPage, pagination: serde_json::Value) -> TestPage {
-        TestPage {
-            pagination: serde_json::from_value(pagination).unwrap(),
-            ..earlier.clone()
-        }
+        TestPage { pagination: serde_json::from_value(pagination).unwrap(), ..earlier.clone() }
     }
 
     /// A full pagination object.
@@ -331,11 +320,7 @@ mod tests {
     fn run(case: Case) {
         let name = case.name;
         let mut plan = Plan::new(case.start, case.page_size, case.limit, case.lookahead);
-        assert_eq!(
-            plan.requestable(),
-            case.first,
-            "{name}: before the first page"
-        );
+        assert_eq!(plan.requestable(), case.first, "{name}: before the first page");
         let last = case.start + case.pages.len() as u64 - 1;
         for (number, (got, expected)) in (case.start..).zip(case.pages) {
             assert_eq!(plan.next_page(), Some(number), "{name}: page {number}");
@@ -365,12 +350,7 @@ mod tests {
 
     #[test]
     fn an_empty_first_page_is_the_whole_empty_listing() {
-        for pagination in [
-            full(1, 0, 10),
-            json!(null),
-            json!({}),
-            json!({"page_size": 10}),
-        ] {
+        for pagination in [full(1, 0, 10), json!(null), json!({}), json!({"page_size": 10})] {
             run(Case {
                 name: "empty",
                 pages: vec![(got(page(0, pagination)), last(0))],
@@ -509,10 +489,7 @@ mod tests {
     fn a_404_past_the_first_page_ends_a_listing_without_a_page_count() {
         run(Case {
             name: "404 after page 1",
-            pages: vec![
-                (got(page(10, json!(null))), more(2..=2)),
-                (NotFound, Step::End),
-            ],
+            pages: vec![(got(page(10, json!(null))), more(2..=2)), (NotFound, Step::End)],
             ..Case::default()
         });
         run(Case {
@@ -529,18 +506,12 @@ mod tests {
         });
         run(Case {
             name: "404 with a page count",
-            pages: vec![
-                (got(page(10, full(1, 3, 10))), more(2..=3)),
-                (NotFound, Step::Failed),
-            ],
+            pages: vec![(got(page(10, full(1, 3, 10))), more(2..=3)), (NotFound, Step::Failed)],
             ..Case::default()
         });
         run(Case {
             name: "any other failure",
-            pages: vec![
-                (got(page(10, json!(null))), more(2..=2)),
-                (Failed, Step::Failed),
-            ],
+            pages: vec![(got(page(10, json!(null))), more(2..=2)), (Failed, Step::Failed)],
             ..Case::default()
         });
     }
@@ -593,10 +564,7 @@ mod tests {
                 (got(page(10, full(1, 5, 10))), more(2..=5)),
                 (
                     got(page(10, full(1, 5, 10))),
-                    Step::Error(PaginationErrorKind::PageMismatch {
-                        requested: 2,
-                        answered: 1,
-                    }),
+                    Step::Error(PaginationErrorKind::PageMismatch { requested: 2, answered: 1 }),
                 ),
             ],
             ..Case::default()
@@ -607,10 +575,7 @@ mod tests {
             first: Some(2..=2),
             pages: vec![(
                 got(page(10, full(9, 9, 10))),
-                Step::Error(PaginationErrorKind::PageMismatch {
-                    requested: 2,
-                    answered: 9,
-                }),
+                Step::Error(PaginationErrorKind::PageMismatch { requested: 2, answered: 9 }),
             )],
             ..Case::default()
         });
@@ -663,11 +628,7 @@ mod tests {
                 extensions: MAX_PLAN_EXTENSIONS,
             }),
         ));
-        run(Case {
-            name: "keeps growing",
-            pages,
-            ..Case::default()
-        });
+        run(Case { name: "keeps growing", pages, ..Case::default() });
         run(Case {
             name: "a larger last_page before the planned end is kept for it",
             pages: vec![
@@ -740,10 +701,7 @@ mod tests {
             lookahead: 4,
             first: Some(MAX_PAGE - 1..=MAX_PAGE),
             pages: vec![
-                (
-                    got(page(2, endless(MAX_PAGE - 1))),
-                    more(MAX_PAGE..=MAX_PAGE),
-                ),
+                (got(page(2, endless(MAX_PAGE - 1))), more(MAX_PAGE..=MAX_PAGE)),
                 (got(page(2, endless(MAX_PAGE))), last(2)),
             ],
             ..Case::default()
@@ -802,11 +760,7 @@ mod tests {
         let of = |items: &[&QualificationSession]| {
             Fingerprint::of(&items.iter().map(|s| (*s).clone()).collect::<Vec<_>>())
         };
-        assert_eq!(
-            of(&[&a, &b, &d]),
-            of(&[&a, &c, &d]),
-            "the middle is not hashed"
-        );
+        assert_eq!(of(&[&a, &b, &d]), of(&[&a, &c, &d]), "the middle is not hashed");
         assert_ne!(of(&[&a, &b]), of(&[&b, &a]));
         assert_ne!(of(&[&a, &d]), of(&[&a, &c]));
         assert_eq!(of(&[]), of(&[]));

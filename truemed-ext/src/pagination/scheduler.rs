@@ -121,10 +121,7 @@ impl Scheduler {
     fn poll_next_in_order(&mut self, cx: &mut Context<'_>) -> Poll<Result<Page, Error>> {
         loop {
             self.request_more(cx);
-            let front = self
-                .in_flight
-                .front_mut()
-                .expect("the plan's next page is requested");
+            let front = self.in_flight.front_mut().expect("the plan's next page is requested");
             // Only the next page to yield is polled: the others progress in tasks of their
             // own (their exchanges, and above concurrency 1 their decode), and a later page
             // waking the listing would only have it poll the first again.
@@ -178,10 +175,7 @@ impl Scheduler {
     /// (at most twice `concurrency` pages held), and the plan allows the page.
     fn waits_for_a_turn(&self) -> bool {
         self.in_flight.len() < self.concurrency.saturating_mul(2)
-            && self
-                .plan
-                .requestable()
-                .is_some_and(|pages| pages.contains(&self.next))
+            && self.plan.requestable().is_some_and(|pages| pages.contains(&self.next))
     }
 }
 
@@ -232,10 +226,7 @@ struct Slot {
 impl Slot {
     fn take(wire: &Arc<Wire>) -> Self {
         wire.sending.fetch_add(1, Ordering::AcqRel);
-        Self {
-            wire: wire.clone(),
-            held: AtomicBool::new(true),
-        }
+        Self { wire: wire.clone(), held: AtomicBool::new(true) }
     }
 
     fn give_back(&self) {

@@ -232,11 +232,7 @@ impl WebhookConfig {
     }
 
     fn new(verifier: WebhookVerifier, method: DeliveryMethod) -> Self {
-        Self {
-            verifier: Arc::new(verifier),
-            method,
-            body_limit: DEFAULT_BODY_LIMIT,
-        }
+        Self { verifier: Arc::new(verifier), method, body_limit: DEFAULT_BODY_LIMIT }
     }
 
     /// Sets the largest body read, in bytes ([`DEFAULT_BODY_LIMIT`] by default); a larger
@@ -265,14 +261,12 @@ impl WebhookConfig {
     /// Authenticates and decodes a delivery's raw body.
     fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<VerifiedWebhook, WebhookError> {
         match self.method {
-            DeliveryMethod::Signed => self
-                .verifier
-                .verify_signed(headers, body)
-                .map(VerifiedWebhook::Signed),
-            DeliveryMethod::Unsigned => self
-                .verifier
-                .verify_unsigned(headers, body)
-                .map(VerifiedWebhook::Unsigned),
+            DeliveryMethod::Signed => {
+                self.verifier.verify_signed(headers, body).map(VerifiedWebhook::Signed)
+            }
+            DeliveryMethod::Unsigned => {
+                self.verifier.verify_unsigned(headers, body).map(VerifiedWebhook::Unsigned)
+            }
         }
     }
 }
@@ -357,9 +351,9 @@ where
         let config = WebhookConfig::from_ref(state);
         let (parts, body) = request.into_parts();
         let outcome = match read_body(&parts.headers, body, config.body_limit).await {
-            Ok(body) => config
-                .verify(&parts.headers, &body)
-                .map_err(WebhookRejection::from_webhook_error),
+            Ok(body) => {
+                config.verify(&parts.headers, &body).map_err(WebhookRejection::from_webhook_error)
+            }
             Err(rejection) => Err(rejection),
         };
         if let Err(rejection) = &outcome {
@@ -532,11 +526,7 @@ impl fmt::Display for WebhookRejection {
                 WebhookError::NoValidSignature => {
                     write!(f, "no valid signature in `{SIGNATURE_HEADER}`")
                 }
-                WebhookError::TimestampOutOfTolerance {
-                    timestamp,
-                    now,
-                    tolerance,
-                } => write!(
+                WebhookError::TimestampOutOfTolerance { timestamp, now, tolerance } => write!(
                     f,
                     "signature timestamp is {} s in the {}, beyond the tolerance of {} s",
                     timestamp.abs_diff(*now),
@@ -560,20 +550,14 @@ impl fmt::Display for WebhookRejection {
 
 impl std::error::Error for WebhookRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.webhook_error()
-            .map(|error| error as &(dyn std::error::Error + 'static))
+        self.webhook_error().map(|error| error as &(dyn std::error::Error + 'static))
     }
 }
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
         let content_type = HeaderValue::from_static("text/plain; charset=utf-8");
-        (
-            self.status(),
-            [(CONTENT_TYPE, content_type)],
-            self.to_string(),
-        )
-            .into_response()
+        (self.status(), [(CONTENT_TYPE, content_type)], self.to_string()).into_response()
     }
 }
 
@@ -596,10 +580,7 @@ mod tests {
     fn a_refused_verification_answers_the_errors_own_status_code() {
         let errors = [
             WebhookError::MissingHeader { header: "x" },
-            WebhookError::MalformedHeader {
-                header: "x",
-                problem: HeaderProblem::Empty,
-            },
+            WebhookError::MalformedHeader { header: "x", problem: HeaderProblem::Empty },
             WebhookError::NoValidSignature,
             WebhookError::TimestampOutOfTolerance {
                 timestamp: 0,
@@ -607,9 +588,7 @@ mod tests {
                 tolerance: std::time::Duration::from_secs(300),
             },
             WebhookError::BadSharedSecret,
-            WebhookError::UndecodableBody {
-                message: "data: missing field".into(),
-            },
+            WebhookError::UndecodableBody { message: "data: missing field".into() },
             WebhookError::NoSecretConfigured,
         ];
         for error in errors {

@@ -76,11 +76,7 @@ impl std::fmt::Display for WebhookError {
                 "no signature in `{SIGNATURE_HEADER}` matches the body: check the webhook secret, \
                  and verify the raw body exactly as received (not re-serialized JSON)"
             ),
-            Self::TimestampOutOfTolerance {
-                timestamp,
-                now,
-                tolerance,
-            } => write!(
+            Self::TimestampOutOfTolerance { timestamp, now, tolerance } => write!(
                 f,
                 "the delivery's timestamp {timestamp} is {} s in the {} of the receiver's clock \
                  ({now}), beyond the tolerance of {} s: replayed delivery, or a clock to fix",

@@ -93,31 +93,23 @@ impl fmt::Display for HeaderProblem {
             Self::EmptyKey { position } => write!(f, "element {position} has an empty key"),
             Self::MissingTimestamp => write!(f, "it has no `{TIMESTAMP_KEY}=` timestamp"),
             Self::DuplicateTimestamp { position } => {
-                write!(
-                    f,
-                    "element {position} is a second `{TIMESTAMP_KEY}=` timestamp"
-                )
+                write!(f, "element {position} is a second `{TIMESTAMP_KEY}=` timestamp")
             }
-            Self::TimestampNotDigits { position } => write!(
-                f,
-                "the timestamp (element {position}) is not unix seconds as ASCII digits"
-            ),
+            Self::TimestampNotDigits { position } => {
+                write!(f, "the timestamp (element {position}) is not unix seconds as ASCII digits")
+            }
             Self::TimestampOutOfRange { position } => {
                 write!(f, "the timestamp (element {position}) is too large")
             }
             Self::NoV1Signature => write!(f, "it has no `{V1_KEY}=` signature"),
-            Self::OddHexLength { position } => write!(
-                f,
-                "the signature in element {position} has an odd number of hex digits"
-            ),
+            Self::OddHexLength { position } => {
+                write!(f, "the signature in element {position} has an odd number of hex digits")
+            }
             Self::InvalidHexDigit { position } => write!(
                 f,
                 "the signature in element {position} holds a character that is not a hex digit"
             ),
-            Self::WrongSignatureLength {
-                position,
-                hex_digits,
-            } => write!(
+            Self::WrongSignatureLength { position, hex_digits } => write!(
                 f,
                 "the signature in element {position} has {hex_digits} hex digits instead of {}",
                 V1_LEN * 2
@@ -194,10 +186,9 @@ impl SignatureHeader {
                 let mut digest = [0u8; V1_LEN];
                 hex::decode_to_slice(val, &mut digest).map_err(|e| match e {
                     hex::FromHexError::OddLength => HeaderProblem::OddHexLength { position },
-                    hex::FromHexError::InvalidStringLength => HeaderProblem::WrongSignatureLength {
-                        position,
-                        hex_digits: val.len(),
-                    },
+                    hex::FromHexError::InvalidStringLength => {
+                        HeaderProblem::WrongSignatureLength { position, hex_digits: val.len() }
+                    }
                     hex::FromHexError::InvalidHexCharacter { .. } => {
                         HeaderProblem::InvalidHexDigit { position }
                     }
@@ -217,12 +208,7 @@ impl SignatureHeader {
         if v1.is_empty() {
             return Err(HeaderProblem::NoV1Signature);
         }
-        Ok(Self {
-            timestamp,
-            timestamp_text: timestamp_text.to_owned(),
-            v1,
-            ignored,
-        })
+        Ok(Self { timestamp, timestamp_text: timestamp_text.to_owned(), v1, ignored })
     }
 
     /// Signs `body` at `timestamp` (unix seconds) with `secret` the way Truemed does, with one
@@ -236,12 +222,7 @@ impl SignatureHeader {
     pub fn sign(secret: impl AsRef<[u8]>, timestamp: i64, body: &[u8]) -> Self {
         let timestamp_text = timestamp.to_string();
         let digest = hmac_sha256(secret.as_ref(), &timestamp_text, body).unwrap_or_default();
-        Self {
-            timestamp,
-            timestamp_text,
-            v1: vec![digest],
-            ignored: 0,
-        }
+        Self { timestamp, timestamp_text, v1: vec![digest], ignored: 0 }
     }
 
     /// Adds a `v1` signature of `body` at this header's timestamp with another secret, as a
@@ -296,17 +277,9 @@ impl SignatureHeader {
 impl fmt::Display for SignatureHeader {
     /// Formats the header value: `t=<timestamp>,v1=<hex>[,v1=<hex>...]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{TIMESTAMP_KEY}{KEY_VALUE_SEPARATOR}{}",
-            self.timestamp_text
-        )?;
+        write!(f, "{TIMESTAMP_KEY}{KEY_VALUE_SEPARATOR}{}", self.timestamp_text)?;
         for digest in &self.v1 {
-            write!(
-                f,
-                "{ELEMENT_SEPARATOR}{V1_KEY}{KEY_VALUE_SEPARATOR}{}",
-                hex::encode(digest)
-            )?;
+            write!(f, "{ELEMENT_SEPARATOR}{V1_KEY}{KEY_VALUE_SEPARATOR}{}", hex::encode(digest))?;
         }
         Ok(())
     }
@@ -316,10 +289,7 @@ impl fmt::Debug for SignatureHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignatureHeader")
             .field("timestamp", &self.timestamp)
-            .field(
-                "v1",
-                &self.v1.iter().map(hex::encode).collect::<Vec<String>>(),
-            )
+            .field("v1", &self.v1.iter().map(hex::encode).collect::<Vec<String>>())
             .field("ignored_elements", &self.ignored)
             .finish()
     }

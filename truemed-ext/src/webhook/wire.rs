@@ -39,7 +39,5 @@ pub const QUALIFICATION_SESSION_COMPLETE: &str = "qualification_session.complete
 /// [`WebhookEvent::QualificationSessionComplete`](super::WebhookEvent::QualificationSessionComplete):
 /// the inferred [`QUALIFICATION_SESSION_COMPLETE`] and the webhook's documented name,
 /// `qualification_session_complete`, in case Truemed uses the latter in the envelope.
-pub(super) const QUALIFICATION_SESSION_COMPLETE_ALIASES: &[&str] = &[
-    QUALIFICATION_SESSION_COMPLETE,
-    "qualification_session_complete",
-];
+pub(super) const QUALIFICATION_SESSION_COMPLETE_ALIASES: &[&str] =
+    &[QUALIFICATION_SESSION_COMPLETE, "qualification_session_complete"];

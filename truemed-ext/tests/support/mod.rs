@@ -80,11 +80,7 @@ pub fn client_without_retries(base_url: &str) -> truemed_ext::Client {
 
 /// Gets `qs_1` with `client`, which the test expects to fail, and returns the error.
 pub async fn error_getting_qs_1(client: &truemed_ext::Client) -> truemed_ext::Error {
-    client
-        .qualification_sessions()
-        .get("qs_1")
-        .await
-        .unwrap_err()
+    client.qualification_sessions().get("qs_1").await.unwrap_err()
 }
 
 /// As [`error_getting_qs_1`], with `policy` set on the call itself.
@@ -92,24 +88,14 @@ pub async fn error_getting_qs_1_under(
     client: &truemed_ext::Client,
     policy: truemed_ext::RetryPolicy,
 ) -> truemed_ext::Error {
-    client
-        .qualification_sessions()
-        .get("qs_1")
-        .retry_policy(policy)
-        .await
-        .unwrap_err()
+    client.qualification_sessions().get("qs_1").retry_policy(policy).await.unwrap_err()
 }
 
 /// Sets the user id `u` on `qs_1` with `client`: the update most tests send.
 pub async fn set_user_id_on_qs_1(
     client: &truemed_ext::Client,
 ) -> Result<truemed_ext::UpdateOutcome, truemed_ext::Error> {
-    client
-        .qualification_sessions()
-        .update("qs_1")
-        .user_id("u")
-        .send()
-        .await
+    client.qualification_sessions().update("qs_1").user_id("u").send().await
 }
 
 /// Everything an error shows: its `Display` and `Debug`, and those of each of its sources.
@@ -142,11 +128,7 @@ impl RawReply {
         }
         head.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
         head.extend_from_slice(body);
-        Self {
-            head,
-            chunk: b"",
-            repeat: 0,
-        }
+        Self { head, chunk: b"", repeat: 0 }
     }
 
     /// A response whose body is `chunk` repeated `repeat` times, with or without a
@@ -166,11 +148,7 @@ impl RawReply {
             "HTTP/1.1 {status} X\r\nconnection: close\r\ncontent-type: {content_type}\r\n{length}\r\n"
         )
         .into_bytes();
-        Self {
-            head,
-            chunk,
-            repeat,
-        }
+        Self { head, chunk, repeat }
     }
 }
 
@@ -243,11 +221,7 @@ impl RawServer {
                 });
             }
         });
-        Self {
-            base_url,
-            requests,
-            written,
-        }
+        Self { base_url, requests, written }
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -265,10 +239,7 @@ impl RawServer {
 
     /// A client for this server, with retries that do not sleep.
     pub fn client_builder(&self) -> truemed_ext::ClientBuilder {
-        truemed_ext::Client::builder()
-            .api_key(API_KEY)
-            .base_url(&self.base_url)
-            .sleeper(no_sleep())
+        truemed_ext::Client::builder().api_key(API_KEY).base_url(&self.base_url).sleeper(no_sleep())
     }
 }
 
@@ -320,11 +291,7 @@ impl CompletionHandler {
     /// The keys one path delivered, in order.
     pub fn received_by(&self, path: &str) -> Vec<truemed_ext::CompletionKey> {
         let log = self.0.lock().unwrap();
-        log.received
-            .iter()
-            .filter(|(_, p)| *p == path)
-            .map(|(k, _)| k.clone())
-            .collect()
+        log.received.iter().filter(|(_, p)| *p == path).map(|(k, _)| k.clone()).collect()
     }
 }
 
@@ -376,11 +343,7 @@ impl WebhookEndpoint {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            url,
-            up,
-            deliveries,
-        }
+        Self { url, up, deliveries }
     }
 
     pub fn set_up(&self, up: bool) {

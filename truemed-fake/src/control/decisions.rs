@@ -14,18 +14,9 @@ use crate::shared::Shared;
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route(
-            "/_fake/sessions/{qualification_session_id}/approve",
-            allow(post(approve), "POST"),
-        )
-        .route(
-            "/_fake/sessions/{qualification_session_id}/reject",
-            allow(post(reject), "POST"),
-        )
-        .route(
-            "/_fake/sessions/{qualification_session_id}/status",
-            allow(post(set_status), "POST"),
-        )
+        .route("/_fake/sessions/{qualification_session_id}/approve", allow(post(approve), "POST"))
+        .route("/_fake/sessions/{qualification_session_id}/reject", allow(post(reject), "POST"))
+        .route("/_fake/sessions/{qualification_session_id}/status", allow(post(set_status), "POST"))
 }
 
 /// The body of approve and reject (`NoFields`): nothing, or an empty object.

@@ -29,14 +29,8 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
                 "GET, HEAD, POST, DELETE",
             ),
         )
-        .route(
-            "/_fake/chaos",
-            allow(post(set_chaos).delete(clear_chaos), "POST, DELETE"),
-        )
-        .route(
-            "/_fake/latency",
-            allow(get(get_latency).put(set_latency), "GET, HEAD, PUT"),
-        )
+        .route("/_fake/chaos", allow(post(set_chaos).delete(clear_chaos), "POST, DELETE"))
+        .route("/_fake/latency", allow(get(get_latency).put(set_latency), "GET, HEAD, PUT"))
 }
 
 /// The longest latency or delay, in milliseconds.
@@ -117,12 +111,8 @@ impl TryFrom<FaultFields> for FaultBody {
                 return Err(format!("{field}: not allowed with kind {:?}", kind.word()));
             }
         }
-        let required = |field: &str| {
-            format!(
-                "{field}: this field is required with kind {:?}",
-                kind.word()
-            )
-        };
+        let required =
+            |field: &str| format!("{field}: this field is required with kind {:?}", kind.word());
         let mut fault = match kind {
             FaultKindName::Status => {
                 let Whole(status) = fields.status.flatten().ok_or_else(|| required("status"))?;
@@ -135,10 +125,7 @@ impl TryFrom<FaultFields> for FaultBody {
             FaultKindName::DropConnection => Fault::drop_connection(),
             FaultKindName::LoseResponse => Fault::lose_response(),
             FaultKindName::Delay => {
-                let Whole(ms) = fields
-                    .delay_ms
-                    .flatten()
-                    .ok_or_else(|| required("delay_ms"))?;
+                let Whole(ms) = fields.delay_ms.flatten().ok_or_else(|| required("delay_ms"))?;
                 Fault::delay(Duration::from_millis(ms))
             }
         };
@@ -294,11 +281,7 @@ impl ChaosBody {
             None => chaos = chaos.mixed(probability),
             Some(ChaosFaults(faults)) => {
                 let total: f64 = faults.iter().map(|entry| entry.weight.0).sum();
-                for WeightedFault {
-                    weight: Weight(weight),
-                    fault: FaultBody(fault),
-                } in faults
-                {
+                for WeightedFault { weight: Weight(weight), fault: FaultBody(fault) } in faults {
                     chaos = chaos.with(probability * weight / total, fault);
                 }
             }
@@ -334,9 +317,7 @@ struct Latency {
 }
 
 async fn get_latency(Extract(shared): Fake) -> Answer {
-    ok(Latency {
-        latency_ms: millis(shared.latency()),
-    })
+    ok(Latency { latency_ms: millis(shared.latency()) })
 }
 
 async fn set_latency(Extract(shared): Fake, Body(body): Body<LatencyBody>) -> Answer {

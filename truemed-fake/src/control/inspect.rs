@@ -30,10 +30,7 @@ struct StatsView {
 async fn stats(Extract(shared): Fake) -> Answer {
     let view = {
         let state = shared.state();
-        StatsView {
-            stats: state.stats.clone(),
-            pending_faults: state.pending_faults(),
-        }
+        StatsView { stats: state.stats.clone(), pending_faults: state.pending_faults() }
     };
     ok(view)
 }
@@ -73,10 +70,7 @@ impl Listing {
                 _ => {}
             }
         }
-        Ok(Self {
-            qualification_session_id,
-            limit: limit.unwrap_or(DEFAULT_CONTROL_LIMIT),
-        })
+        Ok(Self { qualification_session_id, limit: limit.unwrap_or(DEFAULT_CONTROL_LIMIT) })
     }
 
     /// The newest `limit` of `items` (oldest first) of the session asked for, if any,
@@ -88,18 +82,11 @@ impl Listing {
         session_of: impl Fn(&T) -> &str,
     ) -> (Vec<T>, usize) {
         let wanted = |item: &&T| {
-            self.qualification_session_id
-                .as_deref()
-                .is_none_or(|id| session_of(item) == id)
+            self.qualification_session_id.as_deref().is_none_or(|id| session_of(item) == id)
         };
         let total = items.iter().filter(wanted).count();
-        let mut newest: Vec<T> = items
-            .iter()
-            .rev()
-            .filter(wanted)
-            .take(self.limit)
-            .cloned()
-            .collect();
+        let mut newest: Vec<T> =
+            items.iter().rev().filter(wanted).take(self.limit).cloned().collect();
         newest.reverse();
         (newest, total)
     }
@@ -114,11 +101,7 @@ struct Ledger {
 
 async fn ledger(Extract(shared): Fake, RawQuery(query): RawQuery) -> Answer {
     let listing = Listing::parse(query.as_deref())?;
-    let (applied_updates, total) = listing.select(shared.state().applied(), |update| {
-        &update.qualification_session_id
-    });
-    ok(Ledger {
-        applied_updates,
-        total,
-    })
+    let (applied_updates, total) =
+        listing.select(shared.state().applied(), |update| &update.qualification_session_id);
+    ok(Ledger { applied_updates, total })
 }

@@ -56,10 +56,7 @@ type Answer = Result<Response, Reply>;
 
 /// Whether `path` belongs to the control API.
 pub(crate) fn is_control_path(path: &str) -> bool {
-    path == PREFIX
-        || path
-            .strip_prefix(PREFIX)
-            .is_some_and(|rest| rest.starts_with('/'))
+    path == PREFIX || path.strip_prefix(PREFIX).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The control API's routes, as a service.
@@ -103,9 +100,7 @@ fn allow(route: MethodRouter<Arc<Shared>>, methods: &'static str) -> MethodRoute
             format!("Method \"{}\" not allowed.", request.method()),
         )
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(methods));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
         response
     })
 }
@@ -200,19 +195,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
 
 /// The body's bytes (at most axum's 2 MiB; more is a `413`).
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Reply> {
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            let kind = match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
-                _ => "ValidationError",
-            };
-            Reply::error(
-                rejection.status(),
-                kind,
-                format!("The request body cannot be read: {rejection}"),
-            )
-        })
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        let kind = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+            _ => "ValidationError",
+        };
+        Reply::error(
+            rejection.status(),
+            kind,
+            format!("The request body cannot be read: {rejection}"),
+        )
+    })
 }
 
 /// Decodes a JSON object body into `T`; an empty body is `{}` when `optional`. Every
@@ -293,10 +286,7 @@ mod tests {
         let m = message::<faults::ChaosBody>(
             r#"{"probability": 0.5, "faults": [{"weight": 1, "fault": {"kind": "nope"}}]}"#,
         );
-        assert!(
-            m.starts_with("faults[0].fault.kind: expected one of"),
-            "{m}"
-        );
+        assert!(m.starts_with("faults[0].fault.kind: expected one of"), "{m}");
         let m = message::<faults::FaultBody>(r#"{"kind": "status", "status": 70000}"#);
         assert!(m.starts_with("status: "), "{m}");
         let m = message::<sessions::NewSession>(r#"{"created_at": "yesterday"}"#);

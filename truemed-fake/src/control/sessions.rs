@@ -21,10 +21,7 @@ use crate::state::{SessionObject, SessionRecord};
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route(
-            "/_fake/sessions",
-            allow(get(list_sessions).post(create_session), "GET, HEAD, POST"),
-        )
+        .route("/_fake/sessions", allow(get(list_sessions).post(create_session), "GET, HEAD, POST"))
         .route(
             "/_fake/sessions/{qualification_session_id}",
             allow(get(get_session).delete(delete_session), "GET, HEAD, DELETE"),
@@ -73,9 +70,7 @@ async fn list_sessions(Extract(shared): Fake, RawQuery(query): RawQuery) -> Answ
         .state()
         .records_matching(query.as_deref().unwrap_or_default())
         .map_err(super::invalid)?;
-    ok(SessionList {
-        sessions: records.iter().map(ControlSession::from).collect(),
-    })
+    ok(SessionList { sessions: records.iter().map(ControlSession::from).collect() })
 }
 
 async fn get_session(Extract(shared): Fake, id: PathId) -> Answer {
@@ -199,9 +194,7 @@ impl NewSession {
             session_type: self.session_type,
             skus_param: self.skus_param,
             source: self.source,
-            status: self
-                .status
-                .map_or(Status::Pending, |StatusWord(status)| status),
+            status: self.status.map_or(Status::Pending, |StatusWord(status)| status),
             stripe_invoice_id: self.stripe_invoice_id,
             stripe_invoice_number: self.stripe_invoice_number,
             stripe_invoice_paid_at: time(self.stripe_invoice_paid_at),

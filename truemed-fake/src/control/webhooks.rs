@@ -31,10 +31,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_fake/webhooks", allow(get(deliveries), "GET, HEAD"))
         .route("/_fake/webhooks/flush", allow(post(flush), "POST"))
-        .route(
-            "/_fake/webhooks/{webhook_delivery_id}",
-            allow(get(delivery), "GET, HEAD"),
-        )
+        .route("/_fake/webhooks/{webhook_delivery_id}", allow(get(delivery), "GET, HEAD"))
 }
 
 /// The most attempts.
@@ -73,10 +70,7 @@ impl<'de> Deserialize<'de> for ReceiverUrl {
 
 /// The spec's pattern for a webhook URL.
 fn url_shape(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
         return false;
     };
     let plain = |c: char| !c.is_ascii_control() && c != ' ';
@@ -218,14 +212,7 @@ struct FlushResult {
 }
 
 async fn flush(Extract(shared): Fake, OptionalBody(body): OptionalBody<FlushBody>) -> Answer {
-    let wait = body
-        .timeout_ms
-        .map_or(DEFAULT_FLUSH_TIMEOUT, |Whole(ms)| Duration::from_millis(ms));
-    let complete = tokio::time::timeout(wait, shared.webhooks.flush())
-        .await
-        .is_ok();
-    ok(FlushResult {
-        complete,
-        deliveries: shared.webhooks.deliveries(),
-    })
+    let wait = body.timeout_ms.map_or(DEFAULT_FLUSH_TIMEOUT, |Whole(ms)| Duration::from_millis(ms));
+    let complete = tokio::time::timeout(wait, shared.webhooks.flush()).await.is_ok();
+    ok(FlushResult { complete, deliveries: shared.webhooks.deliveries() })
 }

@@ -40,9 +40,7 @@ pub async fn request_raw(
         .request(method, format!("{base_url}{path}"))
         .header("x-truemed-api-key", key);
     if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
+        request = request.header("content-type", "application/json").body(body);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -132,9 +130,8 @@ pub fn serve(key: &str, args: &[&str]) -> Served {
             }
         }
     });
-    let line = lines
-        .recv_timeout(Duration::from_secs(30))
-        .expect("no `listening on` line within 30 s");
+    let line =
+        lines.recv_timeout(Duration::from_secs(30)).expect("no `listening on` line within 30 s");
     let url = line
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
@@ -183,14 +180,8 @@ pub fn verify_both_ways(secret: &str, request: &Recorded) -> Value {
         .verify_signed(&request.headers, &request.body)
         .unwrap();
     let header = request.headers["x-truemed-signature"].to_str().unwrap();
-    let t = header
-        .split(',')
-        .find_map(|p| p.strip_prefix("t="))
-        .unwrap();
-    let v1 = header
-        .split(',')
-        .find_map(|p| p.strip_prefix("v1="))
-        .unwrap();
+    let t = header.split(',').find_map(|p| p.strip_prefix("t=")).unwrap();
+    let v1 = header.split(',').find_map(|p| p.strip_prefix("v1=")).unwrap();
     assert_eq!(v1, hmac_hex(secret, t, &request.body));
     serde_json::from_slice(&request.body).unwrap()
 }
@@ -217,10 +208,7 @@ pub fn assert_api_kind(error: &truemed_ext::Error, kind: truemed_ext::ApiErrorKi
 
 /// A client of `fake` that tries each call once, so that each error reaches the test.
 pub fn client_without_retries(fake: &truemed_fake::FakeTruemed) -> truemed_ext::Client {
-    fake.client_builder()
-        .retry_policy(truemed_ext::RetryPolicy::none())
-        .build()
-        .unwrap()
+    fake.client_builder().retry_policy(truemed_ext::RetryPolicy::none()).build().unwrap()
 }
 
 /// A client of `fake` that retries up to `max_retries` times, backing off from 1 ms to
