@@ -17,7 +17,7 @@ use super::{
 use crate::decode::{present, Rfc3339};
 use crate::seed::SessionSeed;
 use crate::shared::Shared;
-use crate::state::{SessionObject, SessionRecord};
+use crate::state::{session_json, SessionRecord};
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -33,7 +33,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 #[derive(Debug, Serialize)]
 pub(super) struct ControlSession<'a> {
     #[serde(flatten)]
-    session: SessionObject<'a>,
+    session: serde_json::Value,
     metadata: Option<&'a str>,
     success_url: Option<&'a str>,
     failure_url: Option<&'a str>,
@@ -43,7 +43,7 @@ pub(super) struct ControlSession<'a> {
 impl<'a> From<&'a SessionRecord> for ControlSession<'a> {
     fn from(record: &'a SessionRecord) -> Self {
         Self {
-            session: SessionObject::from(&record.session),
+            session: session_json(&record.session),
             metadata: record.metadata.as_deref(),
             success_url: record.success_url.as_deref(),
             failure_url: record.failure_url.as_deref(),
