@@ -56,9 +56,12 @@ fn features_table(text: &str, what: &str) -> BTreeMap<String, Row> {
     rows
 }
 
-/// Checks `table` against the `[features]` of the manifest at `manifest_path`.
-fn check_table(manifest_path: &str, table: &BTreeMap<String, Row>, what: &str) {
-    let manifest = manifest(manifest_path);
+/// Checks the features table of `krate`'s README against the `[features]` of its manifest.
+fn check_features_table(krate: &str) {
+    let what = format!("{krate}/README.md");
+    let table = features_table(&read(&what), &what);
+    let manifest_path = format!("{krate}/Cargo.toml");
+    let manifest = manifest(&manifest_path);
     let features = manifest["features"].as_table().unwrap();
     let defaults: Vec<&str> = features
         .get("default")
@@ -73,7 +76,7 @@ fn check_table(manifest_path: &str, table: &BTreeMap<String, Row>, what: &str) {
         listed, declared_sorted,
         "{what}: the table's features differ from {manifest_path}'s"
     );
-    for (name, row) in table {
+    for (name, row) in &table {
         assert_eq!(
             row.default,
             defaults.contains(&name.as_str()),
@@ -100,20 +103,17 @@ fn check_table(manifest_path: &str, table: &BTreeMap<String, Row>, what: &str) {
 
 #[test]
 fn truemed_ext_features_table_matches_its_manifest() {
-    let readme = features_table(&read("truemed-ext/README.md"), "truemed-ext/README.md");
-    check_table("truemed-ext/Cargo.toml", &readme, "truemed-ext/README.md");
+    check_features_table("truemed-ext");
 }
 
 #[test]
 fn truemed_api_features_table_matches_its_manifest() {
-    let readme = features_table(&read("truemed-api/README.md"), "truemed-api/README.md");
-    check_table("truemed-api/Cargo.toml", &readme, "truemed-api/README.md");
+    check_features_table("truemed-api");
 }
 
 #[test]
 fn truemed_fake_features_table_matches_its_manifest() {
-    let readme = features_table(&read("truemed-fake/README.md"), "truemed-fake/README.md");
-    check_table("truemed-fake/Cargo.toml", &readme, "truemed-fake/README.md");
+    check_features_table("truemed-fake");
 }
 
 #[test]
