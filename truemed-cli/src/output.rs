@@ -9,7 +9,7 @@ use serde::Serialize;
 use truemed_ext::QualificationSession;
 
 use crate::cli::OutputFormat;
-use crate::fail::redact;
+use crate::fail::{redact, Failure};
 
 /// The format to use: the flag's, else a table on a terminal and JSON lines otherwise.
 pub fn choose(flag: Option<OutputFormat>) -> OutputFormat {
@@ -336,6 +336,28 @@ fn fit(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// Writes to stdout with `write`, then flushes it; a failure names stdout.
+pub fn to_stdout(
+    write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::file("cannot write to", "stdout".as_ref(), &e))
+}
+
+/// Writes `row` as the one row of a listing in `format` (CSV: the header, then the row).
+pub fn write_one(
+    format: OutputFormat,
+    out: &mut impl Write,
+    names: &'static [&'static str],
+    table: TableColumns,
+    row: &Row,
+) -> io::Result<()> {
+    let mut writer = RowWriter::new(format, out, names, table);
+    writer.write(row).and_then(|()| writer.finish().map(drop))
 }
 
 /// One session, all 19 fields, as a table shows it: one `field  value` line each.

@@ -52,20 +52,13 @@ pub async fn get(client: &Client, format: OutputFormat, id: &str) -> Result<(), 
         .await
         .map_err(|e| Failure::api(&format!("getting {}", redact(id)), &e))?;
     let row = session_row(&session);
-    let mut out = io::stdout().lock();
-    let written = match format {
-        OutputFormat::Table => output::write_session_details(&mut out, &row),
-        OutputFormat::Json => serde_json::to_writer(&mut out, &row)
+    output::to_stdout(|out| match format {
+        OutputFormat::Table => output::write_session_details(out, &row),
+        OutputFormat::Json => serde_json::to_writer(&mut *out, &row)
             .map_err(io::Error::from)
             .and_then(|()| out.write_all(b"\n")),
-        _ => {
-            let mut writer = RowWriter::new(format, &mut out, &SESSION_FIELDS, SESSION_TABLE);
-            writer.write(&row).and_then(|()| writer.finish().map(drop))
-        }
-    };
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::file("cannot write to", "stdout".as_ref(), &e))
+        _ => output::write_one(format, out, &SESSION_FIELDS, SESSION_TABLE, &row),
+    })
 }
 
 /// `sessions list`: one page, or every page with `--all`.

@@ -1,13 +1,13 @@
 //! `sessions update`: one update, its outcome and the idempotency key it used.
 
-use std::io::{self, Write as _};
+use std::io::Write as _;
 
 use truemed_ext::{Client, IdempotencyKey, UpdateRequest};
 
 use crate::cli::{OutputFormat, UpdateArgs, UpdateFields};
 use crate::fail::{exit_code, redact, Failure};
 use crate::interrupt::Interrupt;
-use crate::output::{Cell, Row, RowWriter, TableColumns};
+use crate::output::{self, Cell, Row, TableColumns};
 
 /// What `update` prints, in this order.
 const UPDATE_FIELDS: [&str; 4] =
@@ -107,8 +107,7 @@ pub async fn update(
                     Cell::Text(outcome.idempotency_key.to_string()),
                 ],
             );
-            let mut out = io::stdout().lock();
-            let written = match format {
+            output::to_stdout(|out| match format {
                 OutputFormat::Table => writeln!(
                     out,
                     "updated {} (status {}) with idempotency key {}",
@@ -116,14 +115,8 @@ pub async fn update(
                     redact(outcome.status.as_str()),
                     outcome.idempotency_key
                 ),
-                _ => {
-                    let mut writer = RowWriter::new(format, &mut out, &UPDATE_FIELDS, NO_TABLE);
-                    writer.write(&row).and_then(|()| writer.finish().map(drop))
-                }
-            };
-            written
-                .and_then(|()| out.flush())
-                .map_err(|e| Failure::file("cannot write to", "stdout".as_ref(), &e))
+                _ => output::write_one(format, out, &UPDATE_FIELDS, NO_TABLE, &row),
+            })
         }
         Err(error) => {
             let hint = if error.may_have_been_applied() {

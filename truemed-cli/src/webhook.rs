@@ -12,7 +12,7 @@ use truemed_ext::API_KEY_HEADER;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::config::read_secret_file;
 use crate::fail::{add_secret, code, redact, Failure};
-use crate::output::write_value;
+use crate::output::{to_stdout, write_value};
 
 /// The environment variable `webhook verify` reads the secret from, when neither
 /// `--secret` nor `--secret-file` is given.
@@ -133,6 +133,5 @@ pub fn verify(format: OutputFormat, args: &VerifyArgs) -> Result<(), Failure> {
             ),
         ));
     };
-    write_value(&mut io::stdout().lock(), format, &value)
-        .map_err(|e| Failure::file("cannot write to", "stdout".as_ref(), &e))
+    to_stdout(|out| write_value(out, format, &value))
 }
