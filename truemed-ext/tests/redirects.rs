@@ -4,8 +4,10 @@
 mod support;
 
 use serde_json::json;
-use support::{all_text, client_to, session, set_user_id_on_qs_1, Reply, Scripted, API_KEY};
-use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
+use support::{
+    all_text, client_to, client_without_retries_over, session, set_user_id_on_qs_1, Reply, Scripted,
+};
+use truemed_ext::{ApiErrorKind, Error};
 
 #[tokio::test]
 async fn redirects_are_errors_and_nothing_reaches_the_second_origin() {
@@ -48,13 +50,7 @@ async fn a_callers_client_that_follows_redirects_gets_its_response_refused() {
     ])
     .await;
     let following = reqwest::Client::builder().build().unwrap(); // follows by default
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
-        .http_client(following)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = client_without_retries_over(&server.base_url, following);
     let error = set_user_id_on_qs_1(&client)
         .await
         .expect_err("a followed redirect must not decode as a successful update");

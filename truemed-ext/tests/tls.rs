@@ -17,10 +17,8 @@ use http_body_util::Full;
 use hyper::{Request, Response, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use support::error_getting_qs_1;
-use truemed_ext::{Client, Error, RetryPolicy};
-
-const API_KEY: &str = "sk_test_tls";
+use support::{client_without_retries, error_getting_qs_1, API_KEY};
+use truemed_ext::Error;
 
 /// An HTTPS server on 127.0.0.1 that answers `GET .../qualification_session/qs_1`.
 struct HttpsFake {
@@ -144,16 +142,12 @@ fn expected_version() -> Version {
     }
 }
 
-/// Gets `qs_1` from `fake` through `http` and checks what the server saw.
+/// Gets `qs_1` from a new HTTPS fake through a `reqwest::Client` built by `builder` that
+/// trusts the fake's CA alone, and checks what the server saw.
 #[cfg(any(feature = "rustls", feature = "rustls-no-provider", feature = "native-tls"))]
-async fn get_through(fake: &HttpsFake, http: reqwest::Client) {
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&fake.base_url)
-        .http_client(http)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+async fn get_from_an_https_fake(builder: reqwest::ClientBuilder) {
+    let fake = HttpsFake::start().await;
+    let client = support::client_without_retries_over(&fake.base_url, fake.trusting(builder));
     let session = client.qualification_sessions().get("qs_1").await.unwrap();
     assert_eq!(session.qualification_session_id, "qs_1");
     assert_eq!(session.user_id.as_deref(), Some("user_42"));
@@ -174,26 +168,20 @@ fn install_crypto_provider() {}
 #[cfg(feature = "rustls")]
 #[tokio::test]
 async fn rustls_with_aws_lc_reaches_an_https_server() {
-    let fake = HttpsFake::start().await;
-    let http = fake.trusting(reqwest::Client::builder().tls_backend_rustls());
-    get_through(&fake, http).await;
+    get_from_an_https_fake(reqwest::Client::builder().tls_backend_rustls()).await;
 }
 
 #[cfg(feature = "rustls-no-provider")]
 #[tokio::test]
 async fn rustls_with_an_installed_provider_reaches_an_https_server() {
     install_crypto_provider();
-    let fake = HttpsFake::start().await;
-    let http = fake.trusting(reqwest::Client::builder().tls_backend_rustls());
-    get_through(&fake, http).await;
+    get_from_an_https_fake(reqwest::Client::builder().tls_backend_rustls()).await;
 }
 
 #[cfg(feature = "native-tls")]
 #[tokio::test]
 async fn native_tls_reaches_an_https_server() {
-    let fake = HttpsFake::start().await;
-    let http = fake.trusting(reqwest::Client::builder().tls_backend_native());
-    get_through(&fake, http).await;
+    get_from_an_https_fake(reqwest::Client::builder().tls_backend_native()).await;
 }
 
 /// The client's own `reqwest::Client` (the default TLS backend of the enabled features,
@@ -204,13 +192,7 @@ async fn native_tls_reaches_an_https_server() {
 async fn a_certificate_from_an_unknown_authority_is_refused() {
     install_crypto_provider();
     let fake = HttpsFake::start().await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&fake.base_url)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let error = error_getting_qs_1(&client).await;
+    let error = error_getting_qs_1(&client_without_retries(&fake.base_url)).await;
     assert!(matches!(error, Error::Connection(_)), "{error:?}");
     assert!(fake.versions().is_empty(), "{:?}", fake.versions());
 }

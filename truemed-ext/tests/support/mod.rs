@@ -70,12 +70,19 @@ pub fn client_to(base_url: &str) -> truemed_ext::Client {
 
 /// A client for `base_url` with the test key that does not retry.
 pub fn client_without_retries(base_url: &str) -> truemed_ext::Client {
+    builder_without_retries(base_url).build().unwrap()
+}
+
+/// As [`client_without_retries`], sending through the caller's `http` client.
+pub fn client_without_retries_over(base_url: &str, http: reqwest::Client) -> truemed_ext::Client {
+    builder_without_retries(base_url).http_client(http).build().unwrap()
+}
+
+fn builder_without_retries(base_url: &str) -> truemed_ext::ClientBuilder {
     truemed_ext::Client::builder()
         .api_key(API_KEY)
         .base_url(base_url)
         .retry_policy(truemed_ext::RetryPolicy::none())
-        .build()
-        .unwrap()
 }
 
 /// Gets `qs_1` with `client`, which the test expects to fail, and returns the error.
