@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{
-    error_getting_qs_1, no_sleep, session, set_user_id_on_qs_1, Reply, Scripted, API_KEY,
+    error_getting_qs_1, no_sleep, session, set_user_id_on_qs_1, Reply, Scripted,
+    ScriptedClient as _,
 };
 use truemed_ext::{BaseUrlProblem, Client, ConfigurationReason, Error, RetryPolicy};
 
@@ -78,9 +79,8 @@ async fn extreme_timeouts_never_panic() {
         Reply::json(200, session("qs_1", "approved")),
     ])
     .await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let client = server
+        .builder()
         .timeout(Duration::MAX)
         .connect_timeout(Duration::MAX)
         .retry_policy(
@@ -97,9 +97,8 @@ async fn extreme_timeouts_never_panic() {
     set_user_id_on_qs_1(&client).await.unwrap();
 
     // A zero timeout fails each attempt at once, as a timeout.
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let client = server
+        .builder()
         .timeout(Duration::ZERO)
         .connect_timeout(Duration::ZERO)
         .sleeper(no_sleep())

@@ -10,9 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 use support::{
     client_without_retries, error_getting_qs_1, error_getting_qs_1_under, session, Reply, Scripted,
-    API_KEY,
 };
-use truemed_ext::{ApiErrorKind, Client, Error, RetryPolicy};
+use truemed_ext::{ApiErrorKind, Error, RetryPolicy};
 
 async fn error_for(reply: Reply) -> Error {
     let server = Scripted::sequence(vec![reply]).await;
@@ -115,13 +114,7 @@ async fn a_timeout_is_a_timeout_error_and_is_retried() {
     ])
     .await;
     let build = |policy| {
-        Client::builder()
-            .api_key(API_KEY)
-            .base_url(&server.base_url)
-            .timeout(Duration::from_millis(150))
-            .retry_policy(policy)
-            .build()
-            .unwrap()
+        server.builder().timeout(Duration::from_millis(150)).retry_policy(policy).build().unwrap()
     };
     let error = build(RetryPolicy::none()).qualification_sessions().get("qs_1").await.unwrap_err();
     assert!(matches!(error, Error::Timeout(_)), "{error:?}");

@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 use support::{
     client_to, client_without_retries, no_sleep, session, set_user_id_on_qs_1, RawReply, RawServer,
-    Reply, Scripted, API_KEY,
+    Reply, Scripted,
 };
-use truemed_ext::{ApiErrorKind, Client, Error, IdempotencyKey, KeyGenerator, RetryPolicy};
+use truemed_ext::{ApiErrorKind, Error, IdempotencyKey, KeyGenerator, RetryPolicy};
 
 #[tokio::test]
 async fn an_updates_retries_send_identical_bytes_and_return_its_key() {
@@ -45,9 +45,8 @@ async fn each_update_call_gets_its_own_generated_key() {
     let server = Scripted::sequence(vec![Reply::json(200, session("qs_1", "pending"))]).await;
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let next = counter.clone();
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let client = server
+        .builder()
         .idempotency_keys(KeyGenerator::from_fn(move || {
             let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             IdempotencyKey::new(format!("test-key-{n}")).unwrap()
@@ -155,13 +154,8 @@ async fn a_timeout_then_a_4xx_still_may_have_been_applied() {
         Reply::json(409, json!({"error": "user_id_already_set"})),
     ])
     .await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
-        .timeout(Duration::from_millis(200))
-        .sleeper(no_sleep())
-        .build()
-        .unwrap();
+    let client =
+        server.builder().timeout(Duration::from_millis(200)).sleeper(no_sleep()).build().unwrap();
     let error = set_user_id_on_qs_1(&client).await.unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::UserIdAlreadySet), "{error:?}");
     assert!(error.may_have_been_applied(), "the timed-out attempt may have applied it");

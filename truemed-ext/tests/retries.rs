@@ -147,9 +147,8 @@ async fn a_retry_policy_set_per_call_or_per_client_overrides_the_default() {
     assert_eq!(server.count(), 1 + 5);
 
     let server = Scripted::sequence(vec![Reply::json(503, json!({}))]).await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let client = server
+        .builder()
         .retry_policy(
             RetryPolicy::default()
                 .with_max_retries(1)
@@ -170,9 +169,8 @@ async fn the_default_sleeper_really_waits_between_attempts() {
         Reply::json(200, session("qs_1", "pending")),
     ])
     .await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let client = server
+        .builder()
         .retry_policy(
             RetryPolicy::default().with_initial_backoff(Duration::from_millis(20)).with_jitter(0.0),
         )
@@ -247,9 +245,8 @@ async fn under_a_sustained_outage_the_budget_stops_multiplying_traffic() {
     assert!(second <= 60, "{second} requests for 50 calls once drained");
 
     // Successes refill it: a recovered server brings retries back.
-    let unlimited = Client::builder()
-        .api_key(API_KEY)
-        .base_url(&server.base_url)
+    let unlimited = server
+        .builder()
         .retry_budget(RetryBudget::unlimited())
         .sleeper(no_sleep())
         .build()
@@ -313,6 +310,16 @@ async fn extreme_backoff_settings_never_panic_and_sleep_the_saturated_wait() {
     }
 }
 
+/// A server that answers `first`, then the session `qs_1`, and a recording client of it
+/// that waits out a `Retry-After` of `cap` at the most.
+async fn first_then_qs_1(first: Reply, cap: Duration) -> (Scripted, Client, Waits) {
+    let server =
+        Scripted::sequence(vec![first, Reply::json(200, session("qs_1", "approved"))]).await;
+    let policy = RetryPolicy::default().with_max_retry_after(cap);
+    let (client, waits) = recording_client(&server.base_url, policy);
+    (server, client, waits)
+}
+
 #[tokio::test]
 async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
     for (header, value) in [
@@ -322,13 +329,8 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
         ("retry-after-ms", "18446744073709551615999"),
     ] {
         for status in [429, 503] {
-            let server = Scripted::sequence(vec![
-                Reply::json(status, json!({})).header(header, value),
-                Reply::json(200, session("qs_1", "approved")),
-            ])
-            .await;
-            let policy = RetryPolicy::default().with_max_retry_after(Duration::MAX);
-            let (client, waits) = recording_client(&server.base_url, policy);
+            let waiting = Reply::json(status, json!({})).header(header, value);
+            let (_server, client, waits) = first_then_qs_1(waiting, Duration::MAX).await;
             client.qualification_sessions().get("qs_1").await.unwrap();
             assert_eq!(
                 waits.lock().unwrap().as_slice(),
@@ -337,26 +339,16 @@ async fn a_huge_retry_after_is_waited_saturated_when_the_cap_allows_it() {
             );
 
             // A cap of zero waits out nothing but an immediate retry.
-            let server = Scripted::sequence(vec![
-                Reply::json(status, json!({})).header(header, value),
-                Reply::json(200, session("qs_1", "approved")),
-            ])
-            .await;
-            let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
-            let (client, waits) = recording_client(&server.base_url, policy);
+            let waiting = Reply::json(status, json!({})).header(header, value);
+            let (server, client, waits) = first_then_qs_1(waiting, Duration::ZERO).await;
             let error = error_getting_qs_1(&client).await;
             assert_eq!(error.retry_after(), Some(Duration::MAX), "{header}: {value}");
             assert_eq!(server.count(), 1);
             assert!(waits.lock().unwrap().is_empty());
         }
     }
-    let server = Scripted::sequence(vec![
-        Reply::json(503, json!({})).header("retry-after", "0"),
-        Reply::json(200, session("qs_1", "approved")),
-    ])
-    .await;
-    let policy = RetryPolicy::default().with_max_retry_after(Duration::ZERO);
-    let (client, waits) = recording_client(&server.base_url, policy);
+    let immediate = Reply::json(503, json!({})).header("retry-after", "0");
+    let (_server, client, waits) = first_then_qs_1(immediate, Duration::ZERO).await;
     client.qualification_sessions().get("qs_1").await.unwrap();
     assert_eq!(waits.lock().unwrap().as_slice(), [Duration::ZERO]);
 }

@@ -16,20 +16,22 @@ pub use truemed_tests::{hmac_hex, Recorded, Reply, Scripted};
 
 /// Clients for a [`Scripted`] server.
 pub trait ScriptedClient {
+    /// A builder of a client for this server with the test key, for the test to configure
+    /// further (its retries sleep for real unless it is given a sleeper).
+    fn builder(&self) -> truemed_ext::ClientBuilder;
+
     /// A client for this server, with retries that do not sleep but record their waits.
     fn client(&self) -> (truemed_ext::Client, Waits);
 }
 
 impl ScriptedClient for Scripted {
+    fn builder(&self) -> truemed_ext::ClientBuilder {
+        truemed_ext::Client::builder().api_key(API_KEY).base_url(&self.base_url)
+    }
+
     fn client(&self) -> (truemed_ext::Client, Waits) {
         let (sleeper, waits) = recording_sleeper();
-        let client = truemed_ext::Client::builder()
-            .api_key(API_KEY)
-            .base_url(&self.base_url)
-            .sleeper(sleeper)
-            .build()
-            .unwrap();
-        (client, waits)
+        (self.builder().sleeper(sleeper).build().unwrap(), waits)
     }
 }
 
