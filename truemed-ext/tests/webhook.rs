@@ -148,26 +148,20 @@ fn known_answer_complete_event_decodes_every_field() {
 
 #[test]
 fn signing_reproduces_the_known_answers() {
-    assert_eq!(
-        SignatureHeader::sign(SECRET, T, BODY_COMPLETE).to_string(),
-        format!("t={T},v1={SIG_COMPLETE}")
-    );
-    assert_eq!(
-        SignatureHeader::sign(SECRET, T, BODY_UNKNOWN).to_string(),
-        format!("t={T},v1={SIG_UNKNOWN}")
-    );
-    assert_eq!(
-        SignatureHeader::sign(ROTATED_SECRET, T, BODY_COMPLETE).to_string(),
-        format!("t={T},v1={SIG_ROTATED}")
-    );
-    assert_eq!(
-        SignatureHeader::sign(SECRET, T, BODY_BINARY).to_string(),
-        format!("t={T},v1={SIG_BINARY}")
-    );
-    assert_eq!(
-        SignatureHeader::sign(UTF8_SECRET, T, BODY_COMPLETE).to_string(),
-        format!("t={T},v1={SIG_UTF8_SECRET}")
-    );
+    let known: [(&str, &str, &[u8], &str); 5] = [
+        ("complete", SECRET, BODY_COMPLETE, SIG_COMPLETE),
+        ("unknown event", SECRET, BODY_UNKNOWN, SIG_UNKNOWN),
+        ("rotated secret", ROTATED_SECRET, BODY_COMPLETE, SIG_ROTATED),
+        ("binary body", SECRET, BODY_BINARY, SIG_BINARY),
+        ("non-ASCII secret", UTF8_SECRET, BODY_COMPLETE, SIG_UTF8_SECRET),
+    ];
+    for (case, secret, body, signature) in known {
+        assert_eq!(
+            SignatureHeader::sign(secret, T, body).to_string(),
+            format!("t={T},v1={signature}"),
+            "{case}"
+        );
+    }
     let both = SignatureHeader::sign(SECRET, T, BODY_COMPLETE)
         .add_signature(ROTATED_SECRET, BODY_COMPLETE);
     assert_eq!(both.to_string(), format!("t={T},v1={SIG_COMPLETE},v1={SIG_ROTATED}"));
