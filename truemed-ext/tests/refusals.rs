@@ -25,6 +25,15 @@ fn is_too_long(reason: &InvalidRequestReason, field: &str, length: usize, limit:
     )
 }
 
+/// `error` refuses the request for a reason that `is`, says `expected`, and is not retried.
+#[track_caller]
+fn assert_refused(error: &Error, expected: &str, is: impl Fn(&InvalidRequestReason) -> bool) {
+    let Error::InvalidRequest(refused) = error else { panic!("{error:?}") };
+    assert!(is(refused.reason()), "{error:?}");
+    assert!(error.to_string().contains(expected), "{error} lacks {expected:?}");
+    assert!(!error.is_retryable());
+}
+
 fn is_invalid_status_filter(reason: &InvalidRequestReason) -> bool {
     matches!(reason, InvalidRequestReason::InvalidStatusFilter { .. })
 }
@@ -34,28 +43,24 @@ async fn invalid_requests_are_refused_before_sending() {
     let server = Scripted::sequence(vec![Reply::json(200, session("qs_1", "pending"))]).await;
     let (client, _) = server.client();
     let qs = client.qualification_sessions();
+    // Each field one character over its limit.
+    let too_long = [
+        ("user_id", 255, qs.update("qs_1").user_id("u".repeat(256))),
+        ("metadata", 4096, qs.update("qs_1").metadata_raw("m".repeat(4097))),
+        ("success_url", 2048, qs.update("qs_1").success_url("s".repeat(2049))),
+        ("failure_url", 2048, qs.update("qs_1").failure_url("f".repeat(2049))),
+    ];
+    for (field, limit, request) in too_long {
+        let length = limit + 1;
+        let expected = format!(
+            "{field} is {length} characters long; Truemed refuses it (longer than {limit} characters)"
+        );
+        assert_refused(&refused(request).await, &expected, |reason| {
+            is_too_long(reason, field, length, limit)
+        });
+    }
     type Is = fn(&InvalidRequestReason) -> bool;
     let cases: Vec<(Error, &str, Is)> = vec![
-        (
-            refused(qs.update("qs_1").user_id("u".repeat(256))).await,
-            "user_id is 256 characters long; Truemed refuses it (longer than 255 characters)",
-            |reason| is_too_long(reason, "user_id", 256, 255),
-        ),
-        (
-            refused(qs.update("qs_1").metadata_raw("m".repeat(4097))).await,
-            "metadata is 4097",
-            |reason| is_too_long(reason, "metadata", 4097, 4096),
-        ),
-        (
-            refused(qs.update("qs_1").success_url("s".repeat(2049))).await,
-            "success_url is 2049",
-            |reason| is_too_long(reason, "success_url", 2049, 2048),
-        ),
-        (
-            refused(qs.update("qs_1").failure_url("f".repeat(2049))).await,
-            "failure_url is 2049",
-            |reason| is_too_long(reason, "failure_url", 2049, 2048),
-        ),
         (refused(qs.update("").user_id("u")).await, "id is empty", |reason| {
             matches!(reason, InvalidRequestReason::EmptyId)
         }),
@@ -98,10 +103,7 @@ async fn invalid_requests_are_refused_before_sending() {
         ),
     ];
     for (error, expected, is) in cases {
-        let Error::InvalidRequest(refused) = &error else { panic!("{error:?}") };
-        assert!(is(refused.reason()), "{error:?}");
-        assert!(error.to_string().contains(expected), "{error} lacks {expected:?}");
-        assert!(!error.is_retryable());
+        assert_refused(&error, expected, is);
     }
     assert_eq!(server.count(), 0, "something was sent");
     // Limits are inclusive.
