@@ -100,13 +100,8 @@ async fn the_ledger_answers_its_newest_updates_up_to_a_limit() {
 
 #[tokio::test]
 async fn the_deliveries_answer_the_newest_up_to_a_limit() {
-    use truemed_fake::{WebhookRetries, DEFAULT_CONTROL_LIMIT};
-    let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = support::builder()
-        .webhook(format!("{}/hooks", receiver.base_url), "whsec_limit")
-        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
-        .start()
-        .await;
+    use truemed_fake::DEFAULT_CONTROL_LIMIT;
+    let (fake, _receiver) = support::fake_delivering_once("whsec_limit").await;
     let all = DEFAULT_CONTROL_LIMIT + 1;
     for n in 0..all {
         let id = format!("qs_{n}");

@@ -4,7 +4,6 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Reply, Scripted};
 
 /// What one racing request got: its status and body.
 type Answer = (u16, Value);
@@ -30,15 +29,9 @@ async fn send(
 async fn creates_and_approves_racing_deletes_and_resets_answer_what_they_changed() {
     use futures::StreamExt as _;
     use reqwest::Method;
-    use truemed_fake::WebhookRetries;
 
     const ITERATIONS: usize = 500;
-    let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
-    let fake = support::builder()
-        .webhook(format!("{}/hooks", receiver.base_url), "whsec_race")
-        .webhook_retries(WebhookRetries::default().with_max_attempts(1))
-        .start()
-        .await;
+    let (fake, receiver) = support::fake_delivering_once("whsec_race").await;
     let http = reqwest::Client::new();
     let base = fake.base_url();
 

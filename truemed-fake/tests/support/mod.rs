@@ -88,6 +88,18 @@ pub fn builder() -> truemed_fake::FakeTruemedBuilder {
 #[allow(unused_imports)]
 pub use truemed_tests::{hmac_hex, Recorded, Reply, Scripted};
 
+/// A receiver that answers every delivery 204, and a fake that sends it its webhooks,
+/// signed with `secret`, in one attempt each.
+pub async fn fake_delivering_once(secret: &str) -> (truemed_fake::FakeTruemed, Scripted) {
+    let receiver = Scripted::sequence(vec![Reply::raw(204, "")]).await;
+    let fake = builder()
+        .webhook(format!("{}/hooks", receiver.base_url), secret)
+        .webhook_retries(truemed_fake::WebhookRetries::default().with_max_attempts(1))
+        .start()
+        .await;
+    (fake, receiver)
+}
+
 /// The `truemed-fake` binary, as built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_truemed-fake");
 
