@@ -218,26 +218,25 @@ fn string_format(format: &str) -> SchemaObject {
     }
 }
 
+/// Where in the YAML `error` is: `line L, column C`, or `unknown position`.
+fn position(error: &serde_yaml::Error) -> String {
+    error
+        .location()
+        .map(|l| format!("line {}, column {}", l.line(), l.column()))
+        .unwrap_or_else(|| "unknown position".to_owned())
+}
+
 /// Parses the spec, naming the place of any error: the YAML line and column and the
 /// path of keys that leads to it.
 pub fn parse_spec(text: &str) -> Result<OpenAPI> {
-    let value: serde_json::Value = serde_yaml::from_str(text).map_err(|error| {
-        let location = error
-            .location()
-            .map(|l| format!("line {}, column {}", l.line(), l.column()))
-            .unwrap_or_else(|| "unknown position".to_owned());
-        anyhow::anyhow!("{SPEC}: {location}: {error}")
-    })?;
+    let value: serde_json::Value = serde_yaml::from_str(text)
+        .map_err(|error| anyhow::anyhow!("{SPEC}: {}: {error}", position(&error)))?;
     check_references(&value, &value, &mut Vec::new())?;
     let deserializer = serde_yaml::Deserializer::from_str(text);
     let spec: OpenAPI = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        let location = inner
-            .location()
-            .map(|l| format!("line {}, column {}", l.line(), l.column()))
-            .unwrap_or_else(|| "unknown position".to_owned());
-        anyhow::anyhow!("{SPEC}: {location}, at `{path}`: {inner}")
+        anyhow::anyhow!("{SPEC}: {}, at `{path}`: {inner}", position(&inner))
     })?;
     if !spec.openapi.starts_with("3.0.") {
         bail!("{SPEC}: `openapi: {}`: progenitor reads OpenAPI 3.0.x only", spec.openapi);
@@ -507,36 +506,40 @@ fn diff_summary(old: &str, new: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Each spec `parse_spec` refuses, with what its error says.
     #[test]
-    fn yaml_syntax_error_names_line_and_column() {
-        let error = parse_spec("openapi: 3.0.3\ninfo: [unclosed\n").unwrap_err().to_string();
-        assert!(error.contains("openapi/truemed.yaml: line"), "{error}");
-        assert!(error.contains("column"), "{error}");
-    }
-
-    #[test]
-    fn schema_error_names_the_path_of_keys() {
-        let spec = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: x\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {type: 42}\n";
-        let error = parse_spec(spec).unwrap_err().to_string();
-        // openapiv3's untagged enums stop serde's path at the operation map; the line and the
-        // offending value still lead a reader there.
-        assert!(error.contains("at `paths`"), "{error}");
-        assert!(error.contains("integer `42`"), "{error}");
-    }
-
-    #[test]
-    fn missing_operation_id_is_named() {
-        let spec = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses:\n        '200': {description: ok}\n";
-        let error = parse_spec(spec).unwrap_err().to_string();
-        assert!(error.contains("`GET /x` has no operationId"), "{error}");
-    }
-
-    #[test]
-    fn openapi_31_is_refused_clearly() {
-        let error = parse_spec("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("3.0.x only"), "{error}");
+    fn a_refused_spec_names_its_problem() {
+        let cases: [(&str, &str, &[&str]); 4] = [
+            (
+                "a YAML syntax error names the line and column",
+                "openapi: 3.0.3\ninfo: [unclosed\n",
+                &["openapi/truemed.yaml: line", "column"],
+            ),
+            // openapiv3's untagged enums stop serde's path at the operation map; the line and
+            // the offending value still lead a reader there.
+            (
+                "a schema error names the path of keys",
+                "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: x\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {type: 42}\n",
+                &["at `paths`", "integer `42`"],
+            ),
+            (
+                "a missing operationId is named",
+                "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses:\n        '200': {description: ok}\n",
+                &["`GET /x` has no operationId"],
+            ),
+            (
+                "OpenAPI 3.1 is refused clearly",
+                "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n",
+                &["3.0.x only"],
+            ),
+        ];
+        for (case, spec, said) in cases {
+            let Err(error) = parse_spec(spec) else { panic!("{case}: the spec was accepted") };
+            let error = error.to_string();
+            for words in said {
+                assert!(error.contains(words), "{case}: {words:?} not in {error}");
+            }
+        }
     }
 
     #[test]
