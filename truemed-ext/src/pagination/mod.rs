@@ -40,8 +40,8 @@ pub struct Paginator {
 impl Paginator {
     /// The most page requests a listing sends at once: a larger
     /// [`concurrency`](Self::concurrency) counts as this. Over HTTP/1 each request in
-    /// flight takes a connection of its own, and up to twice this many pages are held in
-    /// memory.
+    /// flight takes a connection of its own, and up to this many pages plus two are held
+    /// in memory.
     pub const MAX_CONCURRENCY: usize = 64;
 
     pub(crate) fn new(listing: Listing) -> Self {
@@ -57,8 +57,8 @@ impl Paginator {
     /// How many page requests are sent at once (default 4; 1 is one after another; 0
     /// counts as 1, and anything above [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY), 64,
     /// as 64). A request's turn ends when its body has been read, so the next goes out
-    /// while that page decodes; at most twice this many pages are held ahead of the one
-    /// being consumed.
+    /// while that page decodes; at most this many pages plus two (with 1, two) are held
+    /// ahead of the one being consumed.
     ///
     /// Responses are read as they arrive, whether or not the stream is being polled. Above
     /// 1, each page is then decoded in a task of its own, so pages decode in parallel on
@@ -81,8 +81,8 @@ impl Paginator {
     /// - Up to [`concurrency`](Self::concurrency) requests are sent at once from the start,
     ///   without waiting for the first page to tell the page count, and pages are yielded in
     ///   page order. A request's turn ends once its body is read, so the next request goes
-    ///   out while the page decodes; at most twice `concurrency` pages are held ahead of
-    ///   the one being consumed.
+    ///   out while the page decodes; at most `concurrency` pages plus two (with
+    ///   `concurrency(1)`, two) are held ahead of the one being consumed.
     ///   Past the first `concurrency` pages, nothing is requested until the first page has
     ///   told its `pagination`; once it gives a `last_page`, nothing past it is requested,
     ///   and pages already requested past it are dropped unread: a listing shorter than the
