@@ -5,12 +5,13 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use truemed_ext::raw::types as wire;
 
 use super::fault::{ChaosState, Fault};
 use super::seed::SessionSeed;
-use truemed_ext::{Operation, QualificationSession, Status};
+use truemed_ext::{Amount, Operation, QualificationSession, Status, Timestamp};
 
 /// The default page size of a listing.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 30;
@@ -429,52 +430,82 @@ fn sort(entries: &mut [&Entry]) {
     });
 }
 
-/// The session object as the API returns it, as JSON: every field present, null when
-/// unset, as Truemed does (the model type leaves unset fields out).
-pub(crate) fn session_json(session: &QualificationSession) -> Value {
-    // Every field, by name: a field the model gains is a compile error here.
-    let QualificationSession {
-        charge_group_created_at,
-        created_at,
-        customer_status,
-        eligible_amount,
-        email,
-        expires_at,
-        fee,
-        lmn_reviewed_at,
-        qualification_session_id,
-        session_type,
-        skus_param,
-        source,
-        status,
-        stripe_invoice_id,
-        stripe_invoice_number,
-        stripe_invoice_paid_at,
-        user_business_id,
-        user_id,
-        user_name,
-    } = session;
-    json!({
-        "charge_group_created_at": charge_group_created_at,
-        "created_at": created_at,
-        "customer_status": customer_status,
-        "eligible_amount": eligible_amount,
-        "email": email,
-        "expires_at": expires_at,
-        "fee": fee,
-        "lmn_reviewed_at": lmn_reviewed_at,
-        "qualification_session_id": qualification_session_id,
-        "session_type": session_type,
-        "skus_param": skus_param,
-        "source": source,
-        "status": status,
-        "stripe_invoice_id": stripe_invoice_id,
-        "stripe_invoice_number": stripe_invoice_number,
-        "stripe_invoice_paid_at": stripe_invoice_paid_at,
-        "user_business_id": user_business_id,
-        "user_id": user_id,
-        "user_name": user_name,
-    })
+/// The session object as the API returns it: every field present, null when unset, as
+/// Truemed does (the model type leaves unset fields out).
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionObject<'a> {
+    charge_group_created_at: Option<&'a Timestamp>,
+    created_at: Option<&'a Timestamp>,
+    customer_status: Option<&'a str>,
+    eligible_amount: Option<&'a Amount>,
+    email: Option<&'a str>,
+    expires_at: Option<&'a Timestamp>,
+    fee: Option<&'a Amount>,
+    lmn_reviewed_at: Option<&'a Timestamp>,
+    qualification_session_id: &'a str,
+    session_type: Option<&'a str>,
+    skus_param: Option<&'a str>,
+    source: Option<&'a str>,
+    status: &'a Status,
+    stripe_invoice_id: Option<&'a str>,
+    stripe_invoice_number: Option<&'a str>,
+    stripe_invoice_paid_at: Option<&'a Timestamp>,
+    user_business_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    user_name: Option<&'a str>,
+}
+
+impl<'a> From<&'a QualificationSession> for SessionObject<'a> {
+    fn from(session: &'a QualificationSession) -> Self {
+        // Every field, by name: a field the model gains is a compile error here.
+        let QualificationSession {
+            charge_group_created_at,
+            created_at,
+            customer_status,
+            eligible_amount,
+            email,
+            expires_at,
+            fee,
+            lmn_reviewed_at,
+            qualification_session_id,
+            session_type,
+            skus_param,
+            source,
+            status,
+            stripe_invoice_id,
+            stripe_invoice_number,
+            stripe_invoice_paid_at,
+            user_business_id,
+            user_id,
+            user_name,
+        } = session;
+        Self {
+            charge_group_created_at: charge_group_created_at.as_ref(),
+            created_at: created_at.as_ref(),
+            customer_status: customer_status.as_deref(),
+            eligible_amount: eligible_amount.as_ref(),
+            email: email.as_deref(),
+            expires_at: expires_at.as_ref(),
+            fee: fee.as_ref(),
+            lmn_reviewed_at: lmn_reviewed_at.as_ref(),
+            qualification_session_id,
+            session_type: session_type.as_deref(),
+            skus_param: skus_param.as_deref(),
+            source: source.as_deref(),
+            status,
+            stripe_invoice_id: stripe_invoice_id.as_deref(),
+            stripe_invoice_number: stripe_invoice_number.as_deref(),
+            stripe_invoice_paid_at: stripe_invoice_paid_at.as_ref(),
+            user_business_id: user_business_id.as_deref(),
+            user_id: user_id.as_deref(),
+            user_name: user_name.as_deref(),
+        }
+    }
+}
+
+/// The session object as the API returns it, as JSON.
+fn session_json(session: &QualificationSession) -> Value {
+    serde_json::to_value(SessionObject::from(session)).unwrap_or(Value::Null)
 }
 
 /// The filters and page of a listing.

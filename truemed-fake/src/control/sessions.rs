@@ -17,7 +17,7 @@ use super::{
 use crate::decode::{present, Rfc3339};
 use crate::seed::SessionSeed;
 use crate::shared::Shared;
-use crate::state::{session_json, SessionRecord};
+use crate::state::{SessionObject, SessionRecord};
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -33,7 +33,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 #[derive(Debug, Serialize)]
 pub(super) struct ControlSession<'a> {
     #[serde(flatten)]
-    session: serde_json::Value,
+    session: SessionObject<'a>,
     metadata: Option<&'a str>,
     success_url: Option<&'a str>,
     failure_url: Option<&'a str>,
@@ -43,7 +43,7 @@ pub(super) struct ControlSession<'a> {
 impl<'a> From<&'a SessionRecord> for ControlSession<'a> {
     fn from(record: &'a SessionRecord) -> Self {
         Self {
-            session: session_json(&record.session),
+            session: SessionObject::from(&record.session),
             metadata: record.metadata.as_deref(),
             success_url: record.success_url.as_deref(),
             failure_url: record.failure_url.as_deref(),
