@@ -24,12 +24,13 @@
 //!   median of 15; the methods run in groups of one shape (one request at a time, or many),
 //!   so none runs just after a burst on both cores, which slows the next one-at-a-time
 //!   requests on this VM. Last, the CPU time a listing at the chosen concurrency costs:
-//!   the transport alone, plain reqwest and `stream()`, summed over every thread (the
+//!   the transport alone, plain reqwest (without a timeout, and with the client's 60 s
+//!   one: a timer per request) and `stream()`, summed over every thread (the
 //!   scheduler's count, in nanoseconds), in turns of 5 listings, 16 rounds, interleaved;
 //!   with the decode's, this gives the most that concurrency could reach on this machine.
 //! - the two costs of the client against plain reqwest, from the figures above:
-//!   `stream()`'s CPU per listing at the chosen concurrency over plain reqwest + serde_json's,
-//!   and `stream()`'s throughput at concurrency 1 over plain reqwest's overlapping the next
+//!   `stream()`'s CPU per listing at the chosen concurrency over plain reqwest + serde_json's
+//!   (and over the same with the timeout), and `stream()`'s throughput at concurrency 1 over plain reqwest's overlapping the next
 //!   request with the decode the same way.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
@@ -686,8 +687,18 @@ async fn bench(settings: Settings, args: Args) {
     let instant_base = instant.base_url();
     let c = settings.concurrency;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The same with the timeout the client gives every request (60 s): a timer per request.
+    let http_with_timeout = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let plain = |concurrency: usize, mode: Plain| {
         plain_reqwest(&http, &instant_base, pages, settings.page_size, concurrency, mode)
+    };
+    let plain_with_timeout = |concurrency: usize| {
+        let (base, size) = (&instant_base, settings.page_size);
+        plain_reqwest(&http_with_timeout, base, pages, size, concurrency, Plain::FetchThenDecode)
     };
     let stream =
         |concurrency: usize| stream_count(&instant_client, settings.page_size, concurrency);
@@ -800,15 +811,15 @@ async fn bench(settings: Settings, args: Args) {
     // What the CPU allows at concurrency c: each listing's CPU time, summed over the threads
     // of this process (the server's too).
     // The transport and the decode share the cores, so a listing takes at least their sum
-    // spread over every core, none ever idle. The three run in turns of a few listings each,
+    // spread over every core, none ever idle. The four run in turns of a few listings each,
     // in reverse order every other round, so that a busier moment of this shared machine
-    // falls on all three alike.
+    // falls on all alike.
     const CPU_ROUNDS: u32 = 16;
     const CPU_TURN: u32 = 5;
     const CPU_LISTINGS: u32 = CPU_ROUNDS * CPU_TURN;
-    let mut cpu = [Some(Duration::ZERO); 3];
+    let mut cpu = [Some(Duration::ZERO); 4];
     for round in 0..CPU_ROUNDS {
-        let mut order = [0, 1, 2];
+        let mut order = [0, 1, 2, 3];
         if round % 2 == 1 {
             order.reverse();
         }
@@ -816,12 +827,13 @@ async fn bench(settings: Settings, args: Args) {
             let spent = match method {
                 0 => cpu_per_run(CPU_TURN, || plain(c, Plain::TransportOnly)).await,
                 1 => cpu_per_run(CPU_TURN, || plain(c, Plain::FetchThenDecode)).await,
+                2 => cpu_per_run(CPU_TURN, || plain_with_timeout(c)).await,
                 _ => cpu_per_run(CPU_TURN, || stream(c)).await,
             };
             cpu[method] = cpu[method].zip(spent).map(|(sum, turn)| sum + turn / CPU_ROUNDS);
         }
     }
-    if let [Some(transport_cpu), Some(plain_cpu), Some(stream_cpu)] = cpu {
+    if let [Some(transport_cpu), Some(plain_cpu), Some(timed_cpu), Some(stream_cpu)] = cpu {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let floor = (transport_cpu + bare_text) / cores as u32;
         println!(
@@ -837,8 +849,11 @@ async fn bench(settings: Settings, args: Args) {
             vs_bare(floor),
         );
         println!(
-            "stream CPU / plain reqwest CPU at c={c}: {:.3}x (target <= 1.00)",
-            stream_cpu.as_secs_f64() / plain_cpu.as_secs_f64()
+            "stream CPU / plain reqwest CPU at c={c}: {:.3}x (target <= 1.00); against plain reqwest with the client's 60 s timeout {:.3}x ({:.2} ms, {:.3}x plain reqwest without)",
+            stream_cpu.as_secs_f64() / plain_cpu.as_secs_f64(),
+            stream_cpu.as_secs_f64() / timed_cpu.as_secs_f64(),
+            ms(timed_cpu),
+            timed_cpu.as_secs_f64() / plain_cpu.as_secs_f64(),
         );
     }
 
