@@ -358,52 +358,34 @@ async fn prefetch_keeps_order_when_pages_complete_out_of_order() {
 }
 
 /// A request's turn ends once its body is read: while one page is slow, the other turns
-/// go on reading the pages after it, up to the concurrency plus two held (4 at
-/// concurrency 2), and no further.
+/// go on reading the pages after it, up to the concurrency plus two pages held, and no
+/// further (not twice the concurrency).
 #[tokio::test]
 async fn a_slow_page_holds_one_turn_and_memory_stays_within_the_concurrency_plus_two() {
-    let server = Scripted::start(|_, request| {
-        let reply = page_reply(100, Meta::Full, request);
-        match request.page() {
-            2 => reply.delay(Duration::from_millis(300)),
-            _ => reply,
-        }
-    })
-    .await;
-    let mut pages = paginate(&server, 10, 2).pages();
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
-    // Page 2 was waited for while pages 3, 4 and 5 were read; 4 pages (the concurrency
-    // plus two) were then held past the last one yielded, so page 6 was not asked for.
-    let mut asked: Vec<u64> = server.requests().iter().map(|r| r.page()).collect();
-    asked.sort_unstable();
-    assert_eq!(asked, vec![1, 2, 3, 4, 5]);
-    let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
-    assert_eq!(rest, (3..=10).collect::<Vec<_>>());
-    assert_eq!(server.count(), 10);
-}
-
-/// At concurrency 8, a slow page 2 leaves the other turns reading pages 3 to 11, ten
-/// pages (eight plus two) held past page 1, and no further: not twice the concurrency.
-#[tokio::test]
-async fn at_concurrency_eight_two_pages_more_than_the_concurrency_are_held() {
-    let server = Scripted::start(|_, request| {
-        let reply = page_reply(300, Meta::Full, request);
-        match request.page() {
-            2 => reply.delay(Duration::from_millis(300)),
-            _ => reply,
-        }
-    })
-    .await;
-    let mut pages = paginate(&server, 10, 8).pages();
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
-    let mut asked: Vec<u64> = server.requests().iter().map(|r| r.page()).collect();
-    asked.sort_unstable();
-    assert_eq!(asked, (1..=11).collect::<Vec<_>>());
-    let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
-    assert_eq!(rest, (3..=30).collect::<Vec<_>>());
-    assert_eq!(server.count(), 30);
+    // (concurrency, sessions): page 2 is waited for while the pages after it are read; the
+    // concurrency plus two are then held past page 1, so the page after them is not asked
+    // for until page 2 is yielded.
+    for (concurrency, sessions) in [(2, 100), (8, 300)] {
+        let server = Scripted::start(move |_, request| {
+            let reply = page_reply(sessions, Meta::Full, request);
+            match request.page() {
+                2 => reply.delay(Duration::from_millis(300)),
+                _ => reply,
+            }
+        })
+        .await;
+        let mut pages = paginate(&server, 10, concurrency).pages();
+        assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
+        assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
+        let mut asked: Vec<u64> = server.requests().iter().map(|r| r.page()).collect();
+        asked.sort_unstable();
+        let held = concurrency as u64 + 2;
+        assert_eq!(asked, (1..=1 + held).collect::<Vec<_>>(), "concurrency {concurrency}");
+        let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
+        let last_page = sessions as u64 / 10;
+        assert_eq!(rest, (3..=last_page).collect::<Vec<_>>(), "concurrency {concurrency}");
+        assert_eq!(server.count(), last_page as usize, "concurrency {concurrency}");
+    }
 }
 
 #[tokio::test]
