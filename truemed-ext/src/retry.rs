@@ -420,11 +420,13 @@ impl TokenBucket {
             .map(|_| cost)
     }
 
-    /// Returns tokens after a success, never above the capacity.
+    /// Returns tokens after a success, never above the capacity. A full bucket, the usual
+    /// case, is only read: a write per call would move the counter's cache line between
+    /// the cores of every call in flight.
     fn deposit(&self, tokens: u32) {
         if let Some(capacity) = self.budget.capacity {
             let _ = self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
-                Some(current.saturating_add(tokens).min(capacity))
+                (current < capacity).then(|| current.saturating_add(tokens).min(capacity))
             });
         }
     }
@@ -774,6 +776,8 @@ mod tests {
         assert_eq!(bucket.available(), Some(7));
         bucket.deposit(100);
         assert_eq!(bucket.available(), Some(12), "never above the capacity");
+        bucket.deposit(1);
+        assert_eq!(bucket.available(), Some(12), "a full bucket stays full");
         let unlimited = TokenBucket::new(RetryBudget::unlimited());
         assert_eq!(unlimited.withdraw(reason), Some(0));
         assert_eq!(unlimited.available(), None);

@@ -99,11 +99,10 @@ pub(crate) fn redact_url(url: &url::Url) -> String {
     url.into()
 }
 
-/// What one attempt's [`CallContext`] saw: the URL requested (redacted) and the status
-/// answered.
+/// What one attempt's [`CallContext`] saw: the URL requested and the status answered.
 #[derive(Debug, Default)]
 pub(crate) struct Exchange {
-    url_full: Option<String>,
+    requested: Option<url::Url>,
     status: Option<u16>,
 }
 
@@ -111,7 +110,7 @@ impl Exchange {
     /// The exchange recorded in `context`.
     pub(crate) fn of(context: &CallContext) -> Self {
         Self {
-            url_full: context.requested_url().as_ref().map(redact_url),
+            requested: context.requested_url(),
             status: context.last_status().map(|status| status.as_u16()),
         }
     }
@@ -229,8 +228,10 @@ impl Telemetry {
         exchange: &Exchange,
         elapsed: Duration,
     ) {
-        if let Some(url) = &exchange.url_full {
-            span.record("url.full", url.as_str());
+        // Redacted only for a span something records: with no subscriber, or one that
+        // filters the span out, a call pays nothing for it.
+        if let Some(url) = exchange.requested.as_ref().filter(|_| !span.is_disabled()) {
+            span.record("url.full", redact_url(url).as_str());
         }
         let status =
             exchange.status.or_else(|| result.as_ref().err()?.status().map(|s| s.as_u16()));
