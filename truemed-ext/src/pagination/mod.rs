@@ -4,8 +4,8 @@
 //! Inside, two parts that know nothing of each other's work: the [`plan`] (synchronous, no
 //! I/O) takes each page as it arrives and decides what may be requested and where the
 //! listing ends, with every end-of-listing rule in it; the [`scheduler`] owns the requests
-//! in flight (their turns, the pages held, the order pages are yielded in, the tasks pages
-//! decode in) and asks the plan what to request.
+//! in flight (the pages held, the order pages are yielded in, the tasks pages decode in)
+//! and asks the plan what to request.
 
 mod plan;
 mod scheduler;
@@ -40,8 +40,7 @@ pub struct Paginator {
 impl Paginator {
     /// The most page requests a listing sends at once: a larger
     /// [`concurrency`](Self::concurrency) counts as this. Over HTTP/1 each request in
-    /// flight takes a connection of its own, and up to this many pages plus two are held
-    /// in memory.
+    /// flight takes a connection of its own, and up to this many pages are held in memory.
     pub const MAX_CONCURRENCY: usize = 64;
 
     pub(crate) fn new(listing: Listing) -> Self {
@@ -56,9 +55,10 @@ impl Paginator {
 
     /// How many page requests are sent at once (default 4; 1 is one after another; 0
     /// counts as 1, and anything above [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY), 64,
-    /// as 64). A request's turn ends when its body has been read, so the next goes out
-    /// while that page decodes; at most this many pages plus two (with 1, two) are held
-    /// ahead of the one being consumed.
+    /// as 64). At most this many pages are held, requested and not yet yielded, as
+    /// `futures`' `buffered` holds them: the next page is requested as soon as one is
+    /// yielded. With 1, two: the next request goes out once a page's body is read, while
+    /// that page decodes and is consumed.
     ///
     /// Responses are read as they arrive, whether or not the stream is being polled. Above
     /// 1, each page is then decoded in a task of its own, so pages decode in parallel on
@@ -80,9 +80,10 @@ impl Paginator {
     /// How a listing proceeds:
     /// - Up to [`concurrency`](Self::concurrency) requests are sent at once from the start,
     ///   without waiting for the first page to tell the page count, and pages are yielded in
-    ///   page order. A request's turn ends once its body is read, so the next request goes
-    ///   out while the page decodes; at most `concurrency` pages plus two (with
-    ///   `concurrency(1)`, two) are held ahead of the one being consumed.
+    ///   page order. At most `concurrency` pages are held, requested and not yet yielded:
+    ///   each page yielded lets the next request out, before the page is consumed. With
+    ///   `concurrency(1)`, two: the next request goes out once a page's body is read, while
+    ///   the page decodes.
     ///   Past the first `concurrency` pages, nothing is requested until the first page has
     ///   told its `pagination`; once it gives a `last_page`, nothing past it is requested,
     ///   and pages already requested past it are dropped unread: a listing shorter than the

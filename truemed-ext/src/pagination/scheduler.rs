@@ -1,6 +1,6 @@
-//! The requests of a listing: which are in flight, their turns on the wire, the pages held,
-//! the order they are yielded in, and the tasks they decode in. Which pages to request, and
-//! when the listing ends, it asks the [plan](super::plan): it knows no listing rule.
+//! The requests of a listing: which are in flight, the pages held, the order they are
+//! yielded in, and the tasks they decode in. Which pages to request, and when the listing
+//! ends, it asks the [plan](super::plan): it knows no listing rule.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::task::AtomicWaker;
 use truemed_api::Spawned;
 
 use super::plan::{Arrival, Fingerprint, Plan, Step};
@@ -26,9 +25,9 @@ pub(super) struct Scheduler {
     /// Requests sent or reading their body at once, at most.
     concurrency: usize,
     /// Pages requested and not yet yielded, in page order: the first is the next to yield.
-    in_flight: VecDeque<InFlight>,
+    in_flight: VecDeque<PageFuture>,
     /// How many of them are still sending or reading their body.
-    wire: Arc<Wire>,
+    wire: Arc<AtomicUsize>,
     /// The next page to request.
     next: u64,
     /// An error to yield after the page that revealed it.
@@ -95,7 +94,11 @@ impl Scheduler {
             Err(error) if super::is_not_found(error) => self.plan.arrive(number, Arrival::NotFound),
             Err(_) => self.plan.arrive(number, Arrival::Failed),
         };
-        if !matches!(step, Step::More(_)) {
+        if matches!(step, Step::More(_)) {
+            // The page's place is free: the next request goes out before the consumer takes
+            // this page, which the plan now knows.
+            self.request_more(cx);
+        } else {
             // The listing is over: pages still in flight are dropped (their tasks aborted).
             self.in_flight.clear();
             self.anchor = None;
@@ -116,49 +119,24 @@ impl Scheduler {
         Poll::Ready(Some(yielded))
     }
 
-    /// The next page in order, requesting more pages while waiting for it: whenever a
-    /// request's turn ends (its body is read), another goes out.
+    /// The next page in order, requesting more pages first.
     fn poll_next_in_order(&mut self, cx: &mut Context<'_>) -> Poll<Result<Page, Error>> {
-        loop {
-            self.request_more(cx);
-            let front = self.in_flight.front_mut().expect("the plan's next page is requested");
-            // Only the next page to yield is polled: the others progress in tasks of their
-            // own (their exchanges, and above concurrency 1 their decode), and a later page
-            // waking the listing would only have it poll the first again.
-            if let Poll::Ready(result) = front.page.as_mut().poll(cx) {
-                self.in_flight.pop_front();
-                return Poll::Ready(result);
-            }
-            // Woken when the page polled completes. Above concurrency 1, woken too when a
-            // turn ends, if a turn is all the next request waits for (a wake for anything
-            // else would find nothing to do) and the page polled is still on the wire.
-            // Once its body is read, it completes as soon as it decodes, and that wake
-            // requests every turn freed meanwhile at once, where a wake per turn would
-            // cost a thread's wake-up each (10 to 17 % more context switches at zero
-            // latency). While it is on the wire, waiting for it could leave the freed
-            // turns idle for as long as its response takes. With concurrency 1 the one
-            // turn ends as the page polled is read: its completion wakes the listing a
-            // moment later, still before it decodes, in time to send the next request
-            // first.
-            let front_on_wire = front.turn.is_held();
-            if self.concurrency == 1 || !front_on_wire || !self.waits_for_a_turn() {
-                // A registration from an earlier poll would wake the listing for nothing.
-                drop(self.wire.waker.take());
-                return Poll::Pending;
-            }
-            self.wire.waker.register(cx.waker());
-            // A turn that ended before the waker was registered would wake nobody.
-            if !self.can_request() {
-                return Poll::Pending;
-            }
-        }
+        // With concurrency 1, woken once the page polled is read (its exchange's task ends),
+        // its turn over: the next request goes out here, before that page decodes.
+        self.request_more(cx);
+        let front = self.in_flight.front_mut().expect("the plan's next page is requested");
+        // Only the next page to yield is polled: the others progress in tasks of their own
+        // (their exchanges, and above concurrency 1 their decode), and a later page waking
+        // the listing would only have it poll the first again.
+        let result = std::task::ready!(front.as_mut().poll(cx));
+        self.in_flight.pop_front();
+        Poll::Ready(result)
     }
 
     /// Requests every page it may now, in order.
     fn request_more(&mut self, cx: &mut Context<'_>) {
         while self.can_request() {
             let slot = Slot::take(&self.wire);
-            let turn = slot.turn.clone();
             let spawn = self.concurrency > 1;
             let mut page = fetch_page(self.listing.clone(), self.next, slot, spawn);
             if !spawn {
@@ -168,34 +146,31 @@ impl Scheduler {
                     page = Box::pin(std::future::ready(result));
                 }
             }
-            self.in_flight.push_back(InFlight { page, turn });
+            self.in_flight.push_back(page);
             // At most MAX_PAGE + 1: the plan allows no page past MAX_PAGE.
             self.next += 1;
         }
     }
 
-    /// Whether another page may be requested now: a turn is free, and it
-    /// [waits for one](Self::waits_for_a_turn).
+    /// Whether another page may be requested now: a turn on the wire is free, fewer than
+    /// [`held_at_most`] pages are held, and the plan allows the page.
     fn can_request(&self) -> bool {
-        self.wire.sending.load(Ordering::Acquire) < self.concurrency && self.waits_for_a_turn()
-    }
-
-    /// Whether the next page would be requested as soon as a turn is free: memory allows
-    /// (at most [`held_at_most`] pages held), and the plan allows the page.
-    fn waits_for_a_turn(&self) -> bool {
-        self.in_flight.len() < held_at_most(self.concurrency)
+        self.wire.load(Ordering::Acquire) < self.concurrency
+            && self.in_flight.len() < held_at_most(self.concurrency)
             && self.plan.requestable().is_some_and(|pages| pages.contains(&self.next))
     }
 }
 
-/// The most pages a listing with `concurrency` holds, requested and not yet yielded: those
-/// on the wire, and up to two more (one, with concurrency 1) read and decoding or decoded,
-/// so a page decodes while the one before it is consumed. Holding more did not go faster
-/// and cost CPU: with twice `concurrency` held, a listing at concurrency 8 took 3 to 4 %
-/// more CPU than with 8 + 2 (`pagination_bench`), its pages and their decoding spread
-/// over more memory at once.
+/// The most pages a listing with `concurrency` holds, requested and not yet yielded. Above
+/// 1, `concurrency`, as `futures`' `buffered(concurrency)` holds: a page is requested once
+/// the page `concurrency` before it is yielded. Holding more read ahead no faster and cost
+/// CPU: at concurrency 8 in `pagination_bench`, 8 + 2 pages held took 1 to 2 % more CPU per
+/// listing than 8 (pages decoded in tasks and consumed in one), and 16 took 3 to 4 % more.
+/// With 1, two: the next request goes out once the page before is read, while it decodes
+/// and is consumed, where holding one would leave the wire idle meanwhile (0.46x the
+/// throughput).
 fn held_at_most(concurrency: usize) -> usize {
-    concurrency + concurrency.min(2)
+    concurrency.max(2)
 }
 
 /// Fetches a page; with `spawn`, in a task of its own, so pages fetched at once also
@@ -227,47 +202,22 @@ fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> Pa
     })
 }
 
-/// The requests of a listing that are sending or reading their body, and the listing's
-/// waker, woken when one of them is done.
-#[derive(Default)]
-struct Wire {
-    sending: AtomicUsize,
-    waker: AtomicWaker,
-}
-
-/// A page requested and not yet yielded, and whether its request still holds its turn.
-struct InFlight {
-    page: PageFuture,
-    turn: Arc<Turn>,
-}
-
-/// Whether a request holds its turn on the [`Wire`]: shared by its [`Slot`] and the
-/// scheduler, which reads it.
-struct Turn(AtomicBool);
-
-impl Turn {
-    fn is_held(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-/// One request's turn on the [`Wire`], given back once: when its body is read, or when
-/// dropped.
+/// One request's turn on the wire (the listing's count of requests sending or reading
+/// their body), given back once: when its body is read, or when dropped.
 struct Slot {
-    wire: Arc<Wire>,
-    turn: Arc<Turn>,
+    wire: Arc<AtomicUsize>,
+    held: AtomicBool,
 }
 
 impl Slot {
-    fn take(wire: &Arc<Wire>) -> Self {
-        wire.sending.fetch_add(1, Ordering::AcqRel);
-        Self { wire: wire.clone(), turn: Arc::new(Turn(AtomicBool::new(true))) }
+    fn take(wire: &Arc<AtomicUsize>) -> Self {
+        wire.fetch_add(1, Ordering::AcqRel);
+        Self { wire: wire.clone(), held: AtomicBool::new(true) }
     }
 
     fn give_back(&self) {
-        if self.turn.0.swap(false, Ordering::AcqRel) {
-            self.wire.sending.fetch_sub(1, Ordering::AcqRel);
-            self.wire.waker.wake();
+        if self.held.swap(false, Ordering::AcqRel) {
+            self.wire.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
