@@ -46,6 +46,11 @@
 //! `--only METHOD` lists at zero latency with one method, over and over (for `--seconds`,
 //! or `--listings` after one to warm up), and prints its time and CPU per listing: for a
 //! profiler (`perf record`, `valgrind --tool=callgrind`) to watch one method alone.
+//! `--only A,B,...` alternates the methods instead, in turns of 5 listings (the order
+//! reversed every other round), `--listings` each (default 80), and prints each one's CPU
+//! per listing as a ratio to the first's, split into the runtime's worker threads, the
+//! server's and the rest (the thread that polls with `block_on`): to compare two methods,
+//! or two builds of one (run alternately), within one run.
 //!
 //! `--in-task` runs every measurement in a task spawned on the runtime (as a service's
 //! handlers run) instead of on the main thread's `block_on` (as a CLI's `main` runs).
@@ -158,7 +163,8 @@ fn serve_prepared_responses(prepared: &Prepared) -> Server {
             let (mut connection, responses, counter) =
                 (connection.unwrap(), responses.clone(), counter.clone());
             connection.set_nodelay(true).unwrap();
-            std::thread::spawn(move || {
+            let server = std::thread::Builder::new().name(SERVER_THREAD.into());
+            let spawned = server.spawn(move || {
                 let mut buffer = Vec::with_capacity(4096);
                 let mut chunk = [0u8; 4096];
                 loop {
@@ -189,6 +195,7 @@ fn serve_prepared_responses(prepared: &Prepared) -> Server {
                     }
                 }
             });
+            spawned.expect("a server thread");
         }
     });
     Server { addr, stats }
@@ -199,6 +206,10 @@ struct ServerStats {
     requests: AtomicU64,
     latency_ns: AtomicU64,
 }
+
+/// The name of the zero-latency server's threads, so that `--only A,B` tells their CPU
+/// apart.
+const SERVER_THREAD: &str = "bench-server";
 
 /// A running benchmark server and the requests it has received.
 struct Server {
@@ -505,13 +516,14 @@ struct Args {
     in_task: bool,
     /// For profiling: list at zero latency with this method only, over and over for
     /// `--seconds`, then exit (stream-1, stream-N, plain-overlap-1, plain-N, where N is
-    /// `--concurrency`).
+    /// `--concurrency`). Several, separated by commas: alternate them and compare their CPU.
     #[arg(long, value_name = "METHOD")]
     only: Option<String>,
     /// How long `--only` runs, in seconds.
     #[arg(long, value_name = "S", default_value_t = 10)]
     seconds: u64,
-    /// With `--only`: this many listings instead (after one to warm up), whatever the time.
+    /// With `--only`: this many listings instead (after one to warm up), whatever the time;
+    /// with several methods, this many of each (default 80).
     #[arg(long, value_name = "N")]
     listings: Option<u32>,
 }
@@ -530,8 +542,9 @@ fn parse_args() -> (Settings, Args) {
 }
 
 /// `--only`: one zero-latency method, over and over, for a profiler to watch: for
-/// `seconds`, or `count` listings after one to warm up.
-async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<u32>) {
+/// `seconds`, or `count` listings after one to warm up. Several methods, separated by
+/// commas, are alternated and compared ([`compare`]).
+async fn only_run(settings: Settings, methods: &str, seconds: u64, count: Option<u32>) {
     let prepared = prepare(settings.items, settings.page_size);
     let instant = serve_prepared_responses(&prepared);
     let client = client(&instant.base_url());
@@ -543,18 +556,37 @@ async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<
         settings.concurrency,
     );
     let size = settings.page_size;
-    let list = || async {
-        let n = match method {
-            "stream-1" => stream_count(&client, size, 1).await,
-            "stream-N" => stream_count(&client, size, c).await,
-            "plain-overlap-1" => {
-                plain_reqwest(&http, &base, pages, size, 1, Plain::NextRequestFirst).await
-            }
-            "plain-N" => plain_reqwest(&http, &base, pages, size, c, Plain::FetchThenDecode).await,
-            other => panic!("--only {other}: not a method"),
-        };
-        assert_eq!(n, settings.items);
+    let list = |method: &str| {
+        let (client, http, base, method) = (&client, &http, &base, method.to_owned());
+        async move {
+            let n = match method.as_str() {
+                "stream-1" => stream_count(client, size, 1).await,
+                "stream-N" => stream_count(client, size, c).await,
+                "plain-overlap-1" => {
+                    plain_reqwest(http, base, pages, size, 1, Plain::NextRequestFirst).await
+                }
+                "plain-N" => {
+                    plain_reqwest(http, base, pages, size, c, Plain::FetchThenDecode).await
+                }
+                other => panic!("--only {other}: not a method"),
+            };
+            assert_eq!(n, settings.items);
+        }
     };
+    let methods: Vec<&str> = methods.split(',').collect();
+    if let [method] = methods[..] {
+        return repeat(|| list(method), seconds, count).await;
+    }
+    compare(&methods, count.unwrap_or(80), list).await
+}
+
+/// Lists with `list` over and over, for `seconds` or `count` listings after one to warm
+/// up, and prints the time and CPU per listing.
+async fn repeat<F, Fut>(mut list: F, seconds: u64, count: Option<u32>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     if count.is_some() {
         list().await;
     }
@@ -575,6 +607,79 @@ async fn only_run(settings: Settings, method: &str, seconds: u64, count: Option<
         started.elapsed().as_secs_f64() * 1e3 / listings as f64,
         cpu.as_secs_f64() * 1e3 / listings as f64
     );
+}
+
+/// `--only A,B,...`: the methods in turns of a few listings, `listings` of each, and each
+/// one's CPU per listing against the first's, by kind of thread.
+async fn compare<'a, F, Fut>(methods: &[&'a str], listings: u32, list: F)
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    const TURN: u32 = 5;
+    let rounds = listings.div_ceil(TURN).max(1);
+    for method in methods {
+        list(method).await;
+    }
+    // Per method: the CPU of the runtime's workers, of the server, of every other thread.
+    let mut spent = vec![[Duration::ZERO; 3]; methods.len()];
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..methods.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let before = thread_cpu();
+            for _ in 0..TURN {
+                list(methods[index]).await;
+            }
+            for (tid, (kind, on_cpu)) in thread_cpu() {
+                let earlier = before.get(&tid).map_or(0, |&(_, on_cpu)| on_cpu);
+                spent[index][kind as usize] += Duration::from_nanos(on_cpu.saturating_sub(earlier));
+            }
+        }
+    }
+    let per_listing = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(rounds * TURN);
+    let total = |kinds: &[Duration; 3]| kinds.iter().sum::<Duration>();
+    println!("{} listings of each, in turns of {TURN}; CPU per listing:", rounds * TURN);
+    for (method, kinds) in methods.iter().zip(&spent) {
+        let [workers, server, other] = kinds.map(per_listing);
+        println!(
+            "{method:<16} {:>7.2} ms {:>7.3}x (workers {workers:.2}, server {server:.2}, other {other:.2})",
+            per_listing(total(kinds)),
+            total(kinds).as_secs_f64() / total(&spent[0]).as_secs_f64(),
+        );
+    }
+}
+
+/// Which threads a CPU time is charged to in [`compare`].
+#[derive(Clone, Copy)]
+enum ThreadKind {
+    Worker = 0,
+    Server = 1,
+    Other = 2,
+}
+
+/// Each thread's kind (by its name) and CPU time so far, by thread id, from the same
+/// files as [`CpuClock`].
+fn thread_cpu() -> HashMap<u32, (ThreadKind, u64)> {
+    let Some(clock) = CpuClock::now() else {
+        return HashMap::new();
+    };
+    clock
+        .0
+        .into_iter()
+        .map(|(tid, on_cpu)| {
+            let name =
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap_or_default();
+            let kind = match name.trim_end() {
+                name if name.starts_with("tokio-") => ThreadKind::Worker,
+                SERVER_THREAD => ThreadKind::Server,
+                _ => ThreadKind::Other,
+            };
+            (tid, (kind, on_cpu))
+        })
+        .collect()
 }
 
 #[tokio::main]
