@@ -34,6 +34,24 @@ fn full_session() -> serde_json::Value {
     })
 }
 
+/// A decoded answer keeps its status and headers beside the value.
+#[tokio::test]
+async fn a_decoded_answer_keeps_its_status_and_headers() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("{SESSION_PATH}/qs_1"));
+            then.status(200).header("x-request-id", "req_7").json_body(full_session());
+        })
+        .await;
+    let client = Client::new(&server.base_url(), CallContext::new());
+    let answer =
+        client.get_qualification_session().qualification_session_id("qs_1").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-request-id"], "req_7");
+    assert_eq!(answer.into_inner().user_id.as_deref(), Some("user_42"));
+}
+
 /// An update's body with its idempotency key, the one field it requires, set to `key`.
 fn update_body_keyed(key: &str) -> types::builder::UpdateQualificationSessionRequest {
     types::UpdateQualificationSessionRequest::builder().idempotency_key(

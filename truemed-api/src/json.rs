@@ -7,10 +7,11 @@ use serde::de::DeserializeOwned;
 /// generated client calls this instead (the xtask rewrites the calls), with the same
 /// errors.
 pub(crate) async fn response_value<T: DeserializeOwned, E>(
-    response: reqwest::Response,
+    mut response: reqwest::Response,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
-    let headers = response.headers().clone();
+    // Taken, not copied: reading the body does not look at them.
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await.map_err(Error::ResponseBodyError)?;
     let inner = from_bytes(&body).map_err(|error| Error::InvalidResponsePayload(body, error))?;
     Ok(ResponseValue::new(inner, status, headers))

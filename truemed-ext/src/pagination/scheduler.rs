@@ -188,11 +188,12 @@ fn fetch_page(listing: Arc<Listing>, number: u64, slot: Slot, spawn: bool) -> Pa
             slot.give_back();
         }
     });
-    let fetch = async move { listing.fetch(number, Some(on_body_read)).await };
+    let fetch = Box::pin(async move { listing.fetch(number, Some(on_body_read)).await });
     if !spawn {
-        return Box::pin(fetch);
+        return fetch;
     }
-    // The task reads the response itself: the exchange needs no task of its own.
+    // The task reads the response itself: the exchange needs no task of its own. Boxed
+    // first, the fetch (about 5.5 KiB of state) is moved into the task as a pointer.
     let page = Spawned::spawn_with_inline_calls(fetch);
     Box::pin(async move {
         match page.await {
