@@ -70,6 +70,8 @@ impl fmt::Debug for BodyReadCallback {
 #[derive(Debug, Default)]
 struct Record {
     requested: Option<reqwest::Url>,
+    /// Set as the response's head arrives, before its body is read.
+    status: Option<reqwest::StatusCode>,
     head: Option<ResponseHead>,
     refusal: Option<Refusal>,
 }
@@ -206,10 +208,11 @@ impl CallContext {
         self.lock().requested.clone()
     }
 
-    /// The status of the latest response received with this context, if any: what
-    /// [`last_response`](Self::last_response) says, without copying headers and body.
+    /// The status of the latest response received with this context, if any, its body read
+    /// or not: a response whose body failed to arrive has a status and no
+    /// [`last_response`](Self::last_response).
     pub fn last_status(&self) -> Option<reqwest::StatusCode> {
-        self.lock().head.as_ref().map(|head| head.status)
+        self.lock().status
     }
 
     /// The latest response received with this context, if any.
@@ -230,6 +233,7 @@ impl CallContext {
         mut response: reqwest::Response,
     ) -> reqwest::Result<reqwest::Response> {
         let status = response.status();
+        self.lock().status = Some(status);
         // Taken, not copied: the body is read without them, and the response rebuilt with them.
         let headers = std::mem::take(response.headers_mut());
         let version = response.version();
