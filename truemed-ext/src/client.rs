@@ -304,8 +304,9 @@ impl ClientBuilder {
     /// held whole, then decoded into the model types, which take several times its size (a
     /// 30 MiB page of sessions peaked at 374 MiB of resident memory in our measurement), and
     /// a prefetching listing may hold up to its
-    /// [`concurrency`](crate::Paginator::concurrency) in pages (two at concurrency 1). Truemed's pages are far
-    /// smaller; where memory is tight, lower this limit or the page size.
+    /// [`concurrency`](crate::Paginator::concurrency) in pages (two at concurrency 1).
+    /// Truemed's pages are far smaller; where memory is tight, lower this limit or the page
+    /// size.
     pub fn max_response_body(mut self, bytes: usize) -> Self {
         self.max_response_body = Some(bytes);
         self

@@ -99,8 +99,9 @@ pub(crate) fn redact_url(url: &url::Url) -> String {
     url.into()
 }
 
-/// What one attempt's [`CallContext`] saw: the URL requested and the status answered.
-#[derive(Debug, Default)]
+/// What one attempt's [`CallContext`] saw: the URL requested and the status answered. Not
+/// `Debug`: the URL's query holds what a search asked for.
+#[derive(Default)]
 pub(crate) struct Exchange {
     requested: Option<url::Url>,
     status: Option<u16>,
