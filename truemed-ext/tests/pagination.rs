@@ -401,28 +401,36 @@ async fn concurrency_one_is_sequential() {
     assert_eq!(in_flight.peak(), 1);
 }
 
-/// With concurrency 1, once the first page has told the plan, the next page's request goes
-/// out as soon as a page's body is read, before that page is decoded and yielded: it is
-/// on the wire while the consumer works, with nothing else polled.
+/// The next page's request goes out before the page just yielded is consumed, with nothing
+/// else polled. With concurrency 1, once the first page has told the plan, it goes out as
+/// soon as a page's body is read, before that page is decoded and yielded: it is on the
+/// wire while the consumer works. Above 1, as a page is yielded: the page `concurrency`
+/// after it.
 #[tokio::test]
-async fn concurrency_one_sends_the_next_request_before_yielding_a_page() {
-    let server = listing(50, Meta::Full).await;
-    let mut pages = paginate(&server, 10, 1).pages();
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 1);
-    assert_eq!(pages.next().await.unwrap().unwrap().number, 2);
-    // The stream is not polled again: page 3 arrives at the server all the same, and
-    // nothing after it (one request at a time: page 4 waits for the stream to be polled).
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while server.count() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+async fn the_next_request_goes_out_before_the_page_yielded_is_consumed() {
+    // (concurrency, pages taken, requests the server then sees and no more).
+    for (concurrency, taken, requests) in [(1, 2, 3), (2, 1, 3), (4, 1, 5)] {
+        let server = listing(50, Meta::Full).await;
+        let mut pages = paginate(&server, 10, concurrency).pages();
+        for number in 1..=taken {
+            assert_eq!(pages.next().await.unwrap().unwrap().number, number);
         }
-    })
-    .await
-    .expect("page 3 was requested before page 2 was yielded");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.count(), 3);
-    let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
-    assert_eq!(rest, vec![3, 4, 5]);
+        // The stream is not polled again: the next request arrives at the server all the
+        // same, and nothing after it (that waits for the stream to be polled).
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while server.count() < requests {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!("concurrency {concurrency}: {} requests, not {requests}", server.count())
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.count(), requests, "concurrency {concurrency}");
+        let rest: Vec<u64> = pages.map_ok(|p| p.number).try_collect().await.unwrap();
+        assert_eq!(rest, (taken + 1..=5).collect::<Vec<_>>(), "concurrency {concurrency}");
+    }
 }
 
 #[tokio::test]

@@ -153,7 +153,9 @@ impl Scheduler {
     }
 
     /// Whether another page may be requested now: a turn on the wire is free, fewer than
-    /// [`held_at_most`] pages are held, and the plan allows the page.
+    /// [`held_at_most`] pages are held, and the plan allows the page. Above concurrency 1
+    /// the held bound is the one that binds (each page held holds at most one turn); the
+    /// turns decide with 1, where two pages are held and one may be on the wire.
     fn can_request(&self) -> bool {
         self.wire.load(Ordering::Acquire) < self.concurrency
             && self.in_flight.len() < held_at_most(self.concurrency)
