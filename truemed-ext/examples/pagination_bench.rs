@@ -26,12 +26,16 @@
 //!   requests on this VM. Last, the CPU time a listing at the chosen concurrency costs:
 //!   the transport alone, plain reqwest (without a timeout, and with the client's 60 s
 //!   one: a timer per request) and `stream()`, summed over every thread (the
-//!   scheduler's count, in nanoseconds), in turns of 5 listings, 16 rounds, interleaved;
+//!   scheduler's count, in nanoseconds), in turns of 5 listings, 64 rounds, interleaved
+//!   (one turn strays from the next by about 10 % here, so it takes that many);
 //!   with the decode's, this gives the most that concurrency could reach on this machine.
+//!   Plain reqwest's requests carry the API key, as the API needs, and no other header the
+//!   client adds.
 //! - the two costs of the client against plain reqwest, from the figures above:
 //!   `stream()`'s CPU per listing at the chosen concurrency over plain reqwest + serde_json's
-//!   (and over the same with the timeout), and `stream()`'s throughput at concurrency 1 over plain reqwest's overlapping the next
-//!   request with the decode the same way.
+//!   (and over the same with the timeout), with the median and middle half of the rounds'
+//!   own ratios to show the spread; and `stream()`'s throughput at concurrency 1 over plain
+//!   reqwest's overlapping the next request with the decode the same way.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
 //!   stream over 10k and 100k items.
 //!
@@ -427,6 +431,29 @@ async fn stream_count(client: &Client, page_size: u64, concurrency: usize) -> u6
     seen
 }
 
+/// The timeout the client gives every request by default, for plain reqwest to compare.
+const PLAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `reqwest::Client` of plain reqwest: the request it sends carries the API key (the
+/// API refuses one without it), as a user of plain reqwest would set it once, and nothing
+/// else the client adds (`User-Agent`, `api-version`, `Accept`); a timeout if asked.
+fn plain_http(timeout: Option<Duration>) -> reqwest::Client {
+    let key = reqwest::header::HeaderValue::from_static("bench");
+    let headers = reqwest::header::HeaderMap::from_iter([(API_KEY_HEADER, key)]);
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers);
+    match timeout {
+        Some(timeout) => builder.timeout(timeout),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+const API_KEY_HEADER: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("x-truemed-api-key");
+
 fn client(base_url: &str) -> Client {
     Client::builder().api_key("bench").base_url(base_url).build().unwrap()
 }
@@ -448,6 +475,32 @@ where
 fn middle(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
+}
+
+/// `a` over `b` round by round (the two measured in the same round, moments apart): the
+/// median of those ratios and the middle half of them, which shows how far one round's
+/// figure strays on this shared machine (the ratio of the totals is the figure judged).
+struct PairedRatio {
+    median: f64,
+    quartiles: (f64, f64),
+}
+
+impl PairedRatio {
+    fn of(a: &[Duration], b: &[Duration]) -> Self {
+        assert_eq!(a.len(), b.len(), "one figure of each per round");
+        let mut ratios: Vec<f64> =
+            a.iter().zip(b).map(|(a, b)| a.as_secs_f64() / b.as_secs_f64()).collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |share: f64| ratios[((ratios.len() - 1) as f64 * share).round() as usize];
+        Self { median: at(0.5), quartiles: (at(0.25), at(0.75)) }
+    }
+}
+
+impl std::fmt::Display for PairedRatio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (low, high) = self.quartiles;
+        write!(f, "{:.3}x (middle half of the rounds {low:.3}-{high:.3})", self.median)
+    }
 }
 
 fn peak_rss_kib() -> u64 {
@@ -515,8 +568,8 @@ struct Args {
     #[arg(long = "in-task")]
     in_task: bool,
     /// For profiling: list at zero latency with this method only, over and over for
-    /// `--seconds`, then exit (stream-1, stream-N, plain-overlap-1, plain-N, where N is
-    /// `--concurrency`). Several, separated by commas: alternate them and compare their CPU.
+    /// `--seconds`, then exit (stream-1, stream-N, plain-overlap-1, plain-N,
+    /// plain-timeout-N with the client's 60 s timeout, where N is `--concurrency`). Several, separated by commas: alternate them and compare their CPU.
     #[arg(long, value_name = "METHOD")]
     only: Option<String>,
     /// How long `--only` runs, in seconds.
@@ -548,8 +601,7 @@ async fn only_run(settings: Settings, methods: &str, seconds: u64, count: Option
     let prepared = prepare(settings.items, settings.page_size);
     let instant = serve_prepared_responses(&prepared);
     let client = client(&instant.base_url());
-    let http =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (http, http_with_timeout) = (plain_http(None), plain_http(Some(PLAIN_TIMEOUT)));
     let (base, pages, c) = (
         instant.base_url(),
         settings.items.div_ceil(settings.page_size).max(1),
@@ -558,6 +610,7 @@ async fn only_run(settings: Settings, methods: &str, seconds: u64, count: Option
     let size = settings.page_size;
     let list = |method: &str| {
         let (client, http, base, method) = (&client, &http, &base, method.to_owned());
+        let http_with_timeout = &http_with_timeout;
         async move {
             let n = match method.as_str() {
                 "stream-1" => stream_count(client, size, 1).await,
@@ -567,6 +620,10 @@ async fn only_run(settings: Settings, methods: &str, seconds: u64, count: Option
                 }
                 "plain-N" => {
                     plain_reqwest(http, base, pages, size, c, Plain::FetchThenDecode).await
+                }
+                "plain-timeout-N" => {
+                    let mode = Plain::FetchThenDecode;
+                    plain_reqwest(http_with_timeout, base, pages, size, c, mode).await
                 }
                 other => panic!("--only {other}: not a method"),
             };
@@ -623,6 +680,8 @@ where
     }
     // Per method: the CPU of the runtime's workers, of the server, of every other thread.
     let mut spent = vec![[Duration::ZERO; 3]; methods.len()];
+    // Per method: each round's CPU, every thread.
+    let mut rounds_cpu = vec![Vec::new(); methods.len()];
     for round in 0..rounds {
         let mut order: Vec<usize> = (0..methods.len()).collect();
         if round % 2 == 1 {
@@ -633,21 +692,26 @@ where
             for _ in 0..TURN {
                 list(methods[index]).await;
             }
+            let mut turn = Duration::ZERO;
             for (tid, (kind, on_cpu)) in thread_cpu() {
                 let earlier = before.get(&tid).map_or(0, |&(_, on_cpu)| on_cpu);
-                spent[index][kind as usize] += Duration::from_nanos(on_cpu.saturating_sub(earlier));
+                let on_cpu = Duration::from_nanos(on_cpu.saturating_sub(earlier));
+                spent[index][kind as usize] += on_cpu;
+                turn += on_cpu;
             }
+            rounds_cpu[index].push(turn);
         }
     }
     let per_listing = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(rounds * TURN);
     let total = |kinds: &[Duration; 3]| kinds.iter().sum::<Duration>();
     println!("{} listings of each, in turns of {TURN}; CPU per listing:", rounds * TURN);
-    for (method, kinds) in methods.iter().zip(&spent) {
+    for ((method, kinds), rounds) in methods.iter().zip(&spent).zip(&rounds_cpu) {
         let [workers, server, other] = kinds.map(per_listing);
         println!(
-            "{method:<16} {:>7.2} ms {:>7.3}x (workers {workers:.2}, server {server:.2}, other {other:.2})",
+            "{method:<16} {:>7.2} ms {:>7.3}x (workers {workers:.2}, server {server:.2}, other {other:.2}); by round {}",
             per_listing(total(kinds)),
             total(kinds).as_secs_f64() / total(&spent[0]).as_secs_f64(),
+            PairedRatio::of(rounds, &rounds_cpu[0]),
         );
     }
 }
@@ -787,17 +851,11 @@ async fn bench(settings: Settings, args: Args) {
     let body_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     let instant = serve_prepared_responses(&prepared);
     let instant_client = self::client(&instant.base_url());
-    let http =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let instant_base = instant.base_url();
     let c = settings.concurrency;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // The same with the timeout the client gives every request (60 s): a timer per request.
-    let http_with_timeout = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    // Also with the timeout the client gives every request: a timer per request.
+    let (http, http_with_timeout) = (plain_http(None), plain_http(Some(PLAIN_TIMEOUT)));
     let plain = |concurrency: usize, mode: Plain| {
         plain_reqwest(&http, &instant_base, pages, settings.page_size, concurrency, mode)
     };
@@ -918,11 +976,12 @@ async fn bench(settings: Settings, args: Args) {
     // The transport and the decode share the cores, so a listing takes at least their sum
     // spread over every core, none ever idle. The four run in turns of a few listings each,
     // in reverse order every other round, so that a busier moment of this shared machine
-    // falls on all alike.
-    const CPU_ROUNDS: u32 = 16;
+    // falls on all alike. The ratios are the median of the rounds' (`PairedRatio`).
+    const CPU_ROUNDS: u32 = 64;
     const CPU_TURN: u32 = 5;
     const CPU_LISTINGS: u32 = CPU_ROUNDS * CPU_TURN;
-    let mut cpu = [Some(Duration::ZERO); 4];
+    // Each method's CPU per listing in each round; `None` where this system cannot tell.
+    let mut turns: Option<[Vec<Duration>; 4]> = Some(Default::default());
     for round in 0..CPU_ROUNDS {
         let mut order = [0, 1, 2, 3];
         if round % 2 == 1 {
@@ -935,30 +994,39 @@ async fn bench(settings: Settings, args: Args) {
                 2 => cpu_per_run(CPU_TURN, || plain_with_timeout(c)).await,
                 _ => cpu_per_run(CPU_TURN, || stream(c)).await,
             };
-            cpu[method] = cpu[method].zip(spent).map(|(sum, turn)| sum + turn / CPU_ROUNDS);
+            turns = turns.zip(spent).map(|(mut turns, turn)| {
+                turns[method].push(turn);
+                turns
+            });
         }
     }
-    if let [Some(transport_cpu), Some(plain_cpu), Some(timed_cpu), Some(stream_cpu)] = cpu {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let floor = (transport_cpu + bare_text) / cores as u32;
+    if let Some([transport, plain, timed, stream]) = turns {
+        let mean = |turns: &[Duration]| turns.iter().sum::<Duration>() / CPU_ROUNDS;
+        let ms = |turns: &[Duration]| mean(turns).as_secs_f64() * 1e3;
+        let floor = (mean(&transport) + bare_text) / cores as u32;
         println!(
             "concurrency {c}, CPU per listing ({CPU_LISTINGS} listings, every thread of this process, the server's too): transport alone {:.2} ms, plain reqwest + serde_json {:.2} ms, stream() {:.2} ms; the client's decode alone {:.2} ms",
-            ms(transport_cpu),
-            ms(plain_cpu),
-            ms(stream_cpu),
-            ms(bare_text),
+            ms(&transport),
+            ms(&plain),
+            ms(&stream),
+            bare_text.as_secs_f64() * 1e3,
         );
         println!(
             "concurrency {c} at best on {cores} cores: the transport's CPU and the decode's, with no core ever idle, take {:.2} ms: {:.3}x the bare decode",
-            ms(floor),
+            floor.as_secs_f64() * 1e3,
             vs_bare(floor),
         );
+        let over = |base: &[Duration]| mean(&stream).as_secs_f64() / mean(base).as_secs_f64();
         println!(
-            "stream CPU / plain reqwest CPU at c={c}: {:.3}x (target <= 1.00); against plain reqwest with the client's 60 s timeout {:.3}x ({:.2} ms, {:.3}x plain reqwest without)",
-            stream_cpu.as_secs_f64() / plain_cpu.as_secs_f64(),
-            stream_cpu.as_secs_f64() / timed_cpu.as_secs_f64(),
-            ms(timed_cpu),
-            timed_cpu.as_secs_f64() / plain_cpu.as_secs_f64(),
+            "stream CPU / plain reqwest CPU at c={c}: {:.3}x (target <= 1.00); round by round {}",
+            over(&plain),
+            PairedRatio::of(&stream, &plain),
+        );
+        println!(
+            "against plain reqwest with the client's 60 s timeout (a timer per request; {:.2} ms): {:.3}x; round by round {}",
+            ms(&timed),
+            over(&timed),
+            PairedRatio::of(&stream, &timed),
         );
     }
 
