@@ -37,7 +37,8 @@
 //!   own ratios to show the spread; and `stream()`'s throughput at concurrency 1 over plain
 //!   reqwest's overlapping the next request with the decode the same way.
 //! - the peak memory (RSS high-water mark, each in a fresh child process) of a prefetching
-//!   stream over 10k and 100k items.
+//!   stream over 10k and 100k items;
+//! - the share of this machine's CPU time the hypervisor stole during the run (Linux).
 //!
 //! Targets: prefetch within 1.10× of ideal, wasting at most `concurrency - 1` requests;
 //! sequential `stream()` within 1.05× of the raw loop; at zero latency, `stream()`
@@ -764,6 +765,7 @@ async fn bench(settings: Settings, args: Args) {
     if let Some(method) = &args.only {
         return only_run(settings, method, args.seconds, args.listings).await;
     }
+    let machine_at_start = MachineTimes::now();
     let prepared = prepare(settings.items, settings.page_size);
     let server = serve(settings.items, settings.latency, Some(prepared.clone())).await;
     let base = server.base_url();
@@ -1034,6 +1036,33 @@ async fn bench(settings: Settings, args: Args) {
     let large = child_peak(100_000, settings);
     let memory_ratio = large as f64 / small as f64;
     println!("peak RSS: 10k items {small} KiB, 100k items {large} KiB: {memory_ratio:.3}x (target <= 1.2)");
+    if let Some(share) = machine_at_start.and_then(|start| start.steal_share_since()) {
+        println!(
+            "steal: the hypervisor ran other guests for {:.1} % of this machine's CPU time during the run (on a busy host, the latency and one-at-a-time figures suffer most)",
+            share * 1e2
+        );
+    }
+}
+
+/// This machine's CPU time by state, from the first line of `/proc/stat` (in clock ticks).
+struct MachineTimes(Vec<u64>);
+
+impl MachineTimes {
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        line.split_whitespace().map(|n| n.parse().ok()).collect::<Option<_>>().map(Self)
+    }
+
+    /// The share of the CPU time since `self` that was stolen: the eighth field, time the
+    /// hypervisor gave the machine's virtual CPUs to others while they had work.
+    fn steal_share_since(&self) -> Option<f64> {
+        let now = Self::now()?;
+        let spent: Vec<u64> = now.0.iter().zip(&self.0).map(|(now, then)| now - then).collect();
+        // guest and guest_nice (the ninth and tenth) are already counted in user and nice.
+        let total: u64 = spent.iter().take(8).sum();
+        Some(*spent.get(7)? as f64 / total.max(1) as f64)
+    }
 }
 
 /// Each thread's CPU time so far, by thread id (from `/proc/self/task/*/schedstat`, the
