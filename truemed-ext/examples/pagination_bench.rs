@@ -822,33 +822,18 @@ async fn bench(settings: Settings, args: Args) {
         settings.items, settings.page_size, settings.latency.as_millis(), settings.concurrency
     );
     println!("{:<28} {:>10} {:>12} {:>16}", "method", "time (ms)", "items/s", "time / ideal");
-    println!(
-        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
-        "raw client loop",
-        raw.as_secs_f64() * 1e3,
-        rate(raw),
-        ratio(raw, ideal_seq)
-    );
-    println!(
-        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
-        "stream(), sequential",
-        sequential.as_secs_f64() * 1e3,
-        rate(sequential),
-        ratio(sequential, ideal_seq)
-    );
-    println!(
-        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
-        format!("stream(), prefetch {}", settings.concurrency),
-        prefetch.as_secs_f64() * 1e3,
-        rate(prefetch),
-        ratio(prefetch, ideal_prefetch)
-    );
-    println!(
-        "{:<28} {:>10.1} {:>12.0} {:>15.3}x",
-        format!("plain reqwest, {} at once", settings.concurrency),
-        plain_prefetch.as_secs_f64() * 1e3,
-        rate(plain_prefetch),
-        ratio(plain_prefetch, ideal_prefetch)
+    let row = |method: &str, elapsed: Duration, ideal: Duration| {
+        let millis = elapsed.as_secs_f64() * 1e3;
+        let (per_second, of_ideal) = (rate(elapsed), ratio(elapsed, ideal));
+        println!("{method:<28} {millis:>10.1} {per_second:>12.0} {of_ideal:>15.3}x");
+    };
+    row("raw client loop", raw, ideal_seq);
+    row("stream(), sequential", sequential, ideal_seq);
+    row(&format!("stream(), prefetch {}", settings.concurrency), prefetch, ideal_prefetch);
+    row(
+        &format!("plain reqwest, {} at once", settings.concurrency),
+        plain_prefetch,
+        ideal_prefetch,
     );
     let seq_vs_raw = sequential.as_secs_f64() / raw.as_secs_f64();
     println!("stream() sequential / raw loop: {seq_vs_raw:.3}x (target <= 1.05)");
