@@ -7,10 +7,10 @@
 //! Prints, in one run:
 //! - items/s for the plain loop a user would write with the raw client, for `stream()`
 //!   sequential, for `stream()` with prefetch and for plain reqwest + serde_json fetching
-//!   as many pages at once (what this machine allows the prefetch); each one's time as a
+//!   as many pages at once (the same work without the client); each one's time as a
 //!   ratio to the ideal (pages / concurrency × latency), and the requests prefetch wasted
-//!   past the end (on this list, and on one shorter than the prefetch); medians of 3. The server's latency
-//!   is a thread's sleep, and the latency it actually added is printed.
+//!   past the end (on this list, and on one shorter than the prefetch); medians of 3. The
+//!   server's latency is a thread's sleep, and the latency it actually added is printed.
 //! - throughput at zero latency as a ratio to the bare decode: the same page bodies
 //!   decoded with serde_json (`from_slice`, the standard way from bytes) into the same
 //!   types in this process, on one thread; and decoded as the client does it (one UTF-8
@@ -796,7 +796,9 @@ async fn bench(settings: Settings, args: Args) {
     .await;
     let wasted = (server.requests() - before) as f64 / runs as f64 - pages as f64;
     // The same pages with plain reqwest, a task per page as `buffered(concurrency)` holds
-    // them: what this machine allows the prefetch at this latency.
+    // them: the same work without the client, at this latency. A client of its own, as
+    // the stream's is apart from the zero-latency one, so neither section's pool holds the
+    // other's connections.
     let plain_client = plain_http(None);
     let plain_prefetch = median(runs, settings.items, || {
         let (size, c) = (settings.page_size, settings.concurrency);
